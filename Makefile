@@ -1,0 +1,70 @@
+# Two commands matter: `make demo` and `make test`. Both start with `setup`,
+# which installs only what is missing, so running them again is cheap.
+PYTHON      ?= python3
+VENV        := .venv
+SRV_VENV    := .venv-server
+VPY         := $(VENV)/bin/python
+APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev python3-dev python3-venv
+PYTRITON    := nvidia-pytriton==0.7.0
+DEMO_OUT    := demo-out
+
+export PA_SERVER_VENV := $(abspath $(SRV_VENV))
+
+.PHONY: setup apt venv server-venv demo test unit integration lint bench clean
+
+setup: apt venv server-venv
+
+# Debian packages needed to build the compiled core; skipped when present.
+apt:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if $(PYTHON) -c 'import ensurepip, sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; then \
+	    missing=$$(echo $$missing | tr ' ' '\n' | grep -v -x -e python3-dev -e python3-venv | tr '\n' ' '); fi; \
+	fi; \
+	if [ -n "$$(echo $$missing | tr -d ' ')" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The project's venv: the package (compiled core included) and the test tools.
+# Rebuilt only when a source file is newer than the last install.
+SOURCES := pyproject.toml CMakeLists.txt $(shell find src python -type f \( -name '*.c' -o -name '*.h' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null)
+venv: $(VENV)/.installed
+$(VENV)/.installed: $(SOURCES)
+	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q '.[test]'
+	@touch $@
+
+# The Triton server gets its own venv: its Python backend stub needs numpy < 2.
+server-venv: $(SRV_VENV)/.installed
+$(SRV_VENV)/.installed:
+	@[ -x $(SRV_VENV)/bin/python ] || $(PYTHON) -m venv $(SRV_VENV)
+	$(SRV_VENV)/bin/python -m pip install -q '$(PYTRITON)' 'numpy<2'
+	@touch $@
+
+demo: setup
+	@mkdir -p $(DEMO_OUT)
+	$(VPY) tools/triton_launcher.py run --model-repository examples/model_repository -- \
+	  $(VENV)/bin/perfanalyzer -m identity -u '{http_url}' --concurrency-range 1:4 \
+	  -p 1000 -f $(DEMO_OUT)/identity.csv
+	@echo "CSV written to $(DEMO_OUT)/identity.csv"
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+unit: setup
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: setup
+	$(VENV)/bin/pytest -q tests/integration
+
+lint: setup
+	$(VENV)/bin/ruff check python tests bench tools
+
+bench: setup
+	$(VPY) bench/compare_http.py
+
+clean:
+	rm -rf build dist $(VENV) $(SRV_VENV) $(DEMO_OUT)

@@ -1,0 +1,5 @@
+import sys
+
+from perfanalyzer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""perf_analyzer-compatible command line: flags -> Settings -> run -> exit code."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from perfanalyzer import __version__
+from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
+from perfanalyzer.settings import Settings, parse_range, parse_shape
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit code 3."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(OPTION_ERROR, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="perfanalyzer",
+        allow_abbrev=False,
+        description="Measure the throughput and latency of a model served by Triton "
+        "(drop-in for perf_analyzer: same flags, report and CSV).",
+        epilog="Differences from perf_analyzer: a time window lasts exactly -p msec (perf_analyzer "
+        "sleeps 1.2x); a level that never stabilizes is still printed, marked UNSTABLE; "
+        "latencies come from a histogram with < 0.1%% relative error, so memory stays flat.",
+    )
+    p.add_argument("--version", action="version", version=f"perfanalyzer {__version__}")
+    p.add_argument("-m", dest="model_name", required=True, help="name of the model to profile")
+    p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
+    p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")
+    p.add_argument("-i", "--protocol", dest="protocol", default="http", type=str.lower,
+                   help="protocol: http (grpc comes later)")
+    p.add_argument("-H", dest="http_headers", action="append", default=[],
+                   help="extra HTTP header 'Name: value' (repeatable)")
+    p.add_argument("-b", "--batch-size", dest="batch_size", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--shape", dest="shapes", action="append", default=[],
+                   help="NAME:d1,d2,... shape of an input with variable dimensions (repeatable)")
+    p.add_argument("--input-data", default="random", help="random (default) or zero")
+    p.add_argument("--concurrency-range", default="1:1:1",
+                   help="start:end:step of request concurrency; end 0 = increase until -l is hit")
+    p.add_argument("-l", "--latency-threshold", dest="latency_threshold", type=int, default=0,
+                   help="latency limit in msec; the sweep stops at the first level over it (0 = none)")
+    p.add_argument("-p", "--measurement-interval", dest="measurement_interval", type=int, default=5000,
+                   help="time window in msec (default 5000)")
+    p.add_argument("--measurement-mode", default="time_windows", help="time_windows (default) or count_windows")
+    p.add_argument("--measurement-request-count", type=int, default=50,
+                   help="requests per window in count_windows mode (default 50)")
+    p.add_argument("-s", "--stability-percentage", dest="stability_percentage", type=float, default=10.0,
+                   help="allowed spread over the last 3 windows, in percent (default 10)")
+    p.add_argument("-r", "--max-trials", dest="max_trials", type=int, default=10,
+                   help="windows tried per level before giving up (default 10)")
+    p.add_argument("--percentile", type=int, default=-1,
+                   help="stabilize on and report the pXX latency instead of the average (1..99)")
+    p.add_argument("-f", dest="filename", default=None, help="write the results as CSV to this file")
+    p.add_argument("-v", dest="verbose", action="store_true", help="print every measurement window")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("-a", "--async", dest="async_mode", action="store_true",
+                      help="accepted; closed-loop load is the same either way")
+    mode.add_argument("--sync", dest="async_mode", action="store_false", help="accepted (default)")
+    p.add_argument("--max-threads", type=int, default=16,
+                   help="accepted; the compiled engine needs one thread whatever the concurrency")
+    p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
+                   help="fail a request that takes longer than this many msec (default: never)")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Settings:
+    ns = build_parser().parse_args(argv)
+    return Settings(
+        model_name=ns.model_name,
+        model_version=ns.model_version,
+        url=ns.url,
+        protocol=ns.protocol,
+        http_headers=tuple(ns.http_headers),
+        batch_size=ns.batch_size,
+        shapes=tuple(parse_shape(s) for s in ns.shapes),
+        input_data=ns.input_data,
+        concurrency_range=parse_range("--concurrency-range", ns.concurrency_range),
+        latency_threshold_ms=ns.latency_threshold,
+        measurement_interval_ms=ns.measurement_interval,
+        measurement_mode=ns.measurement_mode,
+        measurement_request_count=ns.measurement_request_count,
+        stability_percentage=ns.stability_percentage,
+        max_trials=ns.max_trials,
+        percentile=ns.percentile,
+        filename=ns.filename,
+        verbose=ns.verbose,
+        async_mode=ns.async_mode,
+        max_threads=ns.max_threads,
+        request_timeout_ms=ns.request_timeout_ms,
+    ).validate()
+
+
+def _raise_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt("terminated")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = parse_args(argv)
+    except OptionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    # SIGTERM unwinds like Ctrl-C so the levels measured so far are reported.
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    from perfanalyzer.runner import run  # imports the compiled core only when needed
+
+    try:
+        return run(settings)
+    except PerfAnalyzerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return GENERIC_ERROR

@@ -1,0 +1,60 @@
+"""What the profiler needs to know about a model, independent of protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perfanalyzer.errors import OptionError
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str             # KServe v2 name: FP32, INT64, BYTES, ...
+    dims: tuple[int, ...]     # without the batch dimension; -1 = variable
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    version: str
+    platform: str
+    max_batch_size: int
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def check_batch_size(self, batch_size: int) -> None:
+        if self.max_batch_size == 0 and batch_size > 1:
+            raise OptionError(
+                f"can not specify batch size > 1 as the model '{self.name}' does not support batching"
+            )
+        if self.max_batch_size > 0 and batch_size > self.max_batch_size:
+            raise OptionError(f"expecting batch size <= {self.max_batch_size} for model '{self.name}'")
+
+    def resolve_shapes(self, overrides: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        """Each input's concrete dims (no batch dim), filling -1 from --shape."""
+        known = {t.name for t in self.inputs}
+        for name in overrides:
+            if name not in known:
+                raise OptionError(
+                    f"--shape {name}: model '{self.name}' has no input named '{name}' "
+                    f"(inputs: {', '.join(sorted(known))})"
+                )
+        shapes: dict[str, tuple[int, ...]] = {}
+        for t in self.inputs:
+            given = overrides.get(t.name)
+            if given is None:
+                if any(d < 0 for d in t.dims):
+                    raise OptionError(
+                        f"input '{t.name}' has a variable dimension {list(t.dims)}: "
+                        f"give its shape with --shape {t.name}:d1,d2,..."
+                    )
+                shapes[t.name] = t.dims
+                continue
+            compatible = len(given) == len(t.dims) and all(m < 0 or m == g for m, g in zip(t.dims, given))
+            if not compatible:
+                raise OptionError(
+                    f"--shape {t.name}: {list(given)} is incompatible with the model's input shape {list(t.dims)}"
+                )
+            shapes[t.name] = given
+        return shapes

@@ -1,0 +1,244 @@
+"""Measurement windows, the stability rule, the merge of stable windows and
+the concurrency sweep: perf_analyzer's algorithm, over the compiled engine."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.settings import Settings
+
+STABLE_WINDOWS = 3
+PERCENTILES = (50, 90, 95, 99)
+
+
+class Engine(Protocol):
+    """What the profiler needs from a compiled engine."""
+
+    completed: int
+    failed: int
+
+    def set_concurrency(self, n: int) -> None: ...
+    def swap(self) -> tuple[int, object]: ...
+    def error_messages(self) -> list[str]: ...
+
+
+@dataclass
+class Measurement:
+    """Client stats (one window or several merged) plus the server delta."""
+
+    duration_ns: int
+    client: object  # perfanalyzer._core.WindowStats
+    server: ServerStats | None
+    batch_size: int
+
+    @property
+    def request_count(self) -> int:
+        return self.client.ok
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per second: completed requests x batch size / window."""
+        if self.duration_ns <= 0:
+            return 0.0
+        return self.client.ok * self.batch_size / (self.duration_ns / 1e9)
+
+    @property
+    def avg_latency_ns(self) -> float:
+        return self.client.latency_sum_ns / self.client.ok if self.client.ok else 0.0
+
+    @property
+    def std_latency_ns(self) -> float:
+        """Sample standard deviation (n - 1), as perf_analyzer."""
+        n = self.client.ok
+        if n < 2:
+            return 0.0
+        mean = self.client.latency_sum_ns / n
+        var = (self.client.latency_sumsq_ns2 - n * mean * mean) / (n - 1)
+        return math.sqrt(max(var, 0.0))
+
+    def percentile_ns(self, p: float) -> int:
+        return self.client.percentile_ns(p)
+
+    def stabilizing_latency_ns(self, percentile: int) -> float:
+        return self.avg_latency_ns if percentile == -1 else float(self.percentile_ns(percentile))
+
+    @property
+    def avg_send_ns(self) -> float:
+        return self.client.send_sum_ns / self.client.ok if self.client.ok else 0.0
+
+    @property
+    def avg_recv_ns(self) -> float:
+        return self.client.recv_sum_ns / self.client.ok if self.client.ok else 0.0
+
+
+def merge(measurements: Sequence[Measurement]) -> Measurement:
+    """Counts and durations summed, latency distributions combined."""
+    first = measurements[0]
+    client = first.client.copy()
+    server = first.server
+    for m in measurements[1:]:
+        client.merge(m.client)
+        if server is not None and m.server is not None:
+            server = server + m.server
+    return Measurement(sum(m.duration_ns for m in measurements), client, server, first.batch_size)
+
+
+def is_stable(throughputs: Sequence[float], latencies: Sequence[float], stability: float) -> bool:
+    """perf_analyzer's rule over the last 3 windows: none idle, and max/min
+    of throughput and of the stabilizing latency both within 1 + stability."""
+    if len(throughputs) < STABLE_WINDOWS:
+        return False
+    tput = throughputs[-STABLE_WINDOWS:]
+    lat = latencies[-STABLE_WINDOWS:]
+    if min(tput) <= 0 or min(lat) <= 0:
+        return False
+    return max(tput) / min(tput) <= 1 + stability and max(lat) / min(lat) <= 1 + stability
+
+
+@dataclass
+class LevelResult:
+    mode: str               # "concurrency"
+    value: int
+    merged: Measurement
+    stable: bool
+    windows: int            # windows measured at this level
+
+
+@dataclass
+class SweepResult:
+    levels: list[LevelResult] = field(default_factory=list)   # reportable (stable, under the limit)
+    unstable: LevelResult | None = None
+    status: str = "ok"      # ok | unstable | over_limit | errors | interrupted
+    message: str = ""
+
+
+class RequestErrors(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class Profiler:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        server_stats: Callable[[], ServerStats | None],
+        log: Callable[[str], None] = print,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.s = settings
+        self.engine = engine
+        self.server_stats = server_stats
+        self.log = log
+        self.clock_ns = clock_ns
+        self._boundary_ns = 0
+        self._server_at_boundary: ServerStats | None = None
+
+    def _mark_boundary(self) -> object:
+        t, stats = self.engine.swap()
+        server = self.server_stats()
+        previous_t, previous_server = self._boundary_ns, self._server_at_boundary
+        self._boundary_ns, self._server_at_boundary = t, server
+        delta = server - previous_server if server is not None and previous_server is not None else None
+        return t - previous_t, stats, delta
+
+    def _wait_for_window(self) -> None:
+        """Returns when the window should close; early if requests fail."""
+        failed_at_start = self.engine.failed
+        if self.s.measurement_mode == "count_windows":
+            target = self.engine.completed + self.s.measurement_request_count
+            pause = 0.001
+            while self.engine.completed < target and self.engine.failed == failed_at_start:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+            return
+        deadline = self._boundary_ns + self.s.measurement_interval_ms * 1_000_000
+        while True:
+            left = deadline - self.clock_ns()
+            if left <= 0 or self.engine.failed != failed_at_start:
+                return
+            time.sleep(min(left / 1e9, 0.1))
+
+    def measure_window(self) -> Measurement:
+        self._wait_for_window()
+        duration, stats, server = self._mark_boundary()
+        m = Measurement(duration, stats, server, self.s.batch_size)
+        if stats.error_count:
+            kinds = ", ".join(f"{n} {k}" for k, n in stats.errors.items())
+            messages = "; ".join(self.engine.error_messages()[:3])
+            raise RequestErrors(f"{stats.error_count} of {stats.ok + stats.error_count} requests failed "
+                                f"({kinds}): {messages}")
+        return m
+
+    def profile_concurrency(self, concurrency: int) -> LevelResult:
+        self.engine.set_concurrency(concurrency)
+        self._mark_boundary()  # the level starts now; what came before is discarded
+        windows: list[Measurement] = []
+        throughputs: list[float] = []
+        latencies: list[float] = []
+        for trial in range(1, self.s.max_trials + 1):
+            m = self.measure_window()
+            windows.append(m)
+            throughputs.append(m.throughput)
+            latencies.append(m.stabilizing_latency_ns(self.s.percentile))
+            if self.s.verbose:
+                self.log(
+                    f"  Pass [{trial}] throughput: {m.throughput:g} infer/sec. "
+                    f"{'Avg' if self.s.percentile == -1 else f'p{self.s.percentile}'} latency: "
+                    f"{latencies[-1] / 1000:.0f} usec (std {m.std_latency_ns / 1000:.0f} usec). "
+                    f"Window: {m.duration_ns / 1e6:.1f} msec"
+                )
+            if is_stable(throughputs, latencies, self.s.stability_percentage / 100.0):
+                return LevelResult("concurrency", concurrency, merge(windows[-STABLE_WINDOWS:]), True, trial)
+        tail = windows[-STABLE_WINDOWS:]
+        return LevelResult("concurrency", concurrency, merge(tail), False, len(windows))
+
+    def levels(self) -> Sequence[int] | None:
+        return self.s.concurrency_range.levels()
+
+    def sweep(self, on_level: Callable[[LevelResult], None] = lambda r: None) -> SweepResult:
+        result = SweepResult()
+        bounded = self.levels()
+        r = self.s.concurrency_range
+        value = r.start
+        index = 0
+        try:
+            while True:
+                if bounded is not None:
+                    if index >= len(bounded):
+                        break
+                    value = bounded[index]
+                level = self.profile_concurrency(value)
+                if not level.stable:
+                    result.unstable = level
+                    result.status = "unstable"
+                    result.message = (
+                        f"Failed to obtain stable measurement within {self.s.max_trials} measurement windows "
+                        f"for concurrency {value}. Please try to increase the --measurement-interval."
+                    )
+                    on_level(level)
+                    break
+                if self.s.latency_threshold_ms and (
+                    level.merged.stabilizing_latency_ns(self.s.percentile) >= self.s.latency_threshold_ms * 1e6
+                ):
+                    result.status = "over_limit"
+                    result.message = (
+                        f"Measured latency went over the set limit of {self.s.latency_threshold_ms} msec. "
+                    )
+                    break
+                result.levels.append(level)
+                on_level(level)
+                index += 1
+                value += r.step
+        except RequestErrors as e:
+            result.status = "errors"
+            result.message = str(e)
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            result.message = "interrupted: reporting the levels measured so far"
+        return result

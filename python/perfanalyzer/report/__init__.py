@@ -1,0 +1,1 @@
+"""Reports: the perf_analyzer console layout and the -f CSV."""

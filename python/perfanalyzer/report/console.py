@@ -1,0 +1,68 @@
+"""perf_analyzer's console layout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perfanalyzer.report.figures import LevelFigures, fmt_rate
+from perfanalyzer.settings import Settings
+
+
+def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
+    lines = ["*** Measurement Settings ***", f"  Batch size: {s.batch_size}", "  Service Kind: Triton"]
+    if s.measurement_mode == "count_windows":
+        lines.append('  Using "count_windows" mode for stabilization')
+        lines.append(f"  Minimum number of samples in each window: {s.measurement_request_count}")
+    else:
+        lines.append('  Using "time_windows" mode for stabilization')
+        lines.append(f"  Measurement window: {s.measurement_interval_ms} msec")
+    r = s.concurrency_range
+    if r.end != r.start or s.latency_threshold_ms:
+        lines.append(f"  Latency limit: {s.latency_threshold_ms} msec")
+        if r.end:
+            lines.append(f"  Concurrency limit: {r.end} concurrent requests")
+    lines.append(f"  Using {'asynchronous' if s.async_mode else 'synchronous'} calls for inference")
+    lines.append(f"  Stabilizing using {s.stabilizing_label}")
+    return "\n".join(lines) + "\n"
+
+
+def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP") -> str:
+    head = f"Request concurrency: {f.value}"
+    if not f.stable:
+        head += "  (UNSTABLE: figures of the last 3 windows, which did not agree within -s)"
+    lines = [head, "  Client: ", f"    Request count: {f.request_count}",
+             f"    Throughput: {fmt_rate(f.throughput)} infer/sec"]
+    if percentile == -1:
+        lines.append(f"    Avg latency: {f.avg_us} usec (standard deviation {f.std_us} usec)")
+    for p, v in f.percentiles_us.items():
+        lines.append(f"    p{p} latency: {v} usec")
+    lines.append(
+        f"    Avg {protocol_label} time: {f.http_us} usec (send/recv {f.send_us + f.recv_us} usec + "
+        f"response wait {f.response_wait_us} usec)"
+    )
+    if f.server is not None:
+        s = f.server
+        lines += [
+            "  Server: ",
+            f"    Inference count: {s['inference_count']}",
+            f"    Execution count: {s['execution_count']}",
+            f"    Successful request count: {s['success_count']}",
+            f"    Avg request latency: {s['avg_request']} usec (overhead {s['overhead']} usec + queue "
+            f"{s['queue']} usec + compute input {s['compute_input']} usec + compute infer "
+            f"{s['compute_infer']} usec + compute output {s['compute_output']} usec)",
+        ]
+        if s["uses_cache"]:
+            lines.append(f"    Cache hit: {s['cache_hit']} usec, cache miss: {s['cache_miss']} usec")
+    return "\n".join(lines) + "\n"
+
+
+def summary(levels: Sequence[LevelFigures], percentile: int) -> str:
+    label = "Average" if percentile == -1 else f"p{percentile}"
+    lines = [f"Inferences/Second vs. Client {label} Batch Latency"]
+    for f in levels:
+        mark = " (UNSTABLE)" if not f.stable else ""
+        lines.append(
+            f"Concurrency: {f.value}, throughput: {fmt_rate(f.throughput)} infer/sec, "
+            f"latency {f.stabilizing_us} usec{mark}"
+        )
+    return "\n".join(lines) + "\n"

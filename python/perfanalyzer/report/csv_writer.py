@@ -1,0 +1,61 @@
+"""perf_analyzer's -f CSV: one row per level, sorted by throughput."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+
+from perfanalyzer.report.figures import LevelFigures, fmt_rate
+
+BASE_PERCENTILES = (50, 90, 95, 99)
+
+
+def header(percentile: int, uses_cache: bool, mode: str = "concurrency") -> list[str]:
+    cols = ["Concurrency" if mode == "concurrency" else "Request Rate", "Inferences/Second", "Client Send",
+            "Network+Server Send/Recv", "Server Queue", "Server Compute Input", "Server Compute Infer",
+            "Server Compute Output"]
+    if uses_cache:
+        cols += ["Server Cache Hit", "Server Cache Miss"]
+    cols.append("Client Recv")
+    cols += [f"p{p} latency" for p in percentiles(percentile)]
+    return cols
+
+
+def percentiles(percentile: int) -> list[int]:
+    return sorted(set(BASE_PERCENTILES) | ({percentile} if percentile != -1 else set()))
+
+
+def row(f: LevelFigures, percentile: int, uses_cache: bool) -> list[str]:
+    s = f.server or {}
+    cells = [str(f.value), fmt_rate(f.throughput), str(f.send_us), str(f.network_us),
+             str(s.get("queue", 0)), str(s.get("compute_input", 0)), str(s.get("compute_infer", 0)),
+             str(s.get("compute_output", 0))]
+    if uses_cache:
+        cells += [str(s.get("cache_hit", 0)), str(s.get("cache_miss", 0))]
+    cells.append(str(f.recv_us))
+    cells += [str(f.percentiles_us[p]) for p in percentiles(percentile)]
+    return cells
+
+
+def render(levels: Sequence[LevelFigures], percentile: int) -> str:
+    uses_cache = any((f.server or {}).get("uses_cache") for f in levels)
+    mode = levels[0].mode if levels else "concurrency"
+    lines = [",".join(header(percentile, uses_cache, mode))]
+    for f in sorted(levels, key=lambda f: f.throughput):
+        lines.append(",".join(row(f, percentile, uses_cache)))
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Temp file + rename, so a reader never sees half a CSV."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".perfanalyzer-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

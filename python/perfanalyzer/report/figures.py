@@ -1,0 +1,87 @@
+"""The integer-microsecond figures every report prints, computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perfanalyzer.profiler import PERCENTILES, LevelResult
+
+
+def us(ns: float) -> int:
+    """perf_analyzer truncates nanoseconds to whole microseconds."""
+    return int(ns // 1000)
+
+
+def fmt_rate(x: float) -> str:
+    """C++ ostream's default formatting (6 significant digits), as perf_analyzer prints."""
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class LevelFigures:
+    mode: str
+    value: int
+    stable: bool
+    request_count: int
+    throughput: float
+    avg_us: int
+    std_us: int
+    percentiles_us: dict[int, int]
+    stabilizing_us: int
+    send_us: int
+    recv_us: int
+    # server side (None when the server gave no statistics)
+    server: dict[str, int] | None
+
+    @property
+    def http_us(self) -> int:
+        return self.avg_us
+
+    @property
+    def response_wait_us(self) -> int:
+        return max(0, self.avg_us - self.send_us - self.recv_us)
+
+    @property
+    def network_us(self) -> int:
+        """CSV 'Network+Server Send/Recv': what is left of the client average."""
+        s = self.server or {}
+        rest = (self.avg_us - self.send_us - self.recv_us - s.get("queue", 0) - s.get("compute_input", 0)
+                - s.get("compute_infer", 0) - s.get("compute_output", 0))
+        return max(0, rest)
+
+
+def figures(level: LevelResult, percentile: int) -> LevelFigures:
+    m = level.merged
+    wanted = sorted(set(PERCENTILES) | ({percentile} if percentile != -1 else set()))
+    pct = {p: us(m.percentile_ns(p)) for p in wanted}
+    server = None
+    if m.server is not None:
+        s = m.server
+        server = {
+            "inference_count": s.inference_count,
+            "execution_count": s.execution_count,
+            "success_count": s.success_count,
+            "avg_request": us(s.avg_request_us * 1000),
+            "overhead": us(s.overhead_us * 1000),
+            "queue": us(s.queue_us * 1000),
+            "compute_input": us(s.compute_input_us * 1000),
+            "compute_infer": us(s.compute_infer_us * 1000),
+            "compute_output": us(s.compute_output_us * 1000),
+            "uses_cache": int(s.uses_cache),
+            "cache_hit": us(s.cache_hit_us * 1000),
+            "cache_miss": us(s.cache_miss_us * 1000),
+        }
+    return LevelFigures(
+        mode=level.mode,
+        value=level.value,
+        stable=level.stable,
+        request_count=m.request_count,
+        throughput=m.throughput,
+        avg_us=us(m.avg_latency_ns),
+        std_us=us(m.std_latency_ns),
+        percentiles_us=pct,
+        stabilizing_us=us(m.stabilizing_latency_ns(percentile)),
+        send_us=us(m.avg_send_ns),
+        recv_us=us(m.avg_recv_ns),
+        server=server,
+    )

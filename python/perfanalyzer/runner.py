@@ -1,0 +1,81 @@
+"""One profiling run from Settings: set up, sweep, report, exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from perfanalyzer import _core
+from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.inputs import make_inputs
+from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
+from perfanalyzer.report import console, csv_writer
+from perfanalyzer.report.figures import LevelFigures, figures
+from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.services.triton_http import TritonHttpService
+from perfanalyzer.settings import Settings
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
+    service = TritonHttpService(settings.server_url, settings.http_headers)
+    try:
+        return _run(settings, service, out)
+    finally:
+        service.close()
+
+
+def _run(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> int:
+    service.check_ready()
+    spec = service.model_spec(settings.model_name, settings.model_version)
+    spec.check_batch_size(settings.batch_size)
+    shapes = spec.resolve_shapes(settings.shape_map)
+    tensors = make_inputs(spec, shapes, settings.batch_size, settings.input_data)
+    body = service.encode_request(spec, tensors)
+
+    def server_stats() -> ServerStats | None:
+        return service.server_stats(settings.model_name, settings.model_version)
+
+    engine = _core.HttpEngine(
+        service.infer_url(settings.model_name, settings.model_version), [body],
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    out(console.settings_block(settings))
+    printed: list[LevelFigures] = []
+
+    def on_level(level: LevelResult) -> None:
+        f = figures(level, settings.percentile)
+        printed.append(f)
+        out(console.level_block(f, settings.percentile))
+
+    engine.start()
+    try:
+        result = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns).sweep(on_level)
+    finally:
+        engine.stop(drain_ms=2000)
+        engine.close()
+    return _finish(settings, result, printed, out)
+
+
+def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
+            out: Callable[[str], None]) -> int:
+    if result.message:
+        print(result.message, file=sys.stderr, flush=True)
+    if printed:
+        out(console.summary(printed, settings.percentile))
+    stable = [f for f in printed if f.stable]
+    if settings.filename and stable:
+        try:
+            csv_writer.write_atomic(settings.filename, csv_writer.render(stable, settings.percentile))
+        except OSError as e:
+            raise PerfAnalyzerError(f"-f {settings.filename}: cannot write the CSV: {e.strerror}") from None
+    if result.status == "unstable":
+        return STABILITY_ERROR if not result.levels else SUCCESS
+    if result.status in ("errors", "interrupted"):
+        return GENERIC_ERROR
+    if result.status == "over_limit" and not result.levels:
+        return STABILITY_ERROR
+    return SUCCESS

@@ -1,0 +1,1 @@
+"""One module per --service-kind: control plane plus request encoding."""

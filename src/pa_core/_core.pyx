@@ -1,0 +1,401 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Binding over the compiled core: histogram, window statistics and engines.
+
+Every blocking call releases the GIL; nothing here runs per request."""
+
+from libc.stdint cimport uint64_t, int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+
+import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "clock.h":
+    uint64_t pa_now_ns() nogil
+    uint64_t pa_wall_ns() nogil
+
+cdef extern from "histogram.h":
+    enum: PA_HIST_BUCKETS
+    ctypedef struct pa_hist:
+        uint64_t total
+        uint64_t min
+        uint64_t max
+        uint64_t counts[1]
+    void pa_hist_reset(pa_hist *h) nogil
+    void pa_hist_record(pa_hist *h, uint64_t v) nogil
+    void pa_hist_record_n(pa_hist *h, uint64_t v, uint64_t n) nogil
+    void pa_hist_merge(pa_hist *dst, const pa_hist *src) nogil
+    size_t pa_hist_index(uint64_t v) nogil
+    void pa_hist_bucket_range(size_t index, uint64_t *lo, uint64_t *hi) nogil
+    uint64_t pa_hist_value_at_rank(const pa_hist *h, uint64_t rank) nogil
+    uint64_t pa_hist_percentile(const pa_hist *h, double percent) nogil
+
+cdef extern from "window_stats.h":
+    enum: PA_ERR_KINDS
+    enum pa_error_kind:
+        PA_ERR_TRANSPORT
+        PA_ERR_HTTP_4XX
+        PA_ERR_HTTP_5XX
+        PA_ERR_OTHER
+    ctypedef struct pa_request_times:
+        uint64_t start_ns
+        uint64_t send_end_ns
+        uint64_t recv_start_ns
+        uint64_t end_ns
+    ctypedef struct pa_window_stats:
+        uint64_t ok
+        uint64_t errors[4]
+        uint64_t latency_sum_ns
+        double latency_sumsq_ns2
+        uint64_t send_sum_ns
+        uint64_t recv_sum_ns
+        uint64_t bytes_sent
+        uint64_t bytes_received
+        pa_hist latency
+    ctypedef struct pa_recorder:
+        pass
+    void pa_stats_reset(pa_window_stats *s) nogil
+    void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) nogil
+    void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received) nogil
+    void pa_recorder_init(pa_recorder *r) nogil
+    int64_t pa_recorder_enter(pa_recorder *r) nogil
+    pa_window_stats *pa_recorder_buffer(pa_recorder *r, int64_t token) nogil
+    void pa_recorder_exit(pa_recorder *r, int64_t token) nogil
+    uint64_t pa_recorder_swap(pa_recorder *r, pa_window_stats *out) nogil
+
+cdef extern from "http_engine.h":
+    enum: PA_MAX_ERROR_MESSAGES
+    ctypedef struct pa_http_body:
+        const char *data
+        size_t len
+        const char *const *headers
+        size_t n_headers
+    ctypedef struct pa_http_config:
+        const char *url
+        const pa_http_body *bodies
+        size_t n_bodies
+        long request_timeout_ms
+        long connect_timeout_ms
+    ctypedef struct pa_http_engine:
+        pass
+    int pa_http_global_init()
+    pa_http_engine *pa_http_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
+    int pa_http_engine_start(pa_http_engine *e, char *err, size_t errlen)
+    void pa_http_engine_set_concurrency(pa_http_engine *e, unsigned n) nogil
+    uint64_t pa_http_engine_swap(pa_http_engine *e, pa_window_stats *out) nogil
+    uint64_t pa_http_engine_completed(pa_http_engine *e) nogil
+    uint64_t pa_http_engine_failed(pa_http_engine *e) nogil
+    unsigned pa_http_engine_in_flight(pa_http_engine *e) nogil
+    size_t pa_http_engine_error_messages(pa_http_engine *e, const char **msgs, size_t max)
+    void pa_http_engine_stop(pa_http_engine *e, long drain_ms) nogil
+    void pa_http_engine_destroy(pa_http_engine *e) nogil
+
+
+HIST_BUCKETS = PA_HIST_BUCKETS
+ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
+
+if pa_http_global_init() != 0:
+    raise ImportError("libcurl global initialisation failed")
+
+
+def now_ns() -> int:
+    """CLOCK_MONOTONIC in nanoseconds: the clock of every engine timestamp."""
+    return pa_now_ns()
+
+
+def wall_ns() -> int:
+    return pa_wall_ns()
+
+
+cdef class Histogram:
+    """Log-linear histogram of nanosecond values (< 0.1 % relative error)."""
+    cdef pa_hist *h
+
+    def __cinit__(self):
+        self.h = <pa_hist *> malloc(sizeof(pa_hist))
+        if self.h == NULL:
+            raise MemoryError()
+        pa_hist_reset(self.h)
+
+    def __dealloc__(self):
+        free(self.h)
+
+    def record(self, uint64_t value_ns, uint64_t count=1) -> None:
+        pa_hist_record_n(self.h, value_ns, count)
+
+    def record_array(self, values) -> None:
+        cdef cnp.ndarray[cnp.uint64_t, ndim=1] arr = np.ascontiguousarray(values, dtype=np.uint64)
+        cdef Py_ssize_t i, n = arr.shape[0]
+        cdef uint64_t *p = <uint64_t *> arr.data
+        with nogil:
+            for i in range(n):
+                pa_hist_record(self.h, p[i])
+
+    def merge(self, Histogram other) -> None:
+        pa_hist_merge(self.h, other.h)
+
+    def percentile(self, double percent) -> int:
+        return pa_hist_percentile(self.h, percent)
+
+    def value_at_rank(self, uint64_t rank) -> int:
+        return pa_hist_value_at_rank(self.h, rank)
+
+    @property
+    def total(self) -> int:
+        return self.h.total
+
+    @property
+    def min(self) -> int:
+        return self.h.min if self.h.total else 0
+
+    @property
+    def max(self) -> int:
+        return self.h.max
+
+    def counts(self):
+        """Bucket counts as a numpy array (a copy)."""
+        cdef cnp.ndarray[cnp.uint64_t, ndim=1] out = np.empty(PA_HIST_BUCKETS, dtype=np.uint64)
+        memcpy(out.data, self.h.counts, PA_HIST_BUCKETS * sizeof(uint64_t))
+        return out
+
+    @staticmethod
+    def bucket_index(uint64_t value_ns) -> int:
+        return pa_hist_index(value_ns)
+
+    @staticmethod
+    def bucket_range(size_t index):
+        cdef uint64_t lo, hi
+        pa_hist_bucket_range(index, &lo, &hi)
+        return lo, hi
+
+
+cdef pa_window_stats *_alloc_stats() except NULL:
+    cdef pa_window_stats *s = <pa_window_stats *> malloc(sizeof(pa_window_stats))
+    if s == NULL:
+        raise MemoryError()
+    pa_stats_reset(s)
+    return s
+
+
+cdef class WindowStats:
+    """What the engine counted in one window (or several merged)."""
+    cdef pa_window_stats *s
+
+    def __cinit__(self):
+        self.s = _alloc_stats()
+
+    def __dealloc__(self):
+        free(self.s)
+
+    def merge(self, WindowStats other) -> None:
+        pa_stats_merge(self.s, other.s)
+
+    def copy(self) -> WindowStats:
+        cdef WindowStats c = WindowStats()
+        pa_stats_merge(c.s, self.s)
+        return c
+
+    def record_ok(self, uint64_t start_ns, uint64_t send_end_ns, uint64_t recv_start_ns,
+                  uint64_t end_ns, uint64_t sent=0, uint64_t received=0) -> None:
+        """Counts one request by hand (for tests and for engines in Python)."""
+        cdef pa_request_times t
+        t.start_ns, t.send_end_ns, t.recv_start_ns, t.end_ns = start_ns, send_end_ns, recv_start_ns, end_ns
+        pa_stats_record_ok(self.s, &t, sent, received)
+
+    @property
+    def ok(self) -> int:
+        return self.s.ok
+
+    @property
+    def errors(self) -> dict:
+        return {ERROR_KINDS[k]: self.s.errors[k] for k in range(PA_ERR_KINDS) if self.s.errors[k]}
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.s.errors[k] for k in range(PA_ERR_KINDS))
+
+    @property
+    def latency_sum_ns(self) -> int:
+        return self.s.latency_sum_ns
+
+    @property
+    def latency_sumsq_ns2(self) -> float:
+        return self.s.latency_sumsq_ns2
+
+    @property
+    def send_sum_ns(self) -> int:
+        return self.s.send_sum_ns
+
+    @property
+    def recv_sum_ns(self) -> int:
+        return self.s.recv_sum_ns
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.s.bytes_sent
+
+    @property
+    def bytes_received(self) -> int:
+        return self.s.bytes_received
+
+    def percentile_ns(self, double percent) -> int:
+        return pa_hist_percentile(&self.s.latency, percent)
+
+    @property
+    def latency_min_ns(self) -> int:
+        return self.s.latency.min if self.s.latency.total else 0
+
+    @property
+    def latency_max_ns(self) -> int:
+        return self.s.latency.max
+
+    def histogram(self) -> Histogram:
+        cdef Histogram h = Histogram()
+        pa_hist_merge(h.h, &self.s.latency)
+        return h
+
+
+cdef class Recorder:
+    """The double-buffered recorder on its own, so tests can hammer the swap."""
+    cdef pa_recorder *r
+
+    def __cinit__(self):
+        self.r = <pa_recorder *> malloc(sizeof(pa_recorder))
+        if self.r == NULL:
+            raise MemoryError()
+        pa_recorder_init(self.r)
+
+    def __dealloc__(self):
+        free(self.r)
+
+    def record_many(self, uint64_t n, uint64_t latency_ns) -> None:
+        """Records n requests of the given latency, one phaser section each."""
+        cdef uint64_t i
+        cdef int64_t token
+        cdef pa_request_times t
+        t.start_ns, t.send_end_ns, t.recv_start_ns, t.end_ns = 0, 0, latency_ns, latency_ns
+        with nogil:
+            for i in range(n):
+                token = pa_recorder_enter(self.r)
+                pa_stats_record_ok(pa_recorder_buffer(self.r, token), &t, 1, 1)
+                pa_recorder_exit(self.r, token)
+
+    def swap(self):
+        cdef WindowStats w = WindowStats()
+        cdef uint64_t t
+        with nogil:
+            t = pa_recorder_swap(self.r, w.s)
+        return t, w
+
+
+cdef class HttpEngine:
+    """Closed-loop HTTP load: N requests in flight over libcurl multi.
+
+    bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order."""
+    cdef pa_http_engine *e
+    cdef readonly str url
+
+    def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0):
+        cdef char err[512]
+        cdef pa_http_config cfg
+        cdef Py_ssize_t i, j, n = len(bodies)
+        if n == 0:
+            raise ValueError("at least one request body is required")
+        cdef pa_http_body *cb = <pa_http_body *> malloc(n * sizeof(pa_http_body))
+        if cb == NULL:
+            raise MemoryError()
+        keep = []  # holds the bytes objects alive while create() copies them
+        cdef list hdrs
+        cdef bytes bdata, h
+        cdef const char **hp
+        headers_ptrs = []
+        try:
+            for i in range(n):
+                data, hdrs = bodies[i]
+                bdata = bytes(data)
+                enc = [hs.encode("latin-1") for hs in hdrs]
+                keep.append(bdata)
+                keep.extend(enc)
+                hp = <const char **> malloc((len(enc) + 1) * sizeof(char *))
+                if hp == NULL:
+                    raise MemoryError()
+                headers_ptrs.append(<size_t> hp)
+                for j in range(len(enc)):
+                    h = enc[j]
+                    hp[j] = <const char *> h
+                cb[i].data = <const char *> bdata
+                cb[i].len = len(bdata)
+                cb[i].headers = hp
+                cb[i].n_headers = len(enc)
+            url_b = url.encode()
+            cfg.url = <const char *> url_b
+            cfg.bodies = cb
+            cfg.n_bodies = n
+            cfg.request_timeout_ms = request_timeout_ms
+            cfg.connect_timeout_ms = connect_timeout_ms
+            self.e = pa_http_engine_create(&cfg, err, sizeof(err))
+            if self.e == NULL:
+                raise RuntimeError(err.decode(errors="replace"))
+            self.url = url
+        finally:
+            for p in headers_ptrs:
+                free(<void *> <size_t> p)
+            free(cb)
+
+    def __dealloc__(self):
+        if self.e != NULL:
+            with nogil:
+                pa_http_engine_destroy(self.e)
+            self.e = NULL
+
+    cdef pa_http_engine *_live(self) except NULL:
+        if self.e == NULL:
+            raise RuntimeError("the engine is closed")
+        return self.e
+
+    def start(self) -> None:
+        cdef char err[256]
+        if pa_http_engine_start(self._live(), err, sizeof(err)) != 0:
+            raise RuntimeError(err.decode(errors="replace"))
+
+    def set_concurrency(self, unsigned n) -> None:
+        pa_http_engine_set_concurrency(self._live(), n)
+
+    def swap(self):
+        """Ends the current window: (boundary CLOCK_MONOTONIC ns, WindowStats)."""
+        cdef WindowStats w = WindowStats()
+        cdef pa_http_engine *e = self._live()
+        cdef uint64_t t
+        with nogil:
+            t = pa_http_engine_swap(e, w.s)
+        return t, w
+
+    @property
+    def completed(self) -> int:
+        return pa_http_engine_completed(self._live())
+
+    @property
+    def failed(self) -> int:
+        return pa_http_engine_failed(self._live())
+
+    @property
+    def in_flight(self) -> int:
+        return pa_http_engine_in_flight(self._live())
+
+    def error_messages(self) -> list:
+        cdef const char *msgs[PA_MAX_ERROR_MESSAGES]
+        cdef size_t i, n = pa_http_engine_error_messages(self._live(), msgs, PA_MAX_ERROR_MESSAGES)
+        return [msgs[i].decode("utf-8", errors="replace") for i in range(n)]
+
+    def stop(self, long drain_ms=5000) -> None:
+        cdef pa_http_engine *e = self._live()
+        with nogil:
+            pa_http_engine_stop(e, drain_ms)
+
+    def close(self) -> None:
+        if self.e != NULL:
+            with nogil:
+                pa_http_engine_destroy(self.e)
+            self.e = NULL

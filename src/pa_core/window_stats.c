@@ -1,0 +1,72 @@
+#include "window_stats.h"
+
+#include <sched.h>
+#include <string.h>
+
+#include "clock.h"
+
+void pa_stats_reset(pa_window_stats *s) {
+    memset(s, 0, sizeof(*s) - sizeof(s->latency));
+    pa_hist_reset(&s->latency);
+}
+
+void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
+    dst->ok += src->ok;
+    for (int k = 0; k < PA_ERR_KINDS; k++)
+        dst->errors[k] += src->errors[k];
+    dst->latency_sum_ns += src->latency_sum_ns;
+    dst->latency_sumsq_ns2 += src->latency_sumsq_ns2;
+    dst->send_sum_ns += src->send_sum_ns;
+    dst->recv_sum_ns += src->recv_sum_ns;
+    dst->bytes_sent += src->bytes_sent;
+    dst->bytes_received += src->bytes_received;
+    pa_hist_merge(&dst->latency, &src->latency);
+}
+
+void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received) {
+    uint64_t latency = t->end_ns - t->start_ns;
+    /* A response can start before the body is fully sent (an early error);
+     * clamp so the breakdown never goes negative. */
+    uint64_t send_end = t->send_end_ns ? t->send_end_ns : t->start_ns;
+    uint64_t recv_start = t->recv_start_ns ? t->recv_start_ns : t->end_ns;
+    if (send_end > t->end_ns)
+        send_end = t->end_ns;
+    if (recv_start < send_end)
+        recv_start = send_end;
+    s->ok++;
+    s->latency_sum_ns += latency;
+    s->latency_sumsq_ns2 += (double)latency * (double)latency;
+    s->send_sum_ns += send_end - t->start_ns;
+    s->recv_sum_ns += t->end_ns - recv_start;
+    s->bytes_sent += sent;
+    s->bytes_received += received;
+    pa_hist_record(&s->latency, latency);
+}
+
+void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { s->errors[kind]++; }
+
+void pa_recorder_init(pa_recorder *r) {
+    r->start_epoch = 0;
+    r->even_end = 0;
+    r->odd_end = INT64_MIN;
+    pa_stats_reset(&r->buf[0]);
+    pa_stats_reset(&r->buf[1]);
+}
+
+uint64_t pa_recorder_swap(pa_recorder *r, pa_window_stats *out) {
+    int64_t cur = __atomic_load_n(&r->start_epoch, __ATOMIC_ACQUIRE);
+    int next_odd = cur >= 0;
+    int64_t initial = next_odd ? INT64_MIN : 0;
+    /* The buffer about to become active was cleared at the previous swap. */
+    __atomic_store_n(next_odd ? &r->odd_end : &r->even_end, initial, __ATOMIC_RELEASE);
+    int64_t at_flip = __atomic_exchange_n(&r->start_epoch, initial, __ATOMIC_ACQ_REL);
+    uint64_t flip_ns = pa_now_ns();
+    int64_t *old_end = next_odd ? &r->even_end : &r->odd_end;
+    while (__atomic_load_n(old_end, __ATOMIC_ACQUIRE) != at_flip)
+        sched_yield();
+    pa_window_stats *old = &r->buf[next_odd ? 0 : 1];
+    if (out)
+        memcpy(out, old, sizeof(*out));
+    pa_stats_reset(old);
+    return flip_ns;
+}
