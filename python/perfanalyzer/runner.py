@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from perfanalyzer import _core
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
@@ -16,19 +17,36 @@ from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
 
 
+@dataclass
+class RunResult:
+    sweep: SweepResult
+    figures: list[LevelFigures] = field(default_factory=list)  # every printed level, unstable included
+    exit_code: int = SUCCESS
+
+
 def _print(text: str) -> None:
     print(text, flush=True)
 
 
-def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
+def _discard(text: str) -> None:
+    pass
+
+
+def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunResult:
+    """Runs the sweep; `out` receives the report text as it is produced."""
     service = TritonHttpService(settings.server_url, settings.http_headers)
     try:
-        return _run(settings, service, out)
+        return _profile(settings, service, out)
     finally:
         service.close()
 
 
-def _run(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> int:
+def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
+    """The CLI's run: report on stdout, messages on stderr, CSV with -f."""
+    return profile(settings, out).exit_code
+
+
+def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> RunResult:
     service.check_ready()
     spec = service.model_spec(settings.model_name, settings.model_version)
     spec.check_batch_size(settings.batch_size)
@@ -57,7 +75,7 @@ def _run(settings: Settings, service: TritonHttpService, out: Callable[[str], No
     finally:
         engine.stop(drain_ms=2000)
         engine.close()
-    return _finish(settings, result, printed, out)
+    return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
