@@ -51,7 +51,7 @@ class ModelSpec:
                     )
                 shapes[t.name] = t.dims
                 continue
-            compatible = len(given) == len(t.dims) and all(m < 0 or m == g for m, g in zip(t.dims, given))
+            compatible = len(given) == len(t.dims) and all(m < 0 or m == g for m, g in zip(t.dims, given, strict=True))
             if not compatible:
                 raise OptionError(
                     f"--shape {t.name}: {list(given)} is incompatible with the model's input shape {list(t.dims)}"

@@ -175,6 +175,15 @@ class Profiler:
                                 f"({kinds}): {messages}")
         return m
 
+    def _pass_line(self, trial: int, m: Measurement) -> str:
+        """perf_analyzer's -v line for one window, plus the window's real length."""
+        head = f"  Pass [{trial}] throughput: {m.throughput:g} infer/sec. "
+        if self.s.percentile == -1:
+            lat = f"Avg latency: {m.avg_latency_ns // 1000:.0f} usec (std {m.std_latency_ns // 1000:.0f} usec)."
+        else:
+            lat = f"p{self.s.percentile} latency: {m.percentile_ns(self.s.percentile) // 1000} usec."
+        return f"{head}{lat} Window: {m.duration_ns / 1e6:.1f} msec"
+
     def profile_concurrency(self, concurrency: int) -> LevelResult:
         self.engine.set_concurrency(concurrency)
         self._mark_boundary()  # the level starts now; what came before is discarded
@@ -187,12 +196,7 @@ class Profiler:
             throughputs.append(m.throughput)
             latencies.append(m.stabilizing_latency_ns(self.s.percentile))
             if self.s.verbose:
-                self.log(
-                    f"  Pass [{trial}] throughput: {m.throughput:g} infer/sec. "
-                    f"{'Avg' if self.s.percentile == -1 else f'p{self.s.percentile}'} latency: "
-                    f"{latencies[-1] / 1000:.0f} usec (std {m.std_latency_ns / 1000:.0f} usec). "
-                    f"Window: {m.duration_ns / 1e6:.1f} msec"
-                )
+                self.log(self._pass_line(trial, m))
             if is_stable(throughputs, latencies, self.s.stability_percentage / 100.0):
                 return LevelResult("concurrency", concurrency, merge(windows[-STABLE_WINDOWS:]), True, trial)
         tail = windows[-STABLE_WINDOWS:]
@@ -201,7 +205,11 @@ class Profiler:
     def levels(self) -> Sequence[int] | None:
         return self.s.concurrency_range.levels()
 
-    def sweep(self, on_level: Callable[[LevelResult], None] = lambda r: None) -> SweepResult:
+    def sweep(
+        self,
+        on_level: Callable[[LevelResult], None] = lambda r: None,
+        on_level_start: Callable[[int], None] = lambda v: None,
+    ) -> SweepResult:
         result = SweepResult()
         bounded = self.levels()
         r = self.s.concurrency_range
@@ -213,6 +221,7 @@ class Profiler:
                     if index >= len(bounded):
                         break
                     value = bounded[index]
+                on_level_start(value)
                 level = self.profile_concurrency(value)
                 if not level.stable:
                     result.unstable = level

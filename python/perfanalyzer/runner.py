@@ -67,11 +67,15 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     def on_level(level: LevelResult) -> None:
         f = figures(level, settings.percentile)
         printed.append(f)
-        out(console.level_block(f, settings.percentile))
+        out(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
+
+    def on_level_start(value: int) -> None:
+        out(console.level_header(value))
 
     engine.start()
     try:
-        result = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns).sweep(on_level)
+        profiler = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns)
+        result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
         engine.close()

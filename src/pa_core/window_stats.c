@@ -23,6 +23,18 @@ void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
     pa_hist_merge(&dst->latency, &src->latency);
 }
 
+/* Relaxed atomic adds: several writers may share the active buffer of a
+ * recorder (the phaser only separates writers from the reader). */
+static inline void add_u64(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+
+static inline void add_double(double *p, double v) {
+    double cur, next;
+    __atomic_load(p, &cur, __ATOMIC_RELAXED);
+    do {
+        next = cur + v;
+    } while (!__atomic_compare_exchange(p, &cur, &next, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
 void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received) {
     uint64_t latency = t->end_ns - t->start_ns;
     /* A response can start before the body is fully sent (an early error);
@@ -33,17 +45,17 @@ void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t 
         send_end = t->end_ns;
     if (recv_start < send_end)
         recv_start = send_end;
-    s->ok++;
-    s->latency_sum_ns += latency;
-    s->latency_sumsq_ns2 += (double)latency * (double)latency;
-    s->send_sum_ns += send_end - t->start_ns;
-    s->recv_sum_ns += t->end_ns - recv_start;
-    s->bytes_sent += sent;
-    s->bytes_received += received;
+    add_u64(&s->ok, 1);
+    add_u64(&s->latency_sum_ns, latency);
+    add_double(&s->latency_sumsq_ns2, (double)latency * (double)latency);
+    add_u64(&s->send_sum_ns, send_end - t->start_ns);
+    add_u64(&s->recv_sum_ns, t->end_ns - recv_start);
+    add_u64(&s->bytes_sent, sent);
+    add_u64(&s->bytes_received, received);
     pa_hist_record(&s->latency, latency);
 }
 
-void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { s->errors[kind]++; }
+void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { add_u64(&s->errors[kind], 1); }
 
 void pa_recorder_init(pa_recorder *r) {
     r->start_epoch = 0;

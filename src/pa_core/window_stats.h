@@ -41,7 +41,7 @@ typedef struct pa_window_stats {
 
 void pa_stats_reset(pa_window_stats *s);
 void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src);
-/* Counts one successful request; called by exactly one thread per buffer. */
+/* Counts one request; several threads may record into one buffer at once. */
 void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind);
 

@@ -6,7 +6,6 @@ import csv
 import io
 
 import pytest
-
 from perfanalyzer.runner import profile
 from perfanalyzer.settings import Range, Settings
 

@@ -26,20 +26,34 @@ def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
     return "\n".join(lines) + "\n"
 
 
-def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP") -> str:
-    head = f"Request concurrency: {f.value}"
+def level_header(value: int) -> str:
+    return f"Request concurrency: {value}"
+
+
+def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", verbose: bool = False,
+                header: bool = True) -> str:
+    """One level's report; the header is left out when it was printed as the level started."""
+    lines = [level_header(f.value)] if header else []
     if not f.stable:
-        head += "  (UNSTABLE: figures of the last 3 windows, which did not agree within -s)"
-    lines = [head, "  Client: ", f"    Request count: {f.request_count}",
+        lines.append("  UNSTABLE: the last 3 windows did not agree within -s; these figures are their merge")
+    lines += ["  Client: ", f"    Request count: {f.request_count}",
              f"    Throughput: {fmt_rate(f.throughput)} infer/sec"]
     if percentile == -1:
         lines.append(f"    Avg latency: {f.avg_us} usec (standard deviation {f.std_us} usec)")
+    if verbose:
+        lines.append(f"    Avg client overhead: {f.client_overhead_pct:.2f}%")
     for p, v in f.percentiles_us.items():
         lines.append(f"    p{p} latency: {v} usec")
-    lines.append(
-        f"    Avg {protocol_label} time: {f.http_us} usec (send/recv {f.send_us + f.recv_us} usec + "
-        f"response wait {f.response_wait_us} usec)"
-    )
+    if verbose:
+        lines.append(
+            f"    Avg {protocol_label} time: {f.http_us} usec (send {f.send_us} usec + response wait "
+            f"{f.response_wait_us} usec + receive {f.recv_us} usec)"
+        )
+    else:
+        lines.append(
+            f"    Avg {protocol_label} time: {f.http_us} usec (send/recv {f.send_us + f.recv_us} usec + "
+            f"response wait {f.response_wait_us} usec)"
+        )
     if f.server is not None:
         s = f.server
         lines += [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perfanalyzer.profiler import PERCENTILES, LevelResult
+from perfanalyzer.profiler import PERCENTILES, LevelResult, Measurement
 
 
 def us(ns: float) -> int:
@@ -32,6 +32,7 @@ class LevelFigures:
     recv_us: int
     # server side (None when the server gave no statistics)
     server: dict[str, int] | None
+    client_overhead_pct: float = 0.0  # share of slot time with no request in flight
 
     @property
     def http_us(self) -> int:
@@ -48,6 +49,15 @@ class LevelFigures:
         rest = (self.avg_us - self.send_us - self.recv_us - s.get("queue", 0) - s.get("compute_input", 0)
                 - s.get("compute_infer", 0) - s.get("compute_output", 0))
         return max(0, rest)
+
+
+def client_overhead_pct(m: Measurement, concurrency: int) -> float:
+    """Time the client held a slot without a request in flight, as a share of
+    all slot time (perf_analyzer's "Avg client overhead" in closed loop)."""
+    slot_ns = m.duration_ns * concurrency
+    if slot_ns <= 0:
+        return 0.0
+    return max(0.0, 100.0 * (1.0 - m.client.latency_sum_ns / slot_ns))
 
 
 def figures(level: LevelResult, percentile: int) -> LevelFigures:
@@ -83,5 +93,6 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
         stabilizing_us=us(m.stabilizing_latency_ns(percentile)),
         send_us=us(m.avg_send_ns),
         recv_us=us(m.avg_recv_ns),
+        client_overhead_pct=client_overhead_pct(m, level.value),
         server=server,
     )

@@ -1,0 +1,240 @@
+"""The compiled HTTP engine against a tiny in-process HTTP server (no Triton).
+
+Every wait polls for a condition with a generous deadline; nothing asserts on timing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from perfanalyzer import _core
+from perfanalyzer.profiler import Profiler
+from perfanalyzer.settings import Range, Settings
+
+DEADLINE_S = 60.0
+REPLY = b'{"model_name":"m","outputs":[]}'
+
+
+def wait_for(cond: Callable[[], bool], what: str) -> None:
+    end = time.monotonic() + DEADLINE_S
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.005)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, as Triton
+    disable_nagle_algorithm = True   # headers and body go out as two writes
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        srv = self.server
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with srv.lock:
+            srv.requests += 1
+            if len(srv.seen) < 5:
+                srv.seen.append((self.path, dict(self.headers.items()), body))
+            srv.active += 1
+            srv.max_active = max(srv.max_active, srv.active)
+        try:
+            if self.path.endswith("/hold"):
+                srv.release.wait(DEADLINE_S)
+            if self.path.endswith("/fail"):
+                self._reply(500, b'{"error":"boom"}')
+            elif self.path.endswith("/missing"):
+                self._reply(404, b'{"error":"unknown model"}')
+            else:
+                self._reply(200, REPLY)
+        finally:
+            with srv.lock:
+                srv.active -= 1
+
+    def _reply(self, code: int, data: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadingHTTPServer]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.lock = threading.Lock()
+    srv.release = threading.Event()
+    srv.requests, srv.active, srv.max_active, srv.seen = 0, 0, 0, []
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv
+    srv.release.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+def url(srv: ThreadingHTTPServer, path: str) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}{path}"
+
+
+BODY = b'{"inputs":[]}' + bytes(range(256)) * 4
+HEADERS = ["Content-Type: application/octet-stream", "Inference-Header-Content-Length: 13", "X-Test: 1"]
+
+
+def drain(engine: _core.HttpEngine) -> _core.WindowStats:
+    total = _core.WindowStats()
+    total.merge(engine.swap()[1])
+    return total
+
+
+def test_closed_loop_success(server):
+    engine = _core.HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_concurrency(2)
+        total = _core.WindowStats()
+        wait_for(lambda: engine.completed >= 40, "40 completed requests")
+        total.merge(engine.swap()[1])
+        engine.stop(drain_ms=5000)
+        total.merge(engine.swap()[1])
+        assert engine.in_flight == 0
+        assert engine.failed == 0 and engine.error_messages() == []
+        # every completed request is in exactly one window
+        assert total.ok == engine.completed == server.requests
+        assert total.error_count == 0
+        assert total.bytes_sent == total.ok * len(BODY)
+        assert total.bytes_received == total.ok * len(REPLY)
+        assert total.latency_sum_ns > 0
+        assert total.send_sum_ns + total.recv_sum_ns <= total.latency_sum_ns
+        assert total.histogram().total == total.ok
+        assert server.max_active <= 2
+        path, headers, body = server.seen[0]
+        assert path == "/v2/models/m/infer"
+        assert body == BODY
+        assert headers["Inference-Header-Content-Length"] == "13"
+        assert headers["X-Test"] == "1"
+        assert headers["Content-Type"] == "application/octet-stream"
+        assert "Expect" not in headers
+    finally:
+        engine.close()
+
+
+def test_bodies_are_cycled(server):
+    bodies = [(b"first", ["X-Body: 1"]), (b"second", ["X-Body: 2"])]
+    engine = _core.HttpEngine(url(server, "/v2/models/m/infer"), bodies)
+    try:
+        engine.start()
+        engine.set_concurrency(1)
+        wait_for(lambda: engine.completed >= 4, "4 completed requests")
+        engine.stop(drain_ms=5000)
+    finally:
+        engine.close()
+    assert [(b, h["X-Body"]) for _, h, b in server.seen[:4]] == [
+        (b"first", "1"), (b"second", "2"), (b"first", "1"), (b"second", "2")]
+
+
+def test_concurrency_is_the_number_in_flight(server):
+    engine = _core.HttpEngine(url(server, "/v2/models/m/hold"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_concurrency(3)
+        wait_for(lambda: server.active == 3 and engine.in_flight == 3, "3 requests in flight")
+        assert engine.completed == 0
+        engine.set_concurrency(0)   # slots retire as their requests complete
+        server.release.set()
+        wait_for(lambda: engine.in_flight == 0, "in-flight requests to drain")
+        assert engine.completed == 3
+        assert server.max_active == 3
+        engine.stop(drain_ms=5000)
+        assert drain(engine).ok == 3
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("path, kind, message", [
+    ("/v2/models/m/fail", "http_5xx", 'HTTP 500: {"error":"boom"}'),
+    ("/v2/models/m/missing", "http_4xx", 'HTTP 404: {"error":"unknown model"}'),
+])
+def test_http_errors_are_counted_by_kind(server, path, kind, message):
+    engine = _core.HttpEngine(url(server, path), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_concurrency(2)
+        wait_for(lambda: engine.failed >= 5, "5 failed requests")
+        engine.stop(drain_ms=5000)
+        w = drain(engine)
+        assert w.ok == 0 and engine.completed == 0
+        assert w.errors == {kind: engine.failed}
+        assert w.error_count == engine.failed
+        assert engine.error_messages() == [message]   # distinct messages only
+    finally:
+        engine.close()
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_transport_errors():
+    engine = _core.HttpEngine(f"http://127.0.0.1:{closed_port()}/v2/models/m/infer", [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_concurrency(1)
+        wait_for(lambda: engine.failed >= 2, "2 failed connections")
+        engine.stop(drain_ms=1000)
+        w = drain(engine)
+        assert w.ok == 0
+        assert w.errors == {"transport": engine.failed}
+        msgs = engine.error_messages()
+        assert len(msgs) >= 1 and any("onnect" in m for m in msgs), msgs
+    finally:
+        engine.close()
+
+
+def test_engine_argument_and_lifecycle_errors(server):
+    with pytest.raises(ValueError):
+        _core.HttpEngine(url(server, "/x"), [])
+    engine = _core.HttpEngine(url(server, "/x"), [(b"", [])], request_timeout_ms=1000,
+                              connect_timeout_ms=1000)
+    assert engine.url == url(server, "/x")
+    engine.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        engine.start()
+    engine.stop(drain_ms=0)
+    engine.stop(drain_ms=0)   # twice is fine
+    engine.close()
+    engine.close()
+    for call in (engine.start, engine.swap, lambda: engine.completed, lambda: engine.set_concurrency(1)):
+        with pytest.raises(RuntimeError, match="closed"):
+            call()
+
+
+def test_profiler_over_the_real_engine(server):
+    """count_windows over the compiled engine; -s is huge so any machine stabilizes."""
+    s = Settings(model_name="m", measurement_mode="count_windows", measurement_request_count=20,
+                 stability_percentage=1e9, concurrency_range=Range(1, 2, 1)).validate()
+    engine = _core.HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        result = Profiler(s, engine, lambda: None, log=lambda _: None, clock_ns=_core.now_ns).sweep()
+    finally:
+        engine.stop(drain_ms=5000)
+        engine.close()
+    assert result.status == "ok", result.message
+    assert [lv.value for lv in result.levels] == [1, 2]
+    for lv in result.levels:
+        assert lv.stable and lv.windows == 3
+        assert lv.merged.request_count >= 60
+        assert lv.merged.throughput > 0
+        assert lv.merged.duration_ns > 0
+        assert lv.merged.avg_latency_ns > 0
