@@ -1,0 +1,74 @@
+"""Per-run figures and the markdown report of the ours/theirs comparison."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# (key, label, decimals): the order of rows in the report.
+METRICS: tuple[tuple[str, str, int], ...] = (
+    ("throughput", "throughput (infer/s)", 1),
+    ("avg_latency_us", "avg latency (µs)", 0),
+    ("p99_latency_us", "p99 latency (µs)", 0),
+    ("cpu_us_per_req", "client CPU per request (µs)", 1),
+)
+
+
+@dataclass
+class Run:
+    """One client process at one level. Figures the tool did not print are None."""
+
+    side: str
+    concurrency: int
+    round: int
+    rc: int
+    wall_s: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    requests: int
+    failed_requests: int
+    throughput: float | None
+    avg_latency_us: float | None
+    p99_latency_us: float | None
+    # (user + sys) of the client process over the requests the server counted
+    # from it, warm-up and unstable windows included.
+    cpu_us_per_req: float | None
+
+
+def fmt(x: float | None, decimals: int) -> str:
+    return "n/a" if x is None else f"{x:,.{decimals}f}"
+
+
+def report(runs: Sequence[Run], levels: Sequence[int]) -> str:
+    """Markdown table: median [min–max] per side and the ratio of medians."""
+    lines = [
+        "| concurrency | metric | ours median [min–max] | theirs median [min–max] | ours/theirs |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for c in levels:
+        for key, label, dec in METRICS:
+            cells = []
+            meds = []
+            for side in ("ours", "theirs"):
+                xs = [getattr(r, key) for r in runs if r.side == side and r.concurrency == c]
+                vals: list[float] = [x for x in xs if x is not None]
+                med = statistics.median(vals) if vals else None
+                meds.append(med)
+                spread = f" [{fmt(min(vals), dec)}–{fmt(max(vals), dec)}]" if len(vals) > 1 else ""
+                cells.append(f"{fmt(med, dec)}{spread}")
+            ours, theirs = meds
+            ratio = f"{ours / theirs:.2f}" if ours is not None and theirs else "n/a"
+            lines.append(f"| {c} | {label} | {cells[0]} | {cells[1]} | {ratio} |")
+    failed = [r for r in runs if r.rc != 0 or r.failed_requests]
+    if failed:
+        lines.append("")
+        lines.append(
+            "Runs that exited non-zero or had failed requests (their latency/throughput "
+            "are missing; CPU per request is kept): "
+            + ", ".join(
+                f"{r.side} c={r.concurrency} round {r.round} (exit {r.rc}, {r.failed_requests} failed requests)"
+                for r in failed
+            )
+        )
+    return "\n".join(lines)
