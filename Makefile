@@ -52,7 +52,7 @@ demo: setup
 	@echo "CSV written to $(DEMO_OUT)/identity.csv"
 
 test: setup
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q tests bench
 
 unit: setup
 	$(VENV)/bin/pytest -q tests/unit

@@ -2,11 +2,18 @@
 Triton's perf_analyzer does, with a compiled core that keeps the client out
 of the measurement."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("perfanalyzer")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+from __future__ import annotations
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    # Looked up lazily: importlib.metadata costs ~50 ms of start-up CPU.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("perfanalyzer")
+        except PackageNotFoundError:  # a source tree that was not installed
+            return "0.0.0+unknown"
+    raise AttributeError(name)

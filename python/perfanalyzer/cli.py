@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from perfanalyzer import __version__
+import perfanalyzer
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import Settings, parse_range, parse_shape
+
+# numpy's OpenBLAS threads spin on idle cores; the client never does BLAS work,
+# so they would only take CPU from the measurement.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sleeps 1.2x); a level that never stabilizes is still printed, marked UNSTABLE; "
         "latencies come from a histogram with < 0.1%% relative error, so memory stays flat.",
     )
-    p.add_argument("--version", action="version", version=f"perfanalyzer {__version__}")
+    p.add_argument("--version", action="version", version=f"perfanalyzer {perfanalyzer.__version__}")
     p.add_argument("-m", dest="model_name", required=True, help="name of the model to profile")
     p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
     p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")

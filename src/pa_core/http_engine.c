@@ -23,7 +23,6 @@ typedef struct slot {
     unsigned index;     /* position in eng->slots */
     CURL *easy;
     const body *body;
-    size_t offset;      /* upload progress within body */
     pa_request_times t;
     long status;        /* from the status line, 0 until seen */
     uint64_t bytes_in;
@@ -127,15 +126,15 @@ static void add_message(pa_http_engine *e, const char *msg) {
     __atomic_store_n(&e->n_messages, n + 1, __ATOMIC_RELEASE);
 }
 
-static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata) {
+/* The body goes out with the headers in one send (CURLOPT_POSTFIELDS); the
+ * progress callback tells when the last byte was handed to the socket. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal;
+    (void)dlnow;
     slot *s = userdata;
-    size_t room = size * nitems, left = s->body->len - s->offset;
-    size_t n = left < room ? left : room;
-    memcpy(buf, s->body->data + s->offset, n);
-    s->offset += n;
-    if (s->offset == s->body->len && !s->t.send_end_ns)
+    if (!s->t.send_end_ns && ulnow >= ultotal && ultotal > 0)
         s->t.send_end_ns = pa_now_ns();
-    return n;
+    return 0;
 }
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
@@ -179,9 +178,9 @@ static slot *new_slot(pa_http_engine *e) {
     CURL *c = s->easy;
     curl_easy_setopt(c, CURLOPT_PRIVATE, s);
     curl_easy_setopt(c, CURLOPT_URL, e->url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, s);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
@@ -202,10 +201,10 @@ static int start_request(pa_http_engine *e, slot *s) {
         e->next_body = 0;
     if (s->body != b) {
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, b->data);
         curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
         s->body = b;
     }
-    s->offset = 0;
     s->status = 0;
     s->bytes_in = 0;
     s->err_len = 0;
