@@ -65,8 +65,21 @@ cdef extern from "window_stats.h":
     void pa_recorder_exit(pa_recorder *r, int64_t token) nogil
     uint64_t pa_recorder_swap(pa_recorder *r, pa_window_stats *out) nogil
 
-cdef extern from "http_engine.h":
+cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
+    ctypedef struct pa_engine:
+        pass
+    int pa_engine_start(pa_engine *e, char *err, size_t errlen)
+    void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
+    uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) nogil
+    uint64_t pa_engine_completed(const pa_engine *e) nogil
+    uint64_t pa_engine_failed(const pa_engine *e) nogil
+    unsigned pa_engine_in_flight(const pa_engine *e) nogil
+    size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max)
+    void pa_engine_stop(pa_engine *e, long drain_ms) nogil
+    void pa_engine_destroy(pa_engine *e) nogil
+
+cdef extern from "http_config.h":
     ctypedef struct pa_http_body:
         const char *data
         size_t len
@@ -78,25 +91,15 @@ cdef extern from "http_engine.h":
         size_t n_bodies
         long request_timeout_ms
         long connect_timeout_ms
-    ctypedef struct pa_http_engine:
-        pass
-    int pa_http_global_init()
-    pa_http_engine *pa_http_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
-    int pa_http_engine_start(pa_http_engine *e, char *err, size_t errlen)
-    void pa_http_engine_set_concurrency(pa_http_engine *e, unsigned n) nogil
-    uint64_t pa_http_engine_swap(pa_http_engine *e, pa_window_stats *out) nogil
-    uint64_t pa_http_engine_completed(pa_http_engine *e) nogil
-    uint64_t pa_http_engine_failed(pa_http_engine *e) nogil
-    unsigned pa_http_engine_in_flight(pa_http_engine *e) nogil
-    size_t pa_http_engine_error_messages(pa_http_engine *e, const char **msgs, size_t max)
-    void pa_http_engine_stop(pa_http_engine *e, long drain_ms) nogil
-    void pa_http_engine_destroy(pa_http_engine *e) nogil
+    int pa_curl_global_init()
+    pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
+    pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
 
 
 HIST_BUCKETS = PA_HIST_BUCKETS
 ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
 
-if pa_http_global_init() != 0:
+if pa_curl_global_init() != 0:
     raise ImportError("libcurl global initialisation failed")
 
 
@@ -290,14 +293,25 @@ cdef class Recorder:
         return t, w
 
 
+HTTP_CLIENTS = ("native", "curl")
+
+
 cdef class HttpEngine:
-    """Closed-loop HTTP load: N requests in flight over libcurl multi.
+    """Closed-loop HTTP load: N requests in flight on the engine thread.
 
-    bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order."""
-    cdef pa_http_engine *e
+    bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order.
+    client: "native" (our HTTP/1.1 client, plain http:// only) or "curl"
+    (libcurl multi, also https://); "auto" picks native where it can."""
+    cdef pa_engine *e
     cdef readonly str url
+    cdef readonly str client
 
-    def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0):
+    def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
+                  str client="auto"):
+        if client == "auto":
+            client = "native" if url.startswith("http://") else "curl"
+        if client not in HTTP_CLIENTS:
+            raise ValueError(f"unknown HTTP client '{client}' (expected one of {', '.join(HTTP_CLIENTS)})")
         cdef char err[512]
         cdef pa_http_config cfg
         cdef Py_ssize_t i, j, n = len(bodies)
@@ -335,10 +349,14 @@ cdef class HttpEngine:
             cfg.n_bodies = n
             cfg.request_timeout_ms = request_timeout_ms
             cfg.connect_timeout_ms = connect_timeout_ms
-            self.e = pa_http_engine_create(&cfg, err, sizeof(err))
+            if client == "native":
+                self.e = pa_http1_engine_create(&cfg, err, sizeof(err))
+            else:
+                self.e = pa_curl_engine_create(&cfg, err, sizeof(err))
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
             self.url = url
+            self.client = client
         finally:
             for p in headers_ptrs:
                 free(<void *> <size_t> p)
@@ -347,55 +365,55 @@ cdef class HttpEngine:
     def __dealloc__(self):
         if self.e != NULL:
             with nogil:
-                pa_http_engine_destroy(self.e)
+                pa_engine_destroy(self.e)
             self.e = NULL
 
-    cdef pa_http_engine *_live(self) except NULL:
+    cdef pa_engine *_live(self) except NULL:
         if self.e == NULL:
             raise RuntimeError("the engine is closed")
         return self.e
 
     def start(self) -> None:
         cdef char err[256]
-        if pa_http_engine_start(self._live(), err, sizeof(err)) != 0:
+        if pa_engine_start(self._live(), err, sizeof(err)) != 0:
             raise RuntimeError(err.decode(errors="replace"))
 
     def set_concurrency(self, unsigned n) -> None:
-        pa_http_engine_set_concurrency(self._live(), n)
+        pa_engine_set_concurrency(self._live(), n)
 
     def swap(self):
         """Ends the current window: (boundary CLOCK_MONOTONIC ns, WindowStats)."""
         cdef WindowStats w = WindowStats()
-        cdef pa_http_engine *e = self._live()
+        cdef pa_engine *e = self._live()
         cdef uint64_t t
         with nogil:
-            t = pa_http_engine_swap(e, w.s)
+            t = pa_engine_swap(e, w.s)
         return t, w
 
     @property
     def completed(self) -> int:
-        return pa_http_engine_completed(self._live())
+        return pa_engine_completed(self._live())
 
     @property
     def failed(self) -> int:
-        return pa_http_engine_failed(self._live())
+        return pa_engine_failed(self._live())
 
     @property
     def in_flight(self) -> int:
-        return pa_http_engine_in_flight(self._live())
+        return pa_engine_in_flight(self._live())
 
     def error_messages(self) -> list:
         cdef const char *msgs[PA_MAX_ERROR_MESSAGES]
-        cdef size_t i, n = pa_http_engine_error_messages(self._live(), msgs, PA_MAX_ERROR_MESSAGES)
+        cdef size_t i, n = pa_engine_error_messages(self._live(), msgs, PA_MAX_ERROR_MESSAGES)
         return [msgs[i].decode("utf-8", errors="replace") for i in range(n)]
 
     def stop(self, long drain_ms=5000) -> None:
-        cdef pa_http_engine *e = self._live()
+        cdef pa_engine *e = self._live()
         with nogil:
-            pa_http_engine_stop(e, drain_ms)
+            pa_engine_stop(e, drain_ms)
 
     def close(self) -> None:
         if self.e != NULL:
             with nogil:
-                pa_http_engine_destroy(self.e)
+                pa_engine_destroy(self.e)
             self.e = NULL

@@ -81,7 +81,7 @@ def test_cli_report_and_csv(triton, tmp_path) -> None:
 
 def test_count_windows_and_percentile(triton) -> None:
     run = cli("-m", "identity", "-u", triton.http_url, "--measurement-mode", "count_windows",
-              "--measurement-request-count", "200", "--percentile", "95", "-s", "50", "-v")
+              "--measurement-request-count", "1000", "--percentile", "95", "-s", "50", "-r", "30", "-v")
     assert run.code == 0, run.stderr
     assert 'Using "count_windows" mode for stabilization' in run.stdout
     assert "Avg latency:" not in run.stdout

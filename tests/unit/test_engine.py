@@ -4,6 +4,7 @@ Every wait polls for a condition with a generous deadline; nothing asserts on ti
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -46,7 +47,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if self.path.endswith("/hold"):
                 srv.release.wait(DEADLINE_S)
-            if self.path.endswith("/fail"):
+            if self.path.endswith("/chunked"):
+                self._reply_chunked(REPLY)
+            elif self.path.endswith("/close"):
+                self.close_connection = True
+                self._reply(200, REPLY, ("Connection", "close"))
+            elif self.path.endswith("/fail"):
                 self._reply(500, b'{"error":"boom"}')
             elif self.path.endswith("/missing"):
                 self._reply(404, b'{"error":"unknown model"}')
@@ -56,12 +62,35 @@ class Handler(BaseHTTPRequestHandler):
             with srv.lock:
                 srv.active -= 1
 
-    def _reply(self, code: int, data: bytes) -> None:
+    def _reply(self, code: int, data: bytes, *extra: tuple[str, str]) -> None:
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in extra:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _reply_chunked(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        half = len(data) // 2
+        for part in (data[:half], data[half:]):
+            self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        self.wfile.write(b"0\r\nX-Trailer: 1\r\n\r\n")
+
+
+HttpEngine = _core.HttpEngine
+
+
+@pytest.fixture(autouse=True, params=_core.HTTP_CLIENTS)
+def client(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test runs on both HTTP clients of the core."""
+    global HttpEngine
+    HttpEngine = functools.partial(_core.HttpEngine, client=request.param)
+    yield request.param
+    HttpEngine = _core.HttpEngine
 
 
 @pytest.fixture
@@ -94,7 +123,7 @@ def drain(engine: _core.HttpEngine) -> _core.WindowStats:
 
 
 def test_closed_loop_success(server):
-    engine = _core.HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
     try:
         engine.start()
         engine.set_concurrency(2)
@@ -127,7 +156,7 @@ def test_closed_loop_success(server):
 
 def test_bodies_are_cycled(server):
     bodies = [(b"first", ["X-Body: 1"]), (b"second", ["X-Body: 2"])]
-    engine = _core.HttpEngine(url(server, "/v2/models/m/infer"), bodies)
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), bodies)
     try:
         engine.start()
         engine.set_concurrency(1)
@@ -140,7 +169,7 @@ def test_bodies_are_cycled(server):
 
 
 def test_concurrency_is_the_number_in_flight(server):
-    engine = _core.HttpEngine(url(server, "/v2/models/m/hold"), [(BODY, HEADERS)])
+    engine = HttpEngine(url(server, "/v2/models/m/hold"), [(BODY, HEADERS)])
     try:
         engine.start()
         engine.set_concurrency(3)
@@ -162,7 +191,7 @@ def test_concurrency_is_the_number_in_flight(server):
     ("/v2/models/m/missing", "http_4xx", 'HTTP 404: {"error":"unknown model"}'),
 ])
 def test_http_errors_are_counted_by_kind(server, path, kind, message):
-    engine = _core.HttpEngine(url(server, path), [(BODY, HEADERS)])
+    engine = HttpEngine(url(server, path), [(BODY, HEADERS)])
     try:
         engine.start()
         engine.set_concurrency(2)
@@ -186,7 +215,7 @@ def closed_port() -> int:
 
 
 def test_transport_errors():
-    engine = _core.HttpEngine(f"http://127.0.0.1:{closed_port()}/v2/models/m/infer", [(BODY, HEADERS)])
+    engine = HttpEngine(f"http://127.0.0.1:{closed_port()}/v2/models/m/infer", [(BODY, HEADERS)])
     try:
         engine.start()
         engine.set_concurrency(1)
@@ -203,8 +232,8 @@ def test_transport_errors():
 
 def test_engine_argument_and_lifecycle_errors(server):
     with pytest.raises(ValueError):
-        _core.HttpEngine(url(server, "/x"), [])
-    engine = _core.HttpEngine(url(server, "/x"), [(b"", [])], request_timeout_ms=1000,
+        HttpEngine(url(server, "/x"), [])
+    engine = HttpEngine(url(server, "/x"), [(b"", [])], request_timeout_ms=1000,
                               connect_timeout_ms=1000)
     assert engine.url == url(server, "/x")
     engine.start()
@@ -223,7 +252,7 @@ def test_profiler_over_the_real_engine(server):
     """count_windows over the compiled engine; -s is huge so any machine stabilizes."""
     s = Settings(model_name="m", measurement_mode="count_windows", measurement_request_count=20,
                  stability_percentage=1e9, concurrency_range=Range(1, 2, 1)).validate()
-    engine = _core.HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
     try:
         engine.start()
         result = Profiler(s, engine, lambda: None, log=lambda _: None, clock_ns=_core.now_ns).sweep()
@@ -238,3 +267,42 @@ def test_profiler_over_the_real_engine(server):
         assert lv.merged.throughput > 0
         assert lv.merged.duration_ns > 0
         assert lv.merged.avg_latency_ns > 0
+
+
+@pytest.mark.parametrize("path", ["/v2/models/m/chunked", "/v2/models/m/close"])
+def test_chunked_and_connection_close_responses(server, path):
+    engine = HttpEngine(url(server, path), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_concurrency(2)
+        wait_for(lambda: engine.completed >= 20, "20 completed requests")
+        engine.stop(drain_ms=5000)
+        total = drain(engine)
+        failed, messages = engine.failed, engine.error_messages()
+    finally:
+        engine.close()
+    assert failed == 0, messages
+    assert total.ok >= 20 and total.bytes_received == total.ok * len(REPLY)
+
+
+def test_request_timeout(server):
+    engine = HttpEngine(url(server, "/v2/models/m/hold"), [(BODY, HEADERS)], request_timeout_ms=200)
+    try:
+        engine.start()
+        engine.set_concurrency(1)
+        wait_for(lambda: engine.failed >= 1, "a timed-out request")
+        engine.stop(drain_ms=0)
+        stats = drain(engine)
+        messages = engine.error_messages()
+    finally:
+        server.release.set()
+        engine.close()
+    assert stats.errors.get("transport", 0) >= 1
+    assert any("time" in m.lower() for m in messages), messages
+
+
+def test_client_choice():
+    assert _core.HttpEngine("http://127.0.0.1:1/x", [(b"", [])]).client == "native"
+    assert _core.HttpEngine("https://127.0.0.1:1/x", [(b"", [])]).client == "curl"
+    with pytest.raises(ValueError, match="unknown HTTP client"):
+        _core.HttpEngine("http://127.0.0.1:1/x", [(b"", [])], client="nope")

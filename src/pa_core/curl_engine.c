@@ -1,0 +1,310 @@
+/* Closed-loop HTTP(S) load over libcurl multi: one engine thread keeps N
+ * requests in flight, each slot sending its next request as soon as the
+ * previous one completes, on kept-alive connections. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "http_config.h"
+
+#define PA_ERROR_BODY_LEN 256
+
+typedef struct body {
+    char *data;
+    size_t len;
+    struct curl_slist *headers;
+} body;
+
+typedef struct curl_engine curl_engine;
+
+typedef struct slot {
+    unsigned index;     /* position in the engine's slots */
+    CURL *easy;
+    const body *body;
+    pa_request_times t;
+    long status;        /* from the status line, 0 until seen */
+    uint64_t bytes_in;
+    int active;         /* added to the multi handle */
+    uint64_t not_before_ns; /* backoff after a transport error */
+    size_t err_len;
+    char err_body[PA_ERROR_BODY_LEN];
+    char curl_err[CURL_ERROR_SIZE];
+} slot;
+
+struct curl_engine {
+    pa_engine base; /* first: the engine is used through a pa_engine pointer */
+    char *url;
+    body *bodies;
+    size_t n_bodies;
+    size_t next_body;
+    long request_timeout_ms;
+    long connect_timeout_ms;
+
+    CURLM *multi;
+    slot **slots;         /* grown by the engine thread only */
+    unsigned n_slots;
+    unsigned filled_for;  /* target at the last fill_slots */
+    unsigned backing_off; /* slots idle after a transport error */
+};
+
+int pa_curl_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
+
+/* The body goes out with the headers in one send (CURLOPT_POSTFIELDS); the
+ * progress callback tells when the last byte was handed to the socket. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal;
+    (void)dlnow;
+    slot *s = userdata;
+    if (!s->t.send_end_ns && ulnow >= ultotal && ultotal > 0)
+        s->t.send_end_ns = pa_now_ns();
+    return 0;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
+    slot *s = userdata;
+    size_t n = size * nitems;
+    if (!s->t.recv_start_ns)
+        s->t.recv_start_ns = pa_now_ns();
+    /* Status line "HTTP/x.y NNN ..."; a later one (after a 1xx) overrides. */
+    if (n > 12 && memcmp(buf, "HTTP/", 5) == 0) {
+        const char *sp = memchr(buf, ' ', n);
+        if (sp && sp + 4 <= buf + n)
+            s->status = strtol(sp + 1, NULL, 10);
+    }
+    return n;
+}
+
+static size_t on_write(char *buf, size_t size, size_t nmemb, void *userdata) {
+    slot *s = userdata;
+    size_t n = size * nmemb;
+    s->bytes_in += n;
+    if ((s->status < 200 || s->status >= 300) && s->err_len < PA_ERROR_BODY_LEN - 1) {
+        size_t room = PA_ERROR_BODY_LEN - 1 - s->err_len;
+        size_t c = n < room ? n : room;
+        memcpy(s->err_body + s->err_len, buf, c);
+        s->err_len += c;
+        s->err_body[s->err_len] = '\0';
+    }
+    return n;
+}
+
+static slot *new_slot(curl_engine *e) {
+    slot *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->easy = curl_easy_init();
+    if (!s->easy) {
+        free(s);
+        return NULL;
+    }
+    CURL *c = s->easy;
+    curl_easy_setopt(c, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(c, CURLOPT_URL, e->url);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->curl_err);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    if (e->request_timeout_ms > 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->request_timeout_ms);
+    if (e->connect_timeout_ms > 0)
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
+    return s;
+}
+
+static int start_request(curl_engine *e, slot *s) {
+    const body *b = &e->bodies[e->next_body];
+    if (++e->next_body == e->n_bodies)
+        e->next_body = 0;
+    if (s->body != b) {
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, b->data);
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
+        s->body = b;
+    }
+    s->status = 0;
+    s->bytes_in = 0;
+    s->err_len = 0;
+    s->curl_err[0] = '\0';
+    memset(&s->t, 0, sizeof(s->t));
+    s->t.start_ns = pa_now_ns();
+    if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK)
+        return -1;
+    s->active = 1;
+    pa_engine_request_started(&e->base);
+    return 0;
+}
+
+static void finish_request(curl_engine *e, slot *s, CURLcode result) {
+    s->t.end_ns = pa_now_ns();
+    curl_multi_remove_handle(e->multi, s->easy);
+    s->active = 0;
+    char msg[PA_ERROR_MESSAGE_LEN];
+    if (result != CURLE_OK) {
+        snprintf(msg, sizeof(msg), "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
+        pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
+        s->not_before_ns = s->t.end_ns + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
+        e->backing_off++;
+    } else if (s->status >= 200 && s->status < 300) {
+        pa_engine_record_ok(&e->base, &s->t, s->body->len, s->bytes_in);
+    } else {
+        snprintf(msg, sizeof(msg), "HTTP %ld: %s", s->status, s->err_len ? s->err_body : "(empty body)");
+        pa_engine_record_error(&e->base, pa_http_status_kind(s->status), msg);
+    }
+}
+
+/* Brings the number of busy slots up to the target. */
+static void fill_slots(curl_engine *e, uint64_t now) {
+    unsigned target = pa_engine_target(&e->base);
+    if (target > e->n_slots) {
+        slot **grown = realloc(e->slots, target * sizeof(*grown));
+        if (!grown)
+            target = e->n_slots;
+        else
+            e->slots = grown;
+        while (e->n_slots < target) {
+            slot *s = new_slot(e);
+            if (!s) {
+                pa_engine_add_message(&e->base, "out of memory: could not add a request slot");
+                target = e->n_slots;
+                break;
+            }
+            s->index = e->n_slots;
+            e->slots[e->n_slots++] = s;
+        }
+    }
+    e->filled_for = target;
+    e->backing_off = 0;
+    for (unsigned i = 0; i < target; i++) {
+        slot *s = e->slots[i];
+        if (s->active)
+            continue;
+        if (s->not_before_ns > now)
+            e->backing_off++;
+        else if (start_request(e, s) != 0)
+            pa_engine_add_message(&e->base, "curl_multi_add_handle failed");
+    }
+}
+
+static void *run(void *arg) {
+    curl_engine *e = arg;
+    int running = 0;
+    uint64_t drain_deadline = 0;
+    for (;;) {
+        uint64_t now = pa_now_ns();
+        if (pa_engine_stopping(&e->base)) {
+            if (!drain_deadline)
+                drain_deadline = pa_engine_drain_deadline(&e->base, now);
+            if (pa_engine_in_flight(&e->base) == 0 || now >= drain_deadline)
+                break;
+        } else if (e->backing_off || e->filled_for != pa_engine_target(&e->base)) {
+            fill_slots(e, now);
+        }
+        curl_multi_perform(e->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(e->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            slot *s = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            CURLcode rc = m->data.result;
+            finish_request(e, s, rc);
+            /* Closed loop: the slot sends again at once unless it was retired. */
+            if (rc == CURLE_OK && !pa_engine_stopping(&e->base) && s->index < pa_engine_target(&e->base) &&
+                start_request(e, s) != 0)
+                pa_engine_add_message(&e->base, "curl_multi_add_handle failed");
+        }
+        curl_multi_poll(e->multi, NULL, 0, 20, NULL);
+    }
+    for (unsigned i = 0; i < e->n_slots; i++) {
+        if (e->slots[i]->active) {
+            curl_multi_remove_handle(e->multi, e->slots[i]->easy);
+            e->slots[i]->active = 0;
+        }
+    }
+    return NULL;
+}
+
+static void wake(pa_engine *base) {
+    curl_engine *e = (curl_engine *)base;
+    if (e->multi)
+        curl_multi_wakeup(e->multi);
+}
+
+static void destroy(pa_engine *base) {
+    curl_engine *e = (curl_engine *)base;
+    for (unsigned i = 0; i < e->n_slots; i++) {
+        curl_easy_cleanup(e->slots[i]->easy);
+        free(e->slots[i]);
+    }
+    free(e->slots);
+    if (e->multi)
+        curl_multi_cleanup(e->multi);
+    if (e->bodies) {
+        for (size_t i = 0; i < e->n_bodies; i++) {
+            free(e->bodies[i].data);
+            curl_slist_free_all(e->bodies[i].headers);
+        }
+        free(e->bodies);
+    }
+    free(e->url);
+    free(e);
+}
+
+static const pa_engine_ops curl_ops = {run, wake, destroy};
+
+pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen) {
+    if (!cfg->url || cfg->n_bodies == 0) {
+        snprintf(err, errlen, "an URL and at least one request body are required");
+        return NULL;
+    }
+    curl_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "out of memory creating the HTTP engine");
+        return NULL;
+    }
+    pa_engine_init(&e->base, &curl_ops);
+    e->request_timeout_ms = cfg->request_timeout_ms;
+    e->connect_timeout_ms = cfg->connect_timeout_ms;
+    e->url = strdup(cfg->url);
+    e->bodies = calloc(cfg->n_bodies, sizeof(body));
+    if (!e->url || !e->bodies)
+        goto oom;
+    e->n_bodies = cfg->n_bodies;
+    for (size_t i = 0; i < cfg->n_bodies; i++) {
+        const pa_http_body *src = &cfg->bodies[i];
+        body *b = &e->bodies[i];
+        b->data = malloc(src->len ? src->len : 1);
+        if (!b->data)
+            goto oom;
+        memcpy(b->data, src->data, src->len);
+        b->len = src->len;
+        for (size_t h = 0; h < src->n_headers; h++) {
+            struct curl_slist *l = curl_slist_append(b->headers, src->headers[h]);
+            if (!l)
+                goto oom;
+            b->headers = l;
+        }
+        /* libcurl would otherwise wait for "100 Continue" on larger bodies. */
+        struct curl_slist *l = curl_slist_append(b->headers, "Expect:");
+        if (!l)
+            goto oom;
+        b->headers = l;
+    }
+    e->multi = curl_multi_init();
+    if (!e->multi)
+        goto oom;
+    return &e->base;
+oom:
+    snprintf(err, errlen, "out of memory creating the HTTP engine");
+    destroy(&e->base);
+    return NULL;
+}

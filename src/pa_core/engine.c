@@ -1,0 +1,99 @@
+#include "engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void pa_engine_init(pa_engine *e, const pa_engine_ops *ops) {
+    memset(e, 0, sizeof(*e) - sizeof(e->recorder));
+    e->ops = ops;
+    pa_recorder_init(&e->recorder);
+}
+
+int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
+    if (e->thread_started) {
+        snprintf(err, errlen, "the engine is already started");
+        return -1;
+    }
+    int rc = pthread_create(&e->thread, NULL, e->ops->run, e);
+    if (rc != 0) {
+        snprintf(err, errlen, "could not start the engine thread: %s", strerror(rc));
+        return -1;
+    }
+    e->thread_started = 1;
+    return 0;
+}
+
+void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
+    __atomic_store_n(&e->target, n, __ATOMIC_RELEASE);
+    e->ops->wake(e);
+}
+
+uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) { return pa_recorder_swap(&e->recorder, out); }
+uint64_t pa_engine_completed(const pa_engine *e) { return __atomic_load_n(&e->completed, __ATOMIC_ACQUIRE); }
+uint64_t pa_engine_failed(const pa_engine *e) { return __atomic_load_n(&e->failed, __ATOMIC_ACQUIRE); }
+unsigned pa_engine_in_flight(const pa_engine *e) { return __atomic_load_n(&e->in_flight, __ATOMIC_RELAXED); }
+
+size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max) {
+    size_t n = __atomic_load_n(&e->n_messages, __ATOMIC_ACQUIRE);
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++)
+        msgs[i] = e->messages[i];
+    return n;
+}
+
+void pa_engine_stop(pa_engine *e, long drain_ms) {
+    if (!e->thread_started)
+        return;
+    __atomic_store_n(&e->drain_ms, drain_ms < 0 ? 0 : drain_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->stopping, 1, __ATOMIC_RELEASE);
+    e->ops->wake(e);
+    pthread_join(e->thread, NULL);
+    e->thread_started = 0;
+    __atomic_store_n(&e->in_flight, 0, __ATOMIC_RELAXED);
+}
+
+void pa_engine_destroy(pa_engine *e) {
+    if (!e)
+        return;
+    pa_engine_stop(e, 0);
+    e->ops->destroy(e);
+}
+
+uint64_t pa_engine_drain_deadline(const pa_engine *e, uint64_t now_ns) {
+    return now_ns + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
+}
+
+void pa_engine_add_message(pa_engine *e, const char *msg) {
+    size_t n = __atomic_load_n(&e->n_messages, __ATOMIC_RELAXED);
+    if (n >= PA_MAX_ERROR_MESSAGES)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e->messages[i], msg) == 0)
+            return;
+    snprintf(e->messages[n], PA_ERROR_MESSAGE_LEN, "%s", msg);
+    __atomic_store_n(&e->n_messages, n + 1, __ATOMIC_RELEASE);
+}
+
+void pa_engine_request_started(pa_engine *e) { __atomic_fetch_add(&e->in_flight, 1, __ATOMIC_RELAXED); }
+
+void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received) {
+    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_RELAXED);
+    int64_t token = pa_recorder_enter(&e->recorder);
+    pa_stats_record_ok(pa_recorder_buffer(&e->recorder, token), t, sent, received);
+    pa_recorder_exit(&e->recorder, token);
+    __atomic_fetch_add(&e->completed, 1, __ATOMIC_RELEASE);
+}
+
+void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg) {
+    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_RELAXED);
+    int64_t token = pa_recorder_enter(&e->recorder);
+    pa_stats_record_error(pa_recorder_buffer(&e->recorder, token), kind);
+    pa_recorder_exit(&e->recorder, token);
+    pa_engine_add_message(e, msg);
+    __atomic_fetch_add(&e->failed, 1, __ATOMIC_RELEASE);
+}
+
+enum pa_error_kind pa_http_status_kind(long status) {
+    return status >= 500 ? PA_ERR_HTTP_5XX : status >= 400 ? PA_ERR_HTTP_4XX : PA_ERR_OTHER;
+}

@@ -1,0 +1,75 @@
+/* What every load engine shares, whatever its transport: the target
+ * concurrency, the stop/drain protocol, the engine thread, the window
+ * recorder, the monotonic counters and the first distinct error messages.
+ * A transport embeds pa_engine as its first member and supplies the ops. */
+#ifndef PA_ENGINE_H
+#define PA_ENGINE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "window_stats.h"
+
+#define PA_MAX_ERROR_MESSAGES 8
+#define PA_ERROR_MESSAGE_LEN 320
+#define PA_MAX_SLOTS 65536u
+#define PA_RETRY_AFTER_TRANSPORT_ERROR_NS 10000000ull /* 10 ms */
+
+typedef struct pa_engine pa_engine;
+
+typedef struct pa_engine_ops {
+    void *(*run)(void *engine);       /* the engine thread's body */
+    void (*wake)(pa_engine *e);       /* interrupt the thread's wait; any thread */
+    void (*destroy)(pa_engine *e);    /* free transport resources; thread joined */
+} pa_engine_ops;
+
+struct pa_engine {
+    const pa_engine_ops *ops;
+    pthread_t thread;
+    int thread_started;
+
+    unsigned target;    /* atomic: requests wanted in flight */
+    unsigned in_flight; /* atomic */
+    int stopping;       /* atomic */
+    long drain_ms;      /* atomic, set before stopping */
+
+    uint64_t completed; /* atomic */
+    uint64_t failed;    /* atomic */
+    size_t n_messages;  /* atomic; a message is written before it is counted */
+    char messages[PA_MAX_ERROR_MESSAGES][PA_ERROR_MESSAGE_LEN];
+
+    pa_recorder recorder;
+};
+
+void pa_engine_init(pa_engine *e, const pa_engine_ops *ops);
+
+/* Control, from any thread. */
+int pa_engine_start(pa_engine *e, char *err, size_t errlen);
+void pa_engine_set_concurrency(pa_engine *e, unsigned n);
+uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out);
+uint64_t pa_engine_completed(const pa_engine *e);
+uint64_t pa_engine_failed(const pa_engine *e);
+unsigned pa_engine_in_flight(const pa_engine *e);
+size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max);
+/* Stops issuing, lets in-flight requests finish for up to drain_ms, then
+ * abandons the rest and joins the thread. Safe to call twice. */
+void pa_engine_stop(pa_engine *e, long drain_ms);
+void pa_engine_destroy(pa_engine *e);
+
+/* For the engine thread. */
+static inline unsigned pa_engine_target(const pa_engine *e) {
+    unsigned t = __atomic_load_n(&e->target, __ATOMIC_ACQUIRE);
+    return t > PA_MAX_SLOTS ? PA_MAX_SLOTS : t;
+}
+static inline int pa_engine_stopping(const pa_engine *e) { return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE); }
+/* Monotonic deadline for the drain, computed when stopping was first seen. */
+uint64_t pa_engine_drain_deadline(const pa_engine *e, uint64_t now_ns);
+void pa_engine_add_message(pa_engine *e, const char *msg);
+void pa_engine_request_started(pa_engine *e);
+void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);
+void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg);
+/* Error kind of a non-2xx HTTP status. */
+enum pa_error_kind pa_http_status_kind(long status);
+
+#endif

@@ -1,0 +1,644 @@
+/* Closed-loop HTTP/1.1 load on our own client: each slot owns one kept-alive
+ * connection; requests are pre-serialized (request line, headers and body in
+ * one buffer), so a request costs one send, usually one recv, and a share of
+ * one epoll_wait. Connections are registered edge-triggered once, so no
+ * epoll_ctl happens per request either. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "http_config.h"
+
+#define RECV_BUF 65536
+#define HEAD_MAX 65536
+#define ERROR_BODY_LEN 256
+#define MAX_EVENTS 256
+
+typedef struct request {
+    char *bytes; /* request line + headers + body */
+    size_t len;
+    size_t body_len;
+} request;
+
+enum parse_state { HEAD, BODY_LENGTH, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILER, BODY_UNTIL_CLOSE, DONE };
+
+typedef struct slot {
+    unsigned index;
+    int fd;              /* -1: no connection */
+    int connecting;
+    int reused;          /* the connection carried an earlier request */
+    int active;          /* a request is in flight */
+    int retried;         /* resent once after a stale kept-alive connection */
+    const request *req;
+    size_t sent;
+    pa_request_times t;
+    uint64_t not_before_ns;
+
+    enum parse_state state;
+    char *head;          /* header bytes until the blank line */
+    size_t head_len, head_cap;
+    char line[64];       /* chunk-size / trailer line being read */
+    size_t line_len;
+    long status;
+    uint64_t remaining;  /* body or chunk bytes still expected */
+    uint64_t bytes_in;
+    int close_after;     /* "Connection: close" or HTTP/1.0 */
+    size_t err_len;
+    char err_body[ERROR_BODY_LEN];
+} slot;
+
+typedef struct http1_engine {
+    pa_engine base; /* first: the engine is used through a pa_engine pointer */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char where[300]; /* host:port, for messages */
+    request *requests;
+    size_t n_requests;
+    size_t next_request;
+    long request_timeout_ms;
+    long connect_timeout_ms;
+
+    int epfd;
+    int wakefd;
+    slot **slots;
+    unsigned n_slots;
+    unsigned filled_for;
+    unsigned backing_off;
+    char rbuf[RECV_BUF];
+} http1_engine;
+
+static void close_conn(http1_engine *e, slot *s) {
+    if (s->fd >= 0) {
+        epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        close(s->fd);
+    }
+    s->fd = -1;
+    s->connecting = 0;
+    s->reused = 0;
+}
+
+static void fail(http1_engine *e, slot *s, const char *what, int err) {
+    char msg[PA_ERROR_MESSAGE_LEN];
+    if (err)
+        snprintf(msg, sizeof(msg), "%s %s: %s", what, e->where, strerror(err));
+    else
+        snprintf(msg, sizeof(msg), "%s %s", what, e->where);
+    s->active = 0;
+    close_conn(e, s);
+    pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
+    s->not_before_ns = pa_now_ns() + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
+    e->backing_off++;
+}
+
+static int open_conn(http1_engine *e, slot *s) {
+    int fd = socket(e->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = s};
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
+    s->fd = fd;
+    s->reused = 0;
+    if (connect(fd, (struct sockaddr *)&e->addr, e->addr_len) != 0) {
+        if (errno != EINPROGRESS) {
+            int err = errno;
+            close_conn(e, s);
+            return err;
+        }
+        s->connecting = 1;
+    }
+    return 0;
+}
+
+static void send_some(http1_engine *e, slot *s) {
+    while (s->sent < s->req->len) {
+        ssize_t n = send(s->fd, s->req->bytes + s->sent, s->req->len - s->sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            s->sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* the EPOLLOUT edge resumes it */
+        int err = n < 0 ? errno : EPIPE;
+        if (s->reused && !s->retried) {
+            /* The server closed an idle kept-alive connection: resend once. */
+            s->retried = 1;
+            close_conn(e, s);
+            s->sent = 0;
+            int rc = open_conn(e, s);
+            if (rc != 0) {
+                fail(e, s, "cannot connect to", rc);
+                return;
+            }
+            if (!s->connecting)
+                continue;
+            return;
+        }
+        fail(e, s, "sending to", err);
+        return;
+    }
+    if (!s->t.send_end_ns)
+        s->t.send_end_ns = pa_now_ns();
+}
+
+static void begin_response(slot *s) {
+    s->state = HEAD;
+    s->head_len = 0;
+    s->line_len = 0;
+    s->status = 0;
+    s->remaining = 0;
+    s->bytes_in = 0;
+    s->close_after = 0;
+    s->err_len = 0;
+}
+
+static int start_request(http1_engine *e, slot *s) {
+    s->req = &e->requests[e->next_request];
+    if (++e->next_request == e->n_requests)
+        e->next_request = 0;
+    s->sent = 0;
+    s->retried = 0;
+    memset(&s->t, 0, sizeof(s->t));
+    begin_response(s);
+    s->t.start_ns = pa_now_ns();
+    s->active = 1;
+    pa_engine_request_started(&e->base);
+    if (s->fd < 0) {
+        int rc = open_conn(e, s);
+        if (rc != 0) {
+            fail(e, s, "cannot connect to", rc);
+            return -1;
+        }
+    }
+    if (!s->connecting)
+        send_some(e, s);
+    return 0;
+}
+
+/* Parses the status line and the headers we act on. 0, or -1 if malformed. */
+static int parse_head(slot *s) {
+    char *p = s->head, *end = s->head + s->head_len;
+    if (s->head_len < 12 || memcmp(p, "HTTP/1.", 7) != 0)
+        return -1;
+    int http10 = p[7] == '0';
+    s->status = strtol(p + 9, NULL, 10);
+    int chunked = 0, have_length = 0, keep_alive = 0;
+    uint64_t length = 0;
+    for (char *line = memchr(p, '\n', (size_t)(end - p)); line && line + 1 < end;) {
+        line++;
+        char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol)
+            break;
+        size_t n = (size_t)(eol - line);
+        if (n >= 15 && strncasecmp(line, "content-length:", 15) == 0) {
+            length = strtoull(line + 15, NULL, 10);
+            have_length = 1;
+        } else if (n >= 18 && strncasecmp(line, "transfer-encoding:", 18) == 0) {
+            chunked = memmem(line, n, "chunked", 7) != NULL;
+        } else if (n >= 11 && strncasecmp(line, "connection:", 11) == 0) {
+            if (memmem(line, n, "close", 5))
+                s->close_after = 1;
+            if (memmem(line, n, "eep-alive", 9))
+                keep_alive = 1;
+        }
+        line = eol;
+    }
+    if (http10 && !keep_alive)
+        s->close_after = 1;
+    if (s->status == 204 || s->status == 304 || (s->status >= 100 && s->status < 200))
+        s->state = DONE;
+    else if (chunked)
+        s->state = CHUNK_SIZE;
+    else if (have_length)
+        s->state = length ? BODY_LENGTH : DONE;
+    else {
+        s->state = BODY_UNTIL_CLOSE;
+        s->close_after = 1;
+    }
+    s->remaining = length;
+    return 0;
+}
+
+static void keep_error_body(slot *s, const char *data, size_t n) {
+    if ((s->status >= 200 && s->status < 300) || s->err_len >= ERROR_BODY_LEN - 1)
+        return;
+    size_t c = ERROR_BODY_LEN - 1 - s->err_len;
+    if (n < c)
+        c = n;
+    memcpy(s->err_body + s->err_len, data, c);
+    s->err_len += c;
+    s->err_body[s->err_len] = '\0';
+}
+
+/* Feeds received bytes to the response parser: 1 when the response is
+ * complete, 0 when more is needed, -1 on a malformed response. */
+static int consume(slot *s, const char *data, size_t n) {
+    while (n > 0 || s->state == DONE) {
+        switch (s->state) {
+        case HEAD: {
+            if (s->head_len + n > s->head_cap) {
+                size_t cap = s->head_cap ? s->head_cap : 1024;
+                while (cap < s->head_len + n)
+                    cap *= 2;
+                if (cap > HEAD_MAX)
+                    return -1;
+                char *grown = realloc(s->head, cap);
+                if (!grown)
+                    return -1;
+                s->head = grown;
+                s->head_cap = cap;
+            }
+            size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
+            memcpy(s->head + s->head_len, data, n);
+            s->head_len += n;
+            char *blank = memmem(s->head + from, s->head_len - from, "\r\n\r\n", 4);
+            if (!blank)
+                return 0;
+            size_t head_end = (size_t)(blank - s->head) + 4;
+            size_t extra = s->head_len - head_end;
+            s->head_len = head_end;
+            if (parse_head(s) != 0)
+                return -1;
+            const char *rest = data + n - extra;
+            if (s->status >= 100 && s->status < 200) { /* interim answer: the real one follows */
+                begin_response(s);
+            }
+            data = rest;
+            n = extra;
+            break;
+        }
+        case BODY_LENGTH:
+        case CHUNK_DATA: {
+            size_t c = n < s->remaining ? n : (size_t)s->remaining;
+            keep_error_body(s, data, c);
+            s->bytes_in += c;
+            s->remaining -= c;
+            data += c;
+            n -= c;
+            if (s->remaining == 0)
+                s->state = s->state == BODY_LENGTH ? DONE : CHUNK_DATA_END;
+            break;
+        }
+        case BODY_UNTIL_CLOSE:
+            keep_error_body(s, data, n);
+            s->bytes_in += n;
+            return 0;
+        case CHUNK_SIZE:
+        case CHUNK_DATA_END:
+        case TRAILER: {
+            const char *nl = memchr(data, '\n', n);
+            size_t take = nl ? (size_t)(nl - data) + 1 : n;
+            if (s->line_len + take >= sizeof(s->line)) {
+                if (s->state != TRAILER)
+                    return -1;
+                s->line_len = 0; /* long trailer lines are skipped, not parsed */
+            } else {
+                memcpy(s->line + s->line_len, data, take);
+                s->line_len += take;
+            }
+            data += take;
+            n -= take;
+            if (!nl)
+                return 0;
+            s->line[s->line_len] = '\0';
+            int empty = s->line_len <= 2;
+            s->line_len = 0;
+            if (s->state == CHUNK_DATA_END) {
+                s->state = CHUNK_SIZE;
+            } else if (s->state == TRAILER) {
+                if (empty)
+                    s->state = DONE;
+            } else {
+                char *endp;
+                s->remaining = strtoull(s->line, &endp, 16);
+                if (endp == s->line)
+                    return -1;
+                s->state = s->remaining ? CHUNK_DATA : TRAILER;
+            }
+            break;
+        }
+        case DONE:
+            return n == 0 ? 1 : -1; /* bytes after the response: not HTTP/1.1 we sent for */
+        }
+    }
+    return s->state == DONE ? 1 : 0;
+}
+
+static void complete(http1_engine *e, slot *s) {
+    s->t.end_ns = pa_now_ns();
+    s->active = 0;
+    if (s->status >= 200 && s->status < 300) {
+        pa_engine_record_ok(&e->base, &s->t, s->req->body_len, s->bytes_in);
+    } else {
+        char msg[PA_ERROR_MESSAGE_LEN];
+        snprintf(msg, sizeof(msg), "HTTP %ld: %s", s->status, s->err_len ? s->err_body : "(empty body)");
+        pa_engine_record_error(&e->base, pa_http_status_kind(s->status), msg);
+    }
+    if (s->close_after)
+        close_conn(e, s);
+    else
+        s->reused = 1;
+    if (!pa_engine_stopping(&e->base) && s->index < pa_engine_target(&e->base))
+        start_request(e, s);
+}
+
+static void receive(http1_engine *e, slot *s) {
+    for (;;) {
+        ssize_t n = recv(s->fd, e->rbuf, sizeof(e->rbuf), 0);
+        if (n > 0) {
+            if (!s->active) { /* bytes nobody asked for: drop the connection */
+                close_conn(e, s);
+                return;
+            }
+            if (!s->t.recv_start_ns)
+                s->t.recv_start_ns = pa_now_ns();
+            int rc = consume(s, e->rbuf, (size_t)n);
+            if (rc < 0) {
+                fail(e, s, "malformed HTTP response from", 0);
+                return;
+            }
+            if (rc == 1) {
+                complete(e, s);
+                return;
+            }
+            if ((size_t)n < sizeof(e->rbuf))
+                return; /* drained: wait for the next edge */
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        /* end of stream or a socket error */
+        int err = n < 0 ? errno : 0;
+        if (!s->active) {
+            close_conn(e, s); /* the server closed an idle kept-alive connection */
+            return;
+        }
+        if (n == 0 && s->state == BODY_UNTIL_CLOSE) {
+            s->state = DONE;
+            complete(e, s);
+            return;
+        }
+        if (s->reused && !s->retried && !s->t.recv_start_ns) {
+            s->retried = 1;
+            close_conn(e, s);
+            s->sent = 0;
+            int rc = open_conn(e, s);
+            if (rc != 0)
+                fail(e, s, "cannot connect to", rc);
+            else if (!s->connecting)
+                send_some(e, s);
+            return;
+        }
+        fail(e, s, err ? "receiving from" : "connection closed before the response was complete by", err);
+        return;
+    }
+}
+
+static void on_event(http1_engine *e, slot *s, uint32_t events) {
+    if (s->connecting) {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            fail(e, s, "cannot connect to", err);
+            return;
+        }
+        s->connecting = 0;
+        if (s->active)
+            send_some(e, s);
+        return;
+    }
+    if (s->active && s->sent < s->req->len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        send_some(e, s);
+    if (s->fd >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        receive(e, s);
+}
+
+static void fill_slots(http1_engine *e, uint64_t now) {
+    unsigned target = pa_engine_target(&e->base);
+    if (target > e->n_slots) {
+        slot **grown = realloc(e->slots, target * sizeof(*grown));
+        if (!grown)
+            target = e->n_slots;
+        else
+            e->slots = grown;
+        while (e->n_slots < target) {
+            slot *s = calloc(1, sizeof(*s));
+            if (!s) {
+                pa_engine_add_message(&e->base, "out of memory: could not add a request slot");
+                target = e->n_slots;
+                break;
+            }
+            s->fd = -1;
+            s->index = e->n_slots;
+            e->slots[e->n_slots++] = s;
+        }
+    }
+    e->filled_for = target;
+    e->backing_off = 0;
+    for (unsigned i = 0; i < target; i++) {
+        slot *s = e->slots[i];
+        if (s->active)
+            continue;
+        if (s->not_before_ns > now)
+            e->backing_off++;
+        else
+            start_request(e, s);
+    }
+}
+
+static void check_timeouts(http1_engine *e, uint64_t now) {
+    for (unsigned i = 0; i < e->n_slots; i++) {
+        slot *s = e->slots[i];
+        if (!s->active)
+            continue;
+        uint64_t age_ms = (now - s->t.start_ns) / 1000000ull;
+        if (s->connecting && e->connect_timeout_ms > 0 && age_ms >= (uint64_t)e->connect_timeout_ms)
+            fail(e, s, "timed out connecting to", 0);
+        else if (e->request_timeout_ms > 0 && age_ms >= (uint64_t)e->request_timeout_ms)
+            fail(e, s, "request timed out at", 0);
+    }
+}
+
+static void *run(void *arg) {
+    http1_engine *e = arg;
+    struct epoll_event events[MAX_EVENTS];
+    uint64_t drain_deadline = 0, next_timeout_check = 0;
+    int timeouts = e->request_timeout_ms > 0 || e->connect_timeout_ms > 0;
+    for (;;) {
+        uint64_t now = pa_now_ns();
+        if (pa_engine_stopping(&e->base)) {
+            if (!drain_deadline)
+                drain_deadline = pa_engine_drain_deadline(&e->base, now);
+            if (pa_engine_in_flight(&e->base) == 0 || now >= drain_deadline)
+                break;
+        } else if (e->backing_off || e->filled_for != pa_engine_target(&e->base)) {
+            fill_slots(e, now);
+        }
+        if (timeouts && now >= next_timeout_check) {
+            check_timeouts(e, now);
+            next_timeout_check = now + 5000000ull;
+        }
+        int wait_ms = (e->backing_off || timeouts || drain_deadline) ? 5 : 1000;
+        int n = epoll_wait(e->epfd, events, MAX_EVENTS, wait_ms);
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr == NULL) {
+                uint64_t v;
+                if (read(e->wakefd, &v, sizeof(v)) < 0) { /* nothing to do: level-triggered, retried */
+                }
+                continue;
+            }
+            on_event(e, events[i].data.ptr, events[i].events);
+        }
+    }
+    for (unsigned i = 0; i < e->n_slots; i++) {
+        e->slots[i]->active = 0;
+        close_conn(e, e->slots[i]);
+    }
+    return NULL;
+}
+
+static void wake(pa_engine *base) {
+    http1_engine *e = (http1_engine *)base;
+    uint64_t one = 1;
+    if (write(e->wakefd, &one, sizeof(one)) < 0) { /* the counter is saturated: already awake */
+    }
+}
+
+static void destroy(pa_engine *base) {
+    http1_engine *e = (http1_engine *)base;
+    for (unsigned i = 0; i < e->n_slots; i++) {
+        close_conn(e, e->slots[i]);
+        free(e->slots[i]->head);
+        free(e->slots[i]);
+    }
+    free(e->slots);
+    for (size_t i = 0; i < e->n_requests; i++)
+        free(e->requests[i].bytes);
+    free(e->requests);
+    if (e->epfd >= 0)
+        close(e->epfd);
+    if (e->wakefd >= 0)
+        close(e->wakefd);
+    free(e);
+}
+
+static const pa_engine_ops http1_ops = {run, wake, destroy};
+
+/* "http://host[:port][/path]" -> host, port, path (IPv6 hosts in brackets). */
+static int split_url(const char *url, char *host, size_t hostlen, char *port, size_t portlen, const char **path) {
+    if (strncmp(url, "http://", 7) != 0)
+        return -1;
+    const char *h = url + 7, *slash = strchr(h, '/');
+    const char *auth_end = slash ? slash : h + strlen(h);
+    *path = slash ? slash : "/";
+    const char *host_end = auth_end, *colon = NULL;
+    if (h < auth_end && *h == '[') {
+        const char *close = memchr(h, ']', (size_t)(auth_end - h));
+        if (!close)
+            return -1;
+        h++;
+        host_end = close;
+        if (close + 1 < auth_end && close[1] == ':')
+            colon = close + 1;
+    } else {
+        colon = memchr(h, ':', (size_t)(auth_end - h));
+        if (colon)
+            host_end = colon;
+    }
+    size_t hl = (size_t)(host_end - h);
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (colon)
+        snprintf(port, portlen, "%.*s", (int)(auth_end - colon - 1), colon + 1);
+    else
+        snprintf(port, portlen, "80");
+    return port[0] ? 0 : -1;
+}
+
+pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen) {
+    char host[256], port[16];
+    const char *path;
+    if (!cfg->url || cfg->n_bodies == 0) {
+        snprintf(err, errlen, "an URL and at least one request body are required");
+        return NULL;
+    }
+    if (split_url(cfg->url, host, sizeof(host), port, sizeof(port), &path) != 0) {
+        snprintf(err, errlen, "unsupported URL for the HTTP/1.1 engine: %s", cfg->url);
+        return NULL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve %s:%s: %s", host, port, gai_strerror(gai));
+        return NULL;
+    }
+    http1_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        freeaddrinfo(res);
+        snprintf(err, errlen, "out of memory creating the HTTP engine");
+        return NULL;
+    }
+    pa_engine_init(&e->base, &http1_ops);
+    memcpy(&e->addr, res->ai_addr, res->ai_addrlen);
+    e->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    snprintf(e->where, sizeof(e->where), "%s:%s", host, port);
+    e->request_timeout_ms = cfg->request_timeout_ms;
+    e->connect_timeout_ms = cfg->connect_timeout_ms;
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    e->requests = calloc(cfg->n_bodies, sizeof(request));
+    if (e->epfd < 0 || e->wakefd < 0 || !e->requests)
+        goto fail;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->wakefd, &ev) != 0)
+        goto fail;
+    e->n_requests = cfg->n_bodies;
+    for (size_t i = 0; i < cfg->n_bodies; i++) {
+        const pa_http_body *b = &cfg->bodies[i];
+        size_t head = strlen(path) + strlen(e->where) + 96;
+        for (size_t h = 0; h < b->n_headers; h++)
+            head += strlen(b->headers[h]) + 2;
+        request *r = &e->requests[i];
+        r->bytes = malloc(head + b->len);
+        if (!r->bytes)
+            goto fail;
+        int w = snprintf(r->bytes, head, "POST %s HTTP/1.1\r\nHost: %s\r\n", path, e->where);
+        for (size_t h = 0; h < b->n_headers; h++)
+            w += snprintf(r->bytes + w, head - (size_t)w, "%s\r\n", b->headers[h]);
+        w += snprintf(r->bytes + w, head - (size_t)w, "Content-Length: %zu\r\n\r\n", b->len);
+        memcpy(r->bytes + w, b->data, b->len);
+        r->len = (size_t)w + b->len;
+        r->body_len = b->len;
+    }
+    return &e->base;
+fail:
+    snprintf(err, errlen, "cannot create the HTTP engine: %s", strerror(errno ? errno : ENOMEM));
+    destroy(&e->base);
+    return NULL;
+}
