@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accepted; the compiled engine needs one thread whatever the concurrency")
     p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
                    help="fail a request that takes longer than this many msec (default: never)")
+    p.add_argument("--http-client", default="auto",
+                   help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
+                   "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
     return p
 
 
@@ -99,6 +102,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         async_mode=ns.async_mode,
         max_threads=ns.max_threads,
         request_timeout_ms=ns.request_timeout_ms,
+        http_client=ns.http_client,
     ).validate()
 
 

@@ -59,7 +59,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
 
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), [body],
-        request_timeout_ms=settings.request_timeout_ms,
+        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
     )
     out(console.settings_block(settings))
     printed: list[LevelFigures] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from perfanalyzer.errors import OptionError
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
+HTTP_CLIENTS = ("auto", "native", "curl")
 PROTOCOLS = ("http",)
 INPUT_DATA_MODES = ("random", "zero")
 
@@ -52,6 +53,7 @@ class Settings:
     async_mode: bool = False
     max_threads: int = 16
     request_timeout_ms: int = 0
+    http_client: str = "auto"
 
     @property
     def server_url(self) -> str:
@@ -110,6 +112,10 @@ class Settings:
         for name, dims in self.shapes:
             if any(d <= 0 for d in dims):
                 raise OptionError(f"--shape {name}: every dimension must be > 0, got {list(dims)}")
+        if self.http_client not in HTTP_CLIENTS:
+            raise OptionError(f"--http-client: '{self.http_client}' is not one of {', '.join(HTTP_CLIENTS)}")
+        if self.http_client == "native" and self.server_url.startswith("https://"):
+            raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
         for h in self.http_headers:
             if ":" not in h:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")

@@ -18,8 +18,9 @@ def settings(triton, **kw) -> Settings:
     return Settings(**base).validate()
 
 
-def test_client_count_equals_server_success_delta(triton) -> None:
-    result = profile(settings(triton, model_name="identity", concurrency_range=Range(2, 2, 1)))
+@pytest.mark.parametrize("client", ["native", "curl"])
+def test_client_count_equals_server_success_delta(triton, client: str) -> None:
+    result = profile(settings(triton, model_name="identity", concurrency_range=Range(2, 2, 1), http_client=client))
     assert result.exit_code == 0, result.sweep.message
     (level,) = result.sweep.levels
     m = level.merged

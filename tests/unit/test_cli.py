@@ -240,3 +240,22 @@ def test_unreachable_server_exits_99_with_one_line(form):
     assert p.stderr.count("\n") == 1, p.stderr
     assert p.stderr.startswith("error: ")
     assert host in p.stderr
+
+
+def test_http_client_flag() -> None:
+    from perfanalyzer.cli import parse_args
+
+    assert parse_args(["-m", "m"]).http_client == "auto"
+    assert parse_args(["-m", "m", "--http-client", "curl"]).http_client == "curl"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["-m", "m", "--http-client", "wget"], "--http-client"),
+    (["-m", "m", "-u", "https://h:1", "--http-client", "native"], "--http-client native"),
+])
+def test_http_client_flag_errors(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from perfanalyzer.cli import main
+
+    assert main(argv) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
