@@ -49,7 +49,8 @@ demo: setup
 	$(VPY) tools/triton_launcher.py run --model-repository examples/model_repository -- \
 	  $(VENV)/bin/perfanalyzer -m identity -u '{http_url}' --concurrency-range 1:4 \
 	  -p 1000 -f $(DEMO_OUT)/identity.csv
-	@echo "CSV written to $(DEMO_OUT)/identity.csv"
+	$(VENV)/bin/perfanalyzer plot $(DEMO_OUT)/identity.csv
+	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png"
 
 test: setup
 	$(VENV)/bin/pytest -q tests bench

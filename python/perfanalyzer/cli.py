@@ -111,6 +111,12 @@ def _raise_on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["plot"]:
+        from perfanalyzer.report.plot import main as plot_main
+
+        return plot_main(args[1:])
+    argv = args
     try:
         settings = parse_args(argv)
     except OptionError as e:
