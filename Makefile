@@ -48,7 +48,7 @@ demo: setup
 	@mkdir -p $(DEMO_OUT)
 	$(VPY) tools/triton_launcher.py run --model-repository examples/model_repository -- \
 	  $(VENV)/bin/perfanalyzer -m identity -u '{http_url}' --concurrency-range 1:4 \
-	  -p 1000 -f $(DEMO_OUT)/identity.csv
+	  -p 1000 -s 25 -r 20 -f $(DEMO_OUT)/identity.csv
 	$(VENV)/bin/perfanalyzer plot $(DEMO_OUT)/identity.csv
 	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png"
 

@@ -20,14 +20,12 @@ typedef struct body {
 typedef struct curl_engine curl_engine;
 
 typedef struct slot {
-    unsigned index;     /* position in the engine's slots */
+    pa_slot base;       /* first: index, active, backoff */
     CURL *easy;
     const body *body;
     pa_request_times t;
     long status;        /* from the status line, 0 until seen */
     uint64_t bytes_in;
-    int active;         /* added to the multi handle */
-    uint64_t not_before_ns; /* backoff after a transport error */
     size_t err_len;
     char err_body[PA_ERROR_BODY_LEN];
     char curl_err[CURL_ERROR_SIZE];
@@ -43,10 +41,6 @@ struct curl_engine {
     long connect_timeout_ms;
 
     CURLM *multi;
-    slot **slots;         /* grown by the engine thread only */
-    unsigned n_slots;
-    unsigned filled_for;  /* target at the last fill_slots */
-    unsigned backing_off; /* slots idle after a transport error */
 };
 
 int pa_curl_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
@@ -90,7 +84,8 @@ static size_t on_write(char *buf, size_t size, size_t nmemb, void *userdata) {
     return n;
 }
 
-static slot *new_slot(curl_engine *e) {
+static pa_slot *new_slot(pa_engine *base) {
+    curl_engine *e = (curl_engine *)base;
     slot *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
@@ -116,10 +111,12 @@ static slot *new_slot(curl_engine *e) {
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->request_timeout_ms);
     if (e->connect_timeout_ms > 0)
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
-    return s;
+    return &s->base;
 }
 
-static int start_request(curl_engine *e, slot *s) {
+static void start_request(pa_engine *base, pa_slot *ps) {
+    curl_engine *e = (curl_engine *)base;
+    slot *s = (slot *)ps;
     const body *b = &e->bodies[e->next_body];
     if (++e->next_body == e->n_bodies)
         e->next_body = 0;
@@ -135,78 +132,39 @@ static int start_request(curl_engine *e, slot *s) {
     s->curl_err[0] = '\0';
     memset(&s->t, 0, sizeof(s->t));
     s->t.start_ns = pa_now_ns();
-    if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK)
-        return -1;
-    s->active = 1;
-    pa_engine_request_started(&e->base);
-    return 0;
+    if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
+        pa_engine_add_message(base, "curl_multi_add_handle failed");
+        pa_engine_slot_backoff(base, ps, s->t.start_ns);
+        return;
+    }
+    ps->active = 1;
+    pa_engine_request_started(base);
 }
 
 static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     s->t.end_ns = pa_now_ns();
     curl_multi_remove_handle(e->multi, s->easy);
-    s->active = 0;
+    s->base.active = 0;
     char msg[PA_ERROR_MESSAGE_LEN];
     if (result != CURLE_OK) {
         snprintf(msg, sizeof(msg), "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
         pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
-        s->not_before_ns = s->t.end_ns + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
-        e->backing_off++;
-    } else if (s->status >= 200 && s->status < 300) {
+        pa_engine_slot_backoff(&e->base, &s->base, s->t.end_ns);
+        return;
+    }
+    if (s->status >= 200 && s->status < 300) {
         pa_engine_record_ok(&e->base, &s->t, s->body->len, s->bytes_in);
     } else {
         snprintf(msg, sizeof(msg), "HTTP %ld: %s", s->status, s->err_len ? s->err_body : "(empty body)");
         pa_engine_record_error(&e->base, pa_http_status_kind(s->status), msg);
     }
-}
-
-/* Brings the number of busy slots up to the target. */
-static void fill_slots(curl_engine *e, uint64_t now) {
-    unsigned target = pa_engine_target(&e->base);
-    if (target > e->n_slots) {
-        slot **grown = realloc(e->slots, target * sizeof(*grown));
-        if (!grown)
-            target = e->n_slots;
-        else
-            e->slots = grown;
-        while (e->n_slots < target) {
-            slot *s = new_slot(e);
-            if (!s) {
-                pa_engine_add_message(&e->base, "out of memory: could not add a request slot");
-                target = e->n_slots;
-                break;
-            }
-            s->index = e->n_slots;
-            e->slots[e->n_slots++] = s;
-        }
-    }
-    e->filled_for = target;
-    e->backing_off = 0;
-    for (unsigned i = 0; i < target; i++) {
-        slot *s = e->slots[i];
-        if (s->active)
-            continue;
-        if (s->not_before_ns > now)
-            e->backing_off++;
-        else if (start_request(e, s) != 0)
-            pa_engine_add_message(&e->base, "curl_multi_add_handle failed");
-    }
+    pa_engine_slot_done(&e->base, &s->base);
 }
 
 static void *run(void *arg) {
     curl_engine *e = arg;
     int running = 0;
-    uint64_t drain_deadline = 0;
-    for (;;) {
-        uint64_t now = pa_now_ns();
-        if (pa_engine_stopping(&e->base)) {
-            if (!drain_deadline)
-                drain_deadline = pa_engine_drain_deadline(&e->base, now);
-            if (pa_engine_in_flight(&e->base) == 0 || now >= drain_deadline)
-                break;
-        } else if (e->backing_off || e->filled_for != pa_engine_target(&e->base)) {
-            fill_slots(e, now);
-        }
+    while (pa_engine_tick(&e->base, pa_now_ns())) {
         curl_multi_perform(e->multi, &running);
         CURLMsg *m;
         int left;
@@ -215,19 +173,15 @@ static void *run(void *arg) {
                 continue;
             slot *s = NULL;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            CURLcode rc = m->data.result;
-            finish_request(e, s, rc);
-            /* Closed loop: the slot sends again at once unless it was retired. */
-            if (rc == CURLE_OK && !pa_engine_stopping(&e->base) && s->index < pa_engine_target(&e->base) &&
-                start_request(e, s) != 0)
-                pa_engine_add_message(&e->base, "curl_multi_add_handle failed");
+            finish_request(e, s, m->data.result);
         }
         curl_multi_poll(e->multi, NULL, 0, 20, NULL);
     }
-    for (unsigned i = 0; i < e->n_slots; i++) {
-        if (e->slots[i]->active) {
-            curl_multi_remove_handle(e->multi, e->slots[i]->easy);
-            e->slots[i]->active = 0;
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        if (s->base.active) {
+            curl_multi_remove_handle(e->multi, s->easy);
+            s->base.active = 0;
         }
     }
     return NULL;
@@ -241,11 +195,12 @@ static void wake(pa_engine *base) {
 
 static void destroy(pa_engine *base) {
     curl_engine *e = (curl_engine *)base;
-    for (unsigned i = 0; i < e->n_slots; i++) {
-        curl_easy_cleanup(e->slots[i]->easy);
-        free(e->slots[i]);
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        curl_easy_cleanup(s->easy);
+        free(s);
     }
-    free(e->slots);
+    free(e->base.slots);
     if (e->multi)
         curl_multi_cleanup(e->multi);
     if (e->bodies) {
@@ -259,7 +214,7 @@ static void destroy(pa_engine *base) {
     free(e);
 }
 
-static const pa_engine_ops curl_ops = {run, wake, destroy};
+static const pa_engine_ops curl_ops = {run, wake, destroy, new_slot, start_request};
 
 pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen) {
     if (!cfg->url || cfg->n_bodies == 0) {

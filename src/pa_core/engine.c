@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void pa_engine_init(pa_engine *e, const pa_engine_ops *ops) {
@@ -60,8 +61,57 @@ void pa_engine_destroy(pa_engine *e) {
     e->ops->destroy(e);
 }
 
-uint64_t pa_engine_drain_deadline(const pa_engine *e, uint64_t now_ns) {
-    return now_ns + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
+static void fill_slots(pa_engine *e, uint64_t now) {
+    unsigned target = pa_engine_target(e);
+    if (target > e->n_slots) {
+        pa_slot **grown = realloc(e->slots, target * sizeof(*grown));
+        if (!grown)
+            target = e->n_slots;
+        else
+            e->slots = grown;
+        while (e->n_slots < target) {
+            pa_slot *s = e->ops->new_slot(e);
+            if (!s) {
+                pa_engine_add_message(e, "out of memory: could not add a request slot");
+                target = e->n_slots;
+                break;
+            }
+            s->index = e->n_slots;
+            e->slots[e->n_slots++] = s;
+        }
+    }
+    e->filled_for = target;
+    e->backing_off = 0;
+    for (unsigned i = 0; i < target; i++) {
+        pa_slot *s = e->slots[i];
+        if (s->active)
+            continue;
+        if (s->not_before_ns > now)
+            e->backing_off++;
+        else
+            e->ops->start_request(e, s);
+    }
+}
+
+int pa_engine_tick(pa_engine *e, uint64_t now) {
+    if (pa_engine_stopping(e)) {
+        if (!e->drain_deadline)
+            e->drain_deadline = now + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
+        return pa_engine_in_flight(e) != 0 && now < e->drain_deadline;
+    }
+    if (e->backing_off || e->filled_for != pa_engine_target(e))
+        fill_slots(e, now);
+    return 1;
+}
+
+void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
+    if (!pa_engine_stopping(e) && s->index < pa_engine_target(e))
+        e->ops->start_request(e, s);
+}
+
+void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now) {
+    s->not_before_ns = now + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
+    e->backing_off++;
 }
 
 void pa_engine_add_message(pa_engine *e, const char *msg) {

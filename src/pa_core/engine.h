@@ -18,10 +18,19 @@
 
 typedef struct pa_engine pa_engine;
 
+/* One request in flight at a time; a transport's slot embeds this first. */
+typedef struct pa_slot {
+    unsigned index;          /* position in the engine's slots */
+    int active;              /* a request is in flight */
+    uint64_t not_before_ns;  /* backoff after a transport error */
+} pa_slot;
+
 typedef struct pa_engine_ops {
-    void *(*run)(void *engine);       /* the engine thread's body */
-    void (*wake)(pa_engine *e);       /* interrupt the thread's wait; any thread */
-    void (*destroy)(pa_engine *e);    /* free transport resources; thread joined */
+    void *(*run)(void *engine);                     /* the engine thread's body */
+    void (*wake)(pa_engine *e);                     /* interrupt the thread's wait; any thread */
+    void (*destroy)(pa_engine *e);                  /* free everything; thread joined */
+    pa_slot *(*new_slot)(pa_engine *e);             /* NULL when out of memory */
+    void (*start_request)(pa_engine *e, pa_slot *s); /* marks it active, or records why not */
 } pa_engine_ops;
 
 struct pa_engine {
@@ -38,6 +47,13 @@ struct pa_engine {
     uint64_t failed;    /* atomic */
     size_t n_messages;  /* atomic; a message is written before it is counted */
     char messages[PA_MAX_ERROR_MESSAGES][PA_ERROR_MESSAGE_LEN];
+
+    /* Engine-thread state. */
+    pa_slot **slots;
+    unsigned n_slots;
+    unsigned filled_for;     /* target at the last fill */
+    unsigned backing_off;    /* idle slots waiting out a backoff */
+    uint64_t drain_deadline; /* 0 until stopping is seen */
 
     pa_recorder recorder;
 };
@@ -63,8 +79,16 @@ static inline unsigned pa_engine_target(const pa_engine *e) {
     return t > PA_MAX_SLOTS ? PA_MAX_SLOTS : t;
 }
 static inline int pa_engine_stopping(const pa_engine *e) { return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE); }
-/* Monotonic deadline for the drain, computed when stopping was first seen. */
-uint64_t pa_engine_drain_deadline(const pa_engine *e, uint64_t now_ns);
+/* Once per turn of the engine loop: starts slots up to the target (new
+ * level, ended backoffs) or runs the drain. 0 when the loop should end. */
+int pa_engine_tick(pa_engine *e, uint64_t now_ns);
+/* Whether the loop must wake up by itself soon (backoff or drain pending). */
+static inline int pa_engine_needs_timer(const pa_engine *e) { return e->backing_off || e->drain_deadline; }
+/* After a request completed: the closed loop sends again at once, unless
+ * the engine stops or the slot was retired by a lower target. */
+void pa_engine_slot_done(pa_engine *e, pa_slot *s);
+/* After a transport error: the slot waits before it sends again. */
+void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now_ns);
 void pa_engine_add_message(pa_engine *e, const char *msg);
 void pa_engine_request_started(pa_engine *e);
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);

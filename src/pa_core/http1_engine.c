@@ -34,16 +34,14 @@ typedef struct request {
 enum parse_state { HEAD, BODY_LENGTH, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILER, BODY_UNTIL_CLOSE, DONE };
 
 typedef struct slot {
-    unsigned index;
+    pa_slot base;        /* first: index, active, backoff */
     int fd;              /* -1: no connection */
     int connecting;
     int reused;          /* the connection carried an earlier request */
-    int active;          /* a request is in flight */
     int retried;         /* resent once after a stale kept-alive connection */
     const request *req;
     size_t sent;
     pa_request_times t;
-    uint64_t not_before_ns;
 
     enum parse_state state;
     char *head;          /* header bytes until the blank line */
@@ -71,10 +69,6 @@ typedef struct http1_engine {
 
     int epfd;
     int wakefd;
-    slot **slots;
-    unsigned n_slots;
-    unsigned filled_for;
-    unsigned backing_off;
     char rbuf[RECV_BUF];
 } http1_engine;
 
@@ -94,11 +88,10 @@ static void fail(http1_engine *e, slot *s, const char *what, int err) {
         snprintf(msg, sizeof(msg), "%s %s: %s", what, e->where, strerror(err));
     else
         snprintf(msg, sizeof(msg), "%s %s", what, e->where);
-    s->active = 0;
+    s->base.active = 0;
     close_conn(e, s);
     pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
-    s->not_before_ns = pa_now_ns() + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
-    e->backing_off++;
+    pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
 }
 
 static int open_conn(http1_engine *e, slot *s) {
@@ -170,7 +163,9 @@ static void begin_response(slot *s) {
     s->err_len = 0;
 }
 
-static int start_request(http1_engine *e, slot *s) {
+static void start_request(pa_engine *base, pa_slot *ps) {
+    http1_engine *e = (http1_engine *)base;
+    slot *s = (slot *)ps;
     s->req = &e->requests[e->next_request];
     if (++e->next_request == e->n_requests)
         e->next_request = 0;
@@ -179,18 +174,17 @@ static int start_request(http1_engine *e, slot *s) {
     memset(&s->t, 0, sizeof(s->t));
     begin_response(s);
     s->t.start_ns = pa_now_ns();
-    s->active = 1;
-    pa_engine_request_started(&e->base);
+    ps->active = 1;
+    pa_engine_request_started(base);
     if (s->fd < 0) {
         int rc = open_conn(e, s);
         if (rc != 0) {
             fail(e, s, "cannot connect to", rc);
-            return -1;
+            return;
         }
     }
     if (!s->connecting)
         send_some(e, s);
-    return 0;
 }
 
 /* Parses the status line and the headers we act on. 0, or -1 if malformed. */
@@ -344,7 +338,7 @@ static int consume(slot *s, const char *data, size_t n) {
 
 static void complete(http1_engine *e, slot *s) {
     s->t.end_ns = pa_now_ns();
-    s->active = 0;
+    s->base.active = 0;
     if (s->status >= 200 && s->status < 300) {
         pa_engine_record_ok(&e->base, &s->t, s->req->body_len, s->bytes_in);
     } else {
@@ -356,15 +350,14 @@ static void complete(http1_engine *e, slot *s) {
         close_conn(e, s);
     else
         s->reused = 1;
-    if (!pa_engine_stopping(&e->base) && s->index < pa_engine_target(&e->base))
-        start_request(e, s);
+    pa_engine_slot_done(&e->base, &s->base);
 }
 
 static void receive(http1_engine *e, slot *s) {
     for (;;) {
         ssize_t n = recv(s->fd, e->rbuf, sizeof(e->rbuf), 0);
         if (n > 0) {
-            if (!s->active) { /* bytes nobody asked for: drop the connection */
+            if (!s->base.active) { /* bytes nobody asked for: drop the connection */
                 close_conn(e, s);
                 return;
             }
@@ -389,7 +382,7 @@ static void receive(http1_engine *e, slot *s) {
             return;
         /* end of stream or a socket error */
         int err = n < 0 ? errno : 0;
-        if (!s->active) {
+        if (!s->base.active) {
             close_conn(e, s); /* the server closed an idle kept-alive connection */
             return;
         }
@@ -426,53 +419,29 @@ static void on_event(http1_engine *e, slot *s, uint32_t events) {
             return;
         }
         s->connecting = 0;
-        if (s->active)
+        if (s->base.active)
             send_some(e, s);
         return;
     }
-    if (s->active && s->sent < s->req->len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+    if (s->base.active && s->sent < s->req->len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         send_some(e, s);
     if (s->fd >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         receive(e, s);
 }
 
-static void fill_slots(http1_engine *e, uint64_t now) {
-    unsigned target = pa_engine_target(&e->base);
-    if (target > e->n_slots) {
-        slot **grown = realloc(e->slots, target * sizeof(*grown));
-        if (!grown)
-            target = e->n_slots;
-        else
-            e->slots = grown;
-        while (e->n_slots < target) {
-            slot *s = calloc(1, sizeof(*s));
-            if (!s) {
-                pa_engine_add_message(&e->base, "out of memory: could not add a request slot");
-                target = e->n_slots;
-                break;
-            }
-            s->fd = -1;
-            s->index = e->n_slots;
-            e->slots[e->n_slots++] = s;
-        }
-    }
-    e->filled_for = target;
-    e->backing_off = 0;
-    for (unsigned i = 0; i < target; i++) {
-        slot *s = e->slots[i];
-        if (s->active)
-            continue;
-        if (s->not_before_ns > now)
-            e->backing_off++;
-        else
-            start_request(e, s);
-    }
+static pa_slot *new_slot(pa_engine *base) {
+    (void)base;
+    slot *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->fd = -1;
+    return &s->base;
 }
 
 static void check_timeouts(http1_engine *e, uint64_t now) {
-    for (unsigned i = 0; i < e->n_slots; i++) {
-        slot *s = e->slots[i];
-        if (!s->active)
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        if (!s->base.active || s->t.start_ns >= now) /* started after `now` was read */
             continue;
         uint64_t age_ms = (now - s->t.start_ns) / 1000000ull;
         if (s->connecting && e->connect_timeout_ms > 0 && age_ms >= (uint64_t)e->connect_timeout_ms)
@@ -485,23 +454,17 @@ static void check_timeouts(http1_engine *e, uint64_t now) {
 static void *run(void *arg) {
     http1_engine *e = arg;
     struct epoll_event events[MAX_EVENTS];
-    uint64_t drain_deadline = 0, next_timeout_check = 0;
+    uint64_t next_timeout_check = 0;
     int timeouts = e->request_timeout_ms > 0 || e->connect_timeout_ms > 0;
     for (;;) {
         uint64_t now = pa_now_ns();
-        if (pa_engine_stopping(&e->base)) {
-            if (!drain_deadline)
-                drain_deadline = pa_engine_drain_deadline(&e->base, now);
-            if (pa_engine_in_flight(&e->base) == 0 || now >= drain_deadline)
-                break;
-        } else if (e->backing_off || e->filled_for != pa_engine_target(&e->base)) {
-            fill_slots(e, now);
-        }
+        if (!pa_engine_tick(&e->base, now))
+            break;
         if (timeouts && now >= next_timeout_check) {
             check_timeouts(e, now);
             next_timeout_check = now + 5000000ull;
         }
-        int wait_ms = (e->backing_off || timeouts || drain_deadline) ? 5 : 1000;
+        int wait_ms = (timeouts || pa_engine_needs_timer(&e->base)) ? 5 : 1000;
         int n = epoll_wait(e->epfd, events, MAX_EVENTS, wait_ms);
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL) {
@@ -513,9 +476,10 @@ static void *run(void *arg) {
             on_event(e, events[i].data.ptr, events[i].events);
         }
     }
-    for (unsigned i = 0; i < e->n_slots; i++) {
-        e->slots[i]->active = 0;
-        close_conn(e, e->slots[i]);
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        s->base.active = 0;
+        close_conn(e, s);
     }
     return NULL;
 }
@@ -529,12 +493,13 @@ static void wake(pa_engine *base) {
 
 static void destroy(pa_engine *base) {
     http1_engine *e = (http1_engine *)base;
-    for (unsigned i = 0; i < e->n_slots; i++) {
-        close_conn(e, e->slots[i]);
-        free(e->slots[i]->head);
-        free(e->slots[i]);
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        close_conn(e, s);
+        free(s->head);
+        free(s);
     }
-    free(e->slots);
+    free(e->base.slots);
     for (size_t i = 0; i < e->n_requests; i++)
         free(e->requests[i].bytes);
     free(e->requests);
@@ -545,7 +510,7 @@ static void destroy(pa_engine *base) {
     free(e);
 }
 
-static const pa_engine_ops http1_ops = {run, wake, destroy};
+static const pa_engine_ops http1_ops = {run, wake, destroy, new_slot, start_request};
 
 /* "http://host[:port][/path]" -> host, port, path (IPv6 hosts in brackets). */
 static int split_url(const char *url, char *host, size_t hostlen, char *port, size_t portlen, const char **path) {

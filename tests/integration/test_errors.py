@@ -59,6 +59,6 @@ def test_unstable_first_level_exits_2_and_still_reports(triton) -> None:
 
 
 def test_latency_limit_hit_at_first_level(triton) -> None:
-    run = cli("-m", "sleep_2ms", "-u", triton.http_url, "-l", "1", "-p", "300", "-s", "50")
+    run = cli("-m", "sleep_2ms", "-u", triton.http_url, "-l", "1", "-p", "300", "-s", "100", "-r", "20")
     assert run.code == 2
     assert "Measured latency went over the set limit of 1 msec." in run.stderr

@@ -13,7 +13,7 @@ from .helpers import cli
 
 
 def settings(triton, **kw) -> Settings:
-    base = dict(url=triton.http_url, measurement_interval_ms=500, max_trials=20, stability_percentage=25.0)
+    base = dict(url=triton.http_url, measurement_interval_ms=500, max_trials=20, stability_percentage=100.0)
     base.update(kw)
     return Settings(**base).validate()
 
@@ -60,8 +60,8 @@ def test_open_ended_sweep_stops_at_latency_limit(triton) -> None:
 
 def test_cli_report_and_csv(triton, tmp_path) -> None:
     out = tmp_path / "result.csv"
-    run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:3", "-p", "300",
-              "-s", "50", "-f", str(out))
+    run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:3", "-p", "500",
+              "-s", "100", "-r", "20", "-f", str(out))
     assert run.code == 0, run.stderr
     assert "*** Measurement Settings ***" in run.stdout
     for c in (1, 2, 3):
@@ -82,7 +82,7 @@ def test_cli_report_and_csv(triton, tmp_path) -> None:
 
 def test_count_windows_and_percentile(triton) -> None:
     run = cli("-m", "identity", "-u", triton.http_url, "--measurement-mode", "count_windows",
-              "--measurement-request-count", "1000", "--percentile", "95", "-s", "50", "-r", "30", "-v")
+              "--measurement-request-count", "1000", "--percentile", "95", "-s", "100", "-r", "30", "-v")
     assert run.code == 0, run.stderr
     assert 'Using "count_windows" mode for stabilization' in run.stdout
     assert "Avg latency:" not in run.stdout
@@ -92,7 +92,7 @@ def test_count_windows_and_percentile(triton) -> None:
 
 def test_batch_and_shape(triton) -> None:
     result = profile(settings(triton, model_name="identity_dynamic", batch_size=4,
-                              shapes=(("INPUT0", (8,)),), stability_percentage=50.0))
+                              shapes=(("INPUT0", (8,)),), stability_percentage=100.0))
     assert result.exit_code == 0, result.sweep.message
     m = result.sweep.levels[0].merged
     # -b 4: throughput counts inferences, four per request.

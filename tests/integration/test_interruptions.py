@@ -36,7 +36,7 @@ def test_server_dies_mid_run(model_repository: Path, tmp_path: Path) -> None:
     out_csv = tmp_path / "partial.csv"
     with TritonServer(model_repository) as server:
         proc = start_cli("-m", "identity", "-u", server.http_url, "--concurrency-range", "1:50",
-                         "-p", "300", "-s", "50", "-f", str(out_csv), "--request-timeout", "5000")
+                         "-p", "300", "-s", "100", "-r", "20", "-f", str(out_csv), "--request-timeout", "5000")
         seen: list[str] = []
         wait_for_line(proc, "Avg request latency", seen)  # level 1 fully reported
         server.stop()
@@ -52,7 +52,7 @@ def test_server_dies_mid_run(model_repository: Path, tmp_path: Path) -> None:
 def test_sigterm_reports_measured_levels(triton, tmp_path: Path) -> None:
     out_csv = tmp_path / "partial.csv"
     proc = start_cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:50",
-                     "-p", "300", "-s", "50", "-f", str(out_csv))
+                     "-p", "300", "-s", "100", "-r", "20", "-f", str(out_csv))
     seen: list[str] = []
     wait_for_line(proc, "Avg request latency", seen)
     threading.Timer(0.2, proc.send_signal, args=(signal.SIGTERM,)).start()

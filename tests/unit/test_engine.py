@@ -306,3 +306,18 @@ def test_client_choice():
     assert _core.HttpEngine("https://127.0.0.1:1/x", [(b"", [])]).client == "curl"
     with pytest.raises(ValueError, match="unknown HTTP client"):
         _core.HttpEngine("http://127.0.0.1:1/x", [(b"", [])], client="nope")
+
+
+def test_request_timeout_does_not_fire_on_fast_requests(server):
+    # Regression: a request started after the loop read its clock looked
+    # ~584 years old to the timeout check.
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)], request_timeout_ms=5000)
+    try:
+        engine.start()
+        engine.set_concurrency(4)
+        wait_for(lambda: engine.completed >= 1500, "1500 completed requests")
+        engine.stop(drain_ms=5000)
+        failed, messages = engine.failed, engine.error_messages()
+    finally:
+        engine.close()
+    assert failed == 0, messages
