@@ -44,6 +44,7 @@ cdef extern from "window_stats.h":
         uint64_t send_end_ns
         uint64_t recv_start_ns
         uint64_t end_ns
+        uint64_t scheduled_ns
     ctypedef struct pa_window_stats:
         uint64_t ok
         uint64_t errors[4]
@@ -53,7 +54,11 @@ cdef extern from "window_stats.h":
         uint64_t recv_sum_ns
         uint64_t bytes_sent
         uint64_t bytes_received
+        uint64_t delayed
+        uint64_t postponed
         pa_hist latency
+        pa_hist response_latency
+        pa_hist lag
     ctypedef struct pa_recorder:
         pass
     void pa_stats_reset(pa_window_stats *s) nogil
@@ -65,10 +70,25 @@ cdef extern from "window_stats.h":
     void pa_recorder_exit(pa_recorder *r, int64_t token) nogil
     uint64_t pa_recorder_swap(pa_recorder *r, pa_window_stats *out) nogil
 
+cdef extern from "schedule.h":
+    enum pa_load_kind:
+        PA_LOAD_CLOSED
+        PA_LOAD_CONSTANT
+        PA_LOAD_POISSON
+        PA_LOAD_INTERVALS
+    ctypedef struct pa_schedule:
+        uint64_t due_ns
+    int pa_schedule_init(pa_schedule *s, pa_load_kind kind, double rate, uint64_t seed,
+                         const uint64_t *intervals_ns, size_t n_intervals)
+    void pa_schedule_start(pa_schedule *s, uint64_t now_ns)
+    void pa_schedule_advance(pa_schedule *s)
+    void pa_schedule_free(pa_schedule *s)
+
 cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
     ctypedef struct pa_engine:
         pass
+    int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight)
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
     uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) nogil
@@ -101,6 +121,40 @@ ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
 
 if pa_curl_global_init() != 0:
     raise ImportError("libcurl global initialisation failed")
+
+
+DISTRIBUTIONS = {"constant": PA_LOAD_CONSTANT, "poisson": PA_LOAD_POISSON}
+
+
+cdef int _make_schedule(pa_schedule *out, str distribution, double rate, uint64_t seed, intervals_ns) except -1:
+    cdef cnp.ndarray[cnp.uint64_t, ndim=1] arr
+    cdef int rc
+    if intervals_ns is not None:
+        arr = np.ascontiguousarray(intervals_ns, dtype=np.uint64)
+        rc = pa_schedule_init(out, PA_LOAD_INTERVALS, 0, 0, <uint64_t *> arr.data, arr.shape[0])
+        if rc != 0:
+            raise ValueError("the interval list is empty or sums to zero")
+        return 0
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown request distribution '{distribution}' (expected constant or poisson)")
+    if pa_schedule_init(out, DISTRIBUTIONS[distribution], rate, seed, NULL, 0) != 0:
+        raise ValueError(f"request rate must be a positive number, got {rate}")
+    return 0
+
+
+def schedule_times(uint64_t n, str distribution="constant", double rate=1.0, uint64_t seed=0,
+                   intervals_ns=None):
+    """The first n send times (ns from the start) the engine would use."""
+    cdef pa_schedule sc
+    _make_schedule(&sc, distribution, rate, seed, intervals_ns)
+    cdef cnp.ndarray[cnp.uint64_t, ndim=1] out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t i
+    pa_schedule_start(&sc, 0)
+    for i in range(n):
+        out[i] = sc.due_ns
+        pa_schedule_advance(&sc)
+    pa_schedule_free(&sc)
+    return out
 
 
 def now_ns() -> int:
@@ -247,6 +301,38 @@ cdef class WindowStats:
         return pa_hist_percentile(&self.s.latency, percent)
 
     @property
+    def delayed(self) -> int:
+        """Open loop: requests sent more than 1 ms after their scheduled time."""
+        return self.s.delayed
+
+    @property
+    def postponed(self) -> int:
+        """Open loop: requests that waited for a free slot (the in-flight cap)."""
+        return self.s.postponed
+
+    @property
+    def scheduled_count(self) -> int:
+        """Open loop: successful requests that carried a scheduled time."""
+        return self.s.response_latency.total
+
+    def response_percentile_ns(self, double percent) -> int:
+        """Latency from the scheduled send time (coordinated-omission corrected)."""
+        return pa_hist_percentile(&self.s.response_latency, percent)
+
+    def lag_percentile_ns(self, double percent) -> int:
+        return pa_hist_percentile(&self.s.lag, percent)
+
+    def response_histogram(self) -> Histogram:
+        cdef Histogram h = Histogram()
+        pa_hist_merge(h.h, &self.s.response_latency)
+        return h
+
+    def lag_histogram(self) -> Histogram:
+        cdef Histogram h = Histogram()
+        pa_hist_merge(h.h, &self.s.lag)
+        return h
+
+    @property
     def latency_min_ns(self) -> int:
         return self.s.latency.min if self.s.latency.total else 0
 
@@ -379,7 +465,21 @@ cdef class HttpEngine:
             raise RuntimeError(err.decode(errors="replace"))
 
     def set_concurrency(self, unsigned n) -> None:
+        """Closed loop: n requests in flight."""
         pa_engine_set_concurrency(self._live(), n)
+
+    def set_rate(self, double rate, str distribution="constant", uint64_t seed=0,
+                 unsigned max_inflight=0) -> None:
+        """Open loop: rate requests/s, evenly spaced or Poisson from the seed."""
+        cdef pa_schedule sc
+        _make_schedule(&sc, distribution, rate, seed, None)
+        pa_engine_set_schedule(self._live(), &sc, max_inflight)
+
+    def set_intervals(self, intervals_ns, unsigned max_inflight=0) -> None:
+        """Open loop: the gaps between sends, looped."""
+        cdef pa_schedule sc
+        _make_schedule(&sc, "constant", 1.0, 0, intervals_ns)
+        pa_engine_set_schedule(self._live(), &sc, max_inflight)
 
     def swap(self):
         """Ends the current window: (boundary CLOCK_MONOTONIC ns, WindowStats)."""

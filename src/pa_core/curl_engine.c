@@ -131,6 +131,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->err_len = 0;
     s->curl_err[0] = '\0';
     memset(&s->t, 0, sizeof(s->t));
+    s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
         pa_engine_add_message(base, "curl_multi_add_handle failed");
@@ -175,7 +176,11 @@ static void *run(void *arg) {
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             finish_request(e, s, m->data.result);
         }
-        curl_multi_poll(e->multi, NULL, 0, 20, NULL);
+        int wait_ms = 20;
+        uint64_t due = pa_engine_next_due_ns(&e->base), now = pa_now_ns();
+        if (due)
+            wait_ms = due <= now + PA_SPIN_NS ? 0 : (int)((due - now - PA_SPIN_NS) / 1000000ull);
+        curl_multi_poll(e->multi, NULL, 0, wait_ms < 20 ? wait_ms : 20, NULL);
     }
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];

@@ -1,12 +1,16 @@
 #include "engine.h"
 
+#include "clock.h"
+
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void pa_engine_init(pa_engine *e, const pa_engine_ops *ops) {
-    memset(e, 0, sizeof(*e) - sizeof(e->recorder));
+    memset(e, 0, offsetof(pa_engine, recorder));
     e->ops = ops;
+    pthread_mutex_init(&e->control, NULL);
     pa_recorder_init(&e->recorder);
 }
 
@@ -24,9 +28,30 @@ int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
     return 0;
 }
 
-void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
-    __atomic_store_n(&e->target, n, __ATOMIC_RELEASE);
+static void hand_over(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
+    pthread_mutex_lock(&e->control);
+    pa_schedule_free(&e->pending);
+    e->pending = *schedule;
+    e->pending_max_inflight = max_inflight;
+    __atomic_fetch_add(&e->load_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&e->control);
     e->ops->wake(e);
+}
+
+void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
+    pa_schedule closed;
+    pa_schedule_init(&closed, PA_LOAD_CLOSED, 0, 0, NULL, 0);
+    __atomic_store_n(&e->target, n, __ATOMIC_RELEASE);
+    hand_over(e, &closed, 0);
+}
+
+int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
+    if (schedule->kind == PA_LOAD_CLOSED)
+        return -1;
+    __atomic_store_n(&e->target, 0, __ATOMIC_RELEASE);
+    hand_over(e, schedule, max_inflight);
+    memset(schedule, 0, sizeof(*schedule)); /* owned by the engine now */
+    return 0;
 }
 
 uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) { return pa_recorder_swap(&e->recorder, out); }
@@ -58,28 +83,42 @@ void pa_engine_destroy(pa_engine *e) {
     if (!e)
         return;
     pa_engine_stop(e, 0);
+    pa_schedule_free(&e->pending);
+    pa_schedule_free(&e->schedule);
+    free(e->free_slots);
+    pthread_mutex_destroy(&e->control);
     e->ops->destroy(e);
 }
 
-static void fill_slots(pa_engine *e, uint64_t now) {
-    unsigned target = pa_engine_target(e);
-    if (target > e->n_slots) {
-        pa_slot **grown = realloc(e->slots, target * sizeof(*grown));
-        if (!grown)
-            target = e->n_slots;
-        else
-            e->slots = grown;
-        while (e->n_slots < target) {
-            pa_slot *s = e->ops->new_slot(e);
-            if (!s) {
-                pa_engine_add_message(e, "out of memory: could not add a request slot");
-                target = e->n_slots;
-                break;
-            }
-            s->index = e->n_slots;
-            e->slots[e->n_slots++] = s;
-        }
+/* Grows the slot table to n (allocation happens only when load grows). */
+static unsigned grow_slots(pa_engine *e, unsigned n) {
+    if (n <= e->n_slots)
+        return e->n_slots;
+    pa_slot **grown = realloc(e->slots, n * sizeof(*grown));
+    pa_slot **free_grown = grown ? realloc(e->free_slots, n * sizeof(*free_grown)) : NULL;
+    if (grown)
+        e->slots = grown;
+    if (!grown || !free_grown) {
+        pa_engine_add_message(e, "out of memory: could not add a request slot");
+        return e->n_slots;
     }
+    e->free_slots = free_grown;
+    while (e->n_slots < n) {
+        pa_slot *s = e->ops->new_slot(e);
+        if (!s) {
+            pa_engine_add_message(e, "out of memory: could not add a request slot");
+            break;
+        }
+        s->index = e->n_slots;
+        e->slots[e->n_slots++] = s;
+    }
+    return e->n_slots;
+}
+
+static void fill_slots(pa_engine *e, uint64_t now) {
+    unsigned target = grow_slots(e, pa_engine_target(e));
+    if (target > pa_engine_target(e))
+        target = pa_engine_target(e);
     e->filled_for = target;
     e->backing_off = 0;
     for (unsigned i = 0; i < target; i++) {
@@ -93,25 +132,121 @@ static void fill_slots(pa_engine *e, uint64_t now) {
     }
 }
 
+static void push_free(pa_engine *e, pa_slot *s) {
+    if (!s->free_listed) {
+        s->free_listed = 1;
+        e->free_slots[e->n_free++] = s;
+    }
+}
+
+/* Takes the load the controller handed over, if it changed. */
+static void take_load(pa_engine *e, uint64_t now) {
+    unsigned gen = __atomic_load_n(&e->load_gen, __ATOMIC_ACQUIRE);
+    if (gen == e->seen_gen)
+        return;
+    pthread_mutex_lock(&e->control);
+    pa_schedule_free(&e->schedule);
+    e->schedule = e->pending;
+    memset(&e->pending, 0, sizeof(e->pending));
+    e->max_inflight = e->pending_max_inflight;
+    e->seen_gen = __atomic_load_n(&e->load_gen, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&e->control);
+    e->waiting_for_slot = 0;
+    e->n_free = 0;
+    for (unsigned i = 0; i < e->n_slots; i++)
+        e->slots[i]->free_listed = 0;
+    if (e->schedule.kind == PA_LOAD_CLOSED) {
+        e->filled_for = (unsigned)-1; /* refill for the new target */
+        return;
+    }
+    for (unsigned i = 0; i < e->n_slots; i++)
+        if (!e->slots[i]->active)
+            push_free(e, e->slots[i]);
+    pa_schedule_start(&e->schedule, now);
+}
+
+/* A slot for the due request: an idle one, a new one, or none (capped).
+ * Backoff after errors is a closed-loop rule: here the schedule decides. */
+static pa_slot *slot_for_due(pa_engine *e) {
+    if (e->n_free) {
+        pa_slot *s = e->free_slots[--e->n_free];
+        s->free_listed = 0;
+        return s;
+    }
+    if (e->max_inflight && pa_engine_in_flight(e) >= e->max_inflight)
+        return NULL;
+    unsigned before = e->n_slots;
+    if (grow_slots(e, before + 1) == before)
+        return NULL;
+    return e->slots[before];
+}
+
+/* Open loop: sends every request that is due. Spins the last microseconds
+ * before a due time so the send is not left to the timer's slack. */
+static void dispatch_due(pa_engine *e, uint64_t now) {
+    pa_schedule *sc = &e->schedule;
+    if (sc->due_ns > now && sc->due_ns - now < PA_SPIN_NS)
+        while ((now = pa_now_ns()) < sc->due_ns) {
+        }
+    while (sc->due_ns <= now) {
+        pa_slot *s = slot_for_due(e);
+        if (!s) {
+            if (!e->waiting_for_slot) {
+                e->waiting_for_slot = 1;
+                int64_t token = pa_recorder_enter(&e->recorder);
+                pa_stats_record_postponed(pa_recorder_buffer(&e->recorder, token));
+                pa_recorder_exit(&e->recorder, token);
+            }
+            return;
+        }
+        e->waiting_for_slot = 0;
+        s->scheduled_ns = sc->due_ns;
+        pa_schedule_advance(sc);
+        e->ops->start_request(e, s);
+        now = pa_now_ns();
+    }
+}
+
 int pa_engine_tick(pa_engine *e, uint64_t now) {
+    take_load(e, now);
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
             e->drain_deadline = now + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
         return pa_engine_in_flight(e) != 0 && now < e->drain_deadline;
     }
-    if (e->backing_off || e->filled_for != pa_engine_target(e))
+    if (e->schedule.kind != PA_LOAD_CLOSED)
+        dispatch_due(e, now);
+    else if (e->backing_off || e->filled_for != pa_engine_target(e))
         fill_slots(e, now);
     return 1;
 }
 
+uint64_t pa_engine_next_due_ns(const pa_engine *e) {
+    if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot)
+        return 0;
+    return e->schedule.due_ns;
+}
+
 void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
-    if (!pa_engine_stopping(e) && s->index < pa_engine_target(e))
+    s->scheduled_ns = 0;
+    if (pa_engine_stopping(e))
+        return;
+    if (e->schedule.kind != PA_LOAD_CLOSED) {
+        push_free(e, s);
+        if (e->waiting_for_slot)
+            dispatch_due(e, pa_now_ns());
+    } else if (s->index < pa_engine_target(e)) {
         e->ops->start_request(e, s);
+    }
 }
 
 void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now) {
     s->not_before_ns = now + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
-    e->backing_off++;
+    s->scheduled_ns = 0;
+    if (e->schedule.kind != PA_LOAD_CLOSED)
+        push_free(e, s);
+    else
+        e->backing_off++;
 }
 
 void pa_engine_add_message(pa_engine *e, const char *msg) {

@@ -9,12 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "schedule.h"
 #include "window_stats.h"
 
 #define PA_MAX_ERROR_MESSAGES 8
 #define PA_ERROR_MESSAGE_LEN 320
 #define PA_MAX_SLOTS 65536u
 #define PA_RETRY_AFTER_TRANSPORT_ERROR_NS 10000000ull /* 10 ms */
+#define PA_SPIN_NS 20000ull /* open loop: busy-wait this close to a due time */
 
 typedef struct pa_engine pa_engine;
 
@@ -22,7 +24,9 @@ typedef struct pa_engine pa_engine;
 typedef struct pa_slot {
     unsigned index;          /* position in the engine's slots */
     int active;              /* a request is in flight */
+    int free_listed;         /* open loop: on the engine's free list */
     uint64_t not_before_ns;  /* backoff after a transport error */
+    uint64_t scheduled_ns;   /* open loop: send time of the request it carries */
 } pa_slot;
 
 typedef struct pa_engine_ops {
@@ -48,9 +52,21 @@ struct pa_engine {
     size_t n_messages;  /* atomic; a message is written before it is counted */
     char messages[PA_MAX_ERROR_MESSAGES][PA_ERROR_MESSAGE_LEN];
 
+    /* Load changes handed to the engine thread (taken only when load_gen moves). */
+    pthread_mutex_t control;
+    unsigned load_gen;       /* atomic */
+    pa_schedule pending;     /* under control */
+    unsigned pending_max_inflight;
+
     /* Engine-thread state. */
+    unsigned seen_gen;
+    pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
+    unsigned max_inflight;   /* open loop cap, 0 = none */
+    int waiting_for_slot;    /* open loop: the due request is postponed */
     pa_slot **slots;
     unsigned n_slots;
+    pa_slot **free_slots;    /* open loop: idle slots, a stack */
+    unsigned n_free;
     unsigned filled_for;     /* target at the last fill */
     unsigned backing_off;    /* idle slots waiting out a backoff */
     uint64_t drain_deadline; /* 0 until stopping is seen */
@@ -62,7 +78,11 @@ void pa_engine_init(pa_engine *e, const pa_engine_ops *ops);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);
+/* Closed loop: n requests in flight. */
 void pa_engine_set_concurrency(pa_engine *e, unsigned n);
+/* Open loop from now on: sends at the schedule's times (the schedule is
+ * moved into the engine); max_inflight caps requests in flight (0: none). */
+int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight);
 uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out);
 uint64_t pa_engine_completed(const pa_engine *e);
 uint64_t pa_engine_failed(const pa_engine *e);
@@ -84,6 +104,8 @@ static inline int pa_engine_stopping(const pa_engine *e) { return __atomic_load_
 int pa_engine_tick(pa_engine *e, uint64_t now_ns);
 /* Whether the loop must wake up by itself soon (backoff or drain pending). */
 static inline int pa_engine_needs_timer(const pa_engine *e) { return e->backing_off || e->drain_deadline; }
+/* Open loop: when the next request is due, 0 when no timer is needed. */
+uint64_t pa_engine_next_due_ns(const pa_engine *e);
 /* After a request completed: the closed loop sends again at once, unless
  * the engine stops or the slot was retired by a lower target. */
 void pa_engine_slot_done(pa_engine *e, pa_slot *s);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -173,6 +175,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->retried = 0;
     memset(&s->t, 0, sizeof(s->t));
     begin_response(s);
+    s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     ps->active = 1;
     pa_engine_request_started(base);
@@ -456,6 +459,8 @@ static void *run(void *arg) {
     struct epoll_event events[MAX_EVENTS];
     uint64_t next_timeout_check = 0;
     int timeouts = e->request_timeout_ms > 0 || e->connect_timeout_ms > 0;
+    /* Open-loop sends wake on timers; the default 50 us slack would delay them. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     for (;;) {
         uint64_t now = pa_now_ns();
         if (!pa_engine_tick(&e->base, now))
@@ -464,8 +469,16 @@ static void *run(void *arg) {
             check_timeouts(e, now);
             next_timeout_check = now + 5000000ull;
         }
-        int wait_ms = (timeouts || pa_engine_needs_timer(&e->base)) ? 5 : 1000;
-        int n = epoll_wait(e->epfd, events, MAX_EVENTS, wait_ms);
+        uint64_t wait_ns = (timeouts || pa_engine_needs_timer(&e->base)) ? 5000000ull : 1000000000ull;
+        uint64_t due = pa_engine_next_due_ns(&e->base);
+        if (due) {
+            now = pa_now_ns();
+            uint64_t until = due > now + PA_SPIN_NS ? due - now - PA_SPIN_NS : 0;
+            if (until < wait_ns)
+                wait_ns = until;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000ull), .tv_nsec = (long)(wait_ns % 1000000000ull)};
+        int n = epoll_pwait2(e->epfd, events, MAX_EVENTS, &ts, NULL);
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL) {
                 uint64_t v;

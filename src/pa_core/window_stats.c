@@ -1,13 +1,16 @@
 #include "window_stats.h"
 
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "clock.h"
 
 void pa_stats_reset(pa_window_stats *s) {
-    memset(s, 0, sizeof(*s) - sizeof(s->latency));
+    memset(s, 0, offsetof(pa_window_stats, latency));
     pa_hist_reset(&s->latency);
+    pa_hist_reset(&s->response_latency);
+    pa_hist_reset(&s->lag);
 }
 
 void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
@@ -20,7 +23,11 @@ void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
     dst->recv_sum_ns += src->recv_sum_ns;
     dst->bytes_sent += src->bytes_sent;
     dst->bytes_received += src->bytes_received;
+    dst->delayed += src->delayed;
+    dst->postponed += src->postponed;
     pa_hist_merge(&dst->latency, &src->latency);
+    pa_hist_merge(&dst->response_latency, &src->response_latency);
+    pa_hist_merge(&dst->lag, &src->lag);
 }
 
 /* Relaxed atomic adds: several writers may share the active buffer of a
@@ -53,7 +60,16 @@ void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t 
     add_u64(&s->bytes_sent, sent);
     add_u64(&s->bytes_received, received);
     pa_hist_record(&s->latency, latency);
+    if (t->scheduled_ns) {
+        uint64_t lag = t->start_ns > t->scheduled_ns ? t->start_ns - t->scheduled_ns : 0;
+        pa_hist_record(&s->response_latency, t->end_ns - t->scheduled_ns);
+        pa_hist_record(&s->lag, lag);
+        if (lag > PA_DELAYED_NS)
+            add_u64(&s->delayed, 1);
+    }
 }
+
+void pa_stats_record_postponed(pa_window_stats *s) { add_u64(&s->postponed, 1); }
 
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { add_u64(&s->errors[kind], 1); }
 

@@ -25,6 +25,7 @@ typedef struct pa_request_times {
     uint64_t send_end_ns;  /* last request byte handed over */
     uint64_t recv_start_ns;/* first response byte */
     uint64_t end_ns;       /* response complete */
+    uint64_t scheduled_ns; /* open loop: when the schedule said to send; 0 in closed loop */
 } pa_request_times;
 
 typedef struct pa_window_stats {
@@ -36,14 +37,21 @@ typedef struct pa_window_stats {
     uint64_t recv_sum_ns;        /* first -> last response byte */
     uint64_t bytes_sent;
     uint64_t bytes_received;
-    pa_hist latency;             /* successful requests only */
+    uint64_t delayed;            /* open loop: sent more than 1 ms after their scheduled time */
+    uint64_t postponed;          /* open loop: waited for a free slot (the --max-inflight cap) */
+    pa_hist latency;             /* successful requests only, from the actual send */
+    pa_hist response_latency;    /* open loop: from the scheduled send time (coordinated-omission corrected) */
+    pa_hist lag;                 /* open loop: actual minus scheduled send time */
 } pa_window_stats;
+
+#define PA_DELAYED_NS 1000000ull
 
 void pa_stats_reset(pa_window_stats *s);
 void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src);
 /* Counts one request; several threads may record into one buffer at once. */
 void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind);
+void pa_stats_record_postponed(pa_window_stats *s);
 
 typedef struct pa_recorder {
     int64_t start_epoch;  /* sign selects the active buffer: >= 0 -> buf[0] */

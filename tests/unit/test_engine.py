@@ -321,3 +321,57 @@ def test_request_timeout_does_not_fire_on_fast_requests(server):
     finally:
         engine.close()
     assert failed == 0, messages
+
+
+def test_open_loop_sends_on_schedule(server):
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_rate(400.0, "constant")
+        wait_for(lambda: engine.completed >= 200, "200 completed requests")
+        engine.stop(drain_ms=5000)
+        total = drain(engine)
+    finally:
+        engine.close()
+    # Every request carried its scheduled time; lag and corrected latency exist.
+    assert total.scheduled_count == total.ok >= 200
+    assert total.response_histogram().total == total.ok == total.lag_histogram().total
+    assert total.response_percentile_ns(50) >= total.percentile_ns(50)
+    assert total.postponed == 0
+
+
+def test_open_loop_in_flight_cap_postpones(server):
+    engine = HttpEngine(url(server, "/v2/models/m/hold"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_rate(1000.0, "poisson", seed=3, max_inflight=2)
+        wait_for(lambda: engine.in_flight == 2, "2 requests in flight")
+        time.sleep(0.1)  # more requests fall due while both slots are held
+        held = server.active
+        stats = engine.swap()[1]
+        server.release.set()
+        wait_for(lambda: engine.completed >= 10, "10 completed requests")
+        engine.stop(drain_ms=5000)
+    finally:
+        engine.close()
+    assert held == 2  # the cap held: never more than 2 at the server
+    assert server.max_active <= 2
+    assert stats.postponed >= 1
+
+
+def test_switching_between_open_and_closed_loop(server):
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_rate(300.0)
+        wait_for(lambda: engine.completed >= 30, "30 open-loop requests")
+        engine.set_concurrency(2)
+        engine.swap()
+        start = engine.completed
+        wait_for(lambda: engine.completed >= start + 50, "50 closed-loop requests")
+        closed = engine.swap()[1]
+        engine.stop(drain_ms=5000)
+    finally:
+        engine.close()
+    assert closed.ok >= 50
+    assert closed.scheduled_count <= 2  # at most the open-loop requests still in flight at the switch
