@@ -11,7 +11,15 @@ from typing import NoReturn
 
 import perfanalyzer
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
-from perfanalyzer.settings import Settings, parse_range, parse_shape
+from perfanalyzer.settings import (
+    Settings,
+    parse_range,
+    parse_rate_range,
+    parse_request_parameter,
+    parse_shape,
+    read_intervals,
+    split_input_data,
+)
 
 # numpy's OpenBLAS threads spin on idle cores; the client never does BLAS work,
 # so they would only take CPU from the measurement.
@@ -46,9 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-b", "--batch-size", dest="batch_size", type=int, default=1, help="batch size (default 1)")
     p.add_argument("--shape", dest="shapes", action="append", default=[],
                    help="NAME:d1,d2,... shape of an input with variable dimensions (repeatable)")
-    p.add_argument("--input-data", default="random", help="random (default) or zero")
-    p.add_argument("--concurrency-range", default="1:1:1",
-                   help="start:end:step of request concurrency; end 0 = increase until -l is hit")
+    p.add_argument("--input-data", action="append", default=[],
+                   help="random (default), zero, a directory with one raw file per input, or a JSON data file "
+                   "(repeatable: the files' steps or streams are appended)")
+    p.add_argument("--string-length", type=int, default=128,
+                   help="length of the random strings generated for BYTES inputs (default 128)")
+    p.add_argument("--string-data", default="", help="send this string for every BYTES element instead")
+    p.add_argument("--input-tensor-format", default="binary", type=str.lower,
+                   help="binary (default) or json: how the request body carries input tensors")
+    p.add_argument("--output-tensor-format", default="binary", type=str.lower,
+                   help="binary (default) or json: how the server is asked to return output tensors")
+    p.add_argument("--request-parameter", dest="request_parameters", action="append", default=[],
+                   help="name:value:type (type int, string or bool) added to every request's parameters "
+                   "(repeatable)")
+    p.add_argument("--concurrency-range", default=None,
+                   help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
+    p.add_argument("--request-rate-range", default=None,
+                   help="start:end:step of request rates in requests/s (open loop); end 0 = increase until -l")
+    p.add_argument("--request-distribution", default="constant",
+                   help="open-loop arrivals: constant (evenly spaced, default) or poisson")
+    p.add_argument("--seed", type=int, default=None,
+                   help="(new) seed of the Poisson schedule; printed when chosen at random")
+    p.add_argument("--request-intervals", default=None,
+                   help="file of send intervals in microseconds, one per line, looped (open loop)")
+    p.add_argument("--max-inflight", type=int, default=0,
+                   help="(new) open loop: at most this many requests in flight; later sends are "
+                   "postponed and counted (default: no cap)")
     p.add_argument("-l", "--latency-threshold", dest="latency_threshold", type=int, default=0,
                    help="latency limit in msec; the sweep stops at the first level over it (0 = none)")
     p.add_argument("-p", "--measurement-interval", dest="measurement_interval", type=int, default=5000,
@@ -88,8 +119,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         http_headers=tuple(ns.http_headers),
         batch_size=ns.batch_size,
         shapes=tuple(parse_shape(s) for s in ns.shapes),
-        input_data=ns.input_data,
-        concurrency_range=parse_range("--concurrency-range", ns.concurrency_range),
+        **_data_fields(ns),
+        concurrency_range=parse_range("--concurrency-range", ns.concurrency_range or "1:1:1"),
+        load_modes=tuple(mode for mode, given in (("concurrency", ns.concurrency_range),
+                                                  ("request_rate", ns.request_rate_range),
+                                                  ("request_intervals", ns.request_intervals)) if given),
+        request_rate_range=parse_rate_range(ns.request_rate_range or "1.0:1.0:1.0"),
+        request_distribution=ns.request_distribution,
+        seed=ns.seed,
+        request_intervals_ns=read_intervals(ns.request_intervals) if ns.request_intervals else (),
+        request_intervals_file=ns.request_intervals,
+        max_inflight=ns.max_inflight,
         latency_threshold_ms=ns.latency_threshold,
         measurement_interval_ms=ns.measurement_interval,
         measurement_mode=ns.measurement_mode,
@@ -104,6 +144,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
     ).validate()
+
+
+def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
+    mode, paths = split_input_data(ns.input_data)
+    return dict(
+        input_data=mode,
+        input_data_paths=paths,
+        string_length=ns.string_length,
+        string_data=ns.string_data,
+        input_tensor_format=ns.input_tensor_format,
+        output_tensor_format=ns.output_tensor_format,
+        request_parameters=tuple(parse_request_parameter(r) for r in ns.request_parameters),
+    )
 
 
 def _raise_on_sigterm(signum: int, frame: object) -> None:

@@ -23,6 +23,8 @@ class Engine(Protocol):
     failed: int
 
     def set_concurrency(self, n: int) -> None: ...
+    def set_rate(self, rate: float, distribution: str, seed: int, max_inflight: int) -> None: ...
+    def set_intervals(self, intervals_ns: list[int], max_inflight: int) -> None: ...
     def swap(self) -> tuple[int, object]: ...
     def error_messages(self) -> list[str]: ...
 
@@ -100,10 +102,19 @@ def is_stable(throughputs: Sequence[float], latencies: Sequence[float], stabilit
     return max(tput) / min(tput) <= 1 + stability and max(lat) / min(lat) <= 1 + stability
 
 
+def intervals_rate(intervals_ns: Sequence[int]) -> float:
+    """The request rate a looped interval list amounts to."""
+    return len(intervals_ns) * 1e9 / sum(intervals_ns) if intervals_ns and sum(intervals_ns) else 0.0
+
+
+def level_label(mode: str) -> str:
+    return "concurrency" if mode == "concurrency" else "request rate"
+
+
 @dataclass
 class LevelResult:
-    mode: str               # "concurrency"
-    value: int
+    mode: str               # concurrency | request_rate | request_intervals
+    value: float
     merged: Measurement
     stable: bool
     windows: int            # windows measured at this level
@@ -184,12 +195,23 @@ class Profiler:
             lat = f"p{self.s.percentile} latency: {m.percentile_ns(self.s.percentile) // 1000} usec."
         return f"{head}{lat} Window: {m.duration_ns / 1e6:.1f} msec"
 
-    def profile_concurrency(self, concurrency: int) -> LevelResult:
-        self.engine.set_concurrency(concurrency)
+    def _apply_load(self, value: float) -> None:
+        mode = self.s.load_mode
+        if mode == "concurrency":
+            self.engine.set_concurrency(int(value))
+        elif mode == "request_rate":
+            self.engine.set_rate(float(value), self.s.request_distribution, self.s.seed or 0, self.s.max_inflight)
+        else:
+            self.engine.set_intervals(list(self.s.request_intervals_ns), self.s.max_inflight)
+
+    def profile_level(self, value: float) -> LevelResult:
+        """Measures one load level until stable or out of trials."""
+        self._apply_load(value)
         self._mark_boundary()  # the level starts now; what came before is discarded
         windows: list[Measurement] = []
         throughputs: list[float] = []
         latencies: list[float] = []
+        mode = self.s.load_mode
         for trial in range(1, self.s.max_trials + 1):
             m = self.measure_window()
             windows.append(m)
@@ -198,22 +220,36 @@ class Profiler:
             if self.s.verbose:
                 self.log(self._pass_line(trial, m))
             if is_stable(throughputs, latencies, self.s.stability_percentage / 100.0):
-                return LevelResult("concurrency", concurrency, merge(windows[-STABLE_WINDOWS:]), True, trial)
+                return LevelResult(mode, value, merge(windows[-STABLE_WINDOWS:]), True, trial)
         tail = windows[-STABLE_WINDOWS:]
-        return LevelResult("concurrency", concurrency, merge(tail), False, len(windows))
+        return LevelResult(mode, value, merge(tail), False, len(windows))
 
-    def levels(self) -> Sequence[int] | None:
-        return self.s.concurrency_range.levels()
+    def profile_concurrency(self, concurrency: int) -> LevelResult:
+        return self.profile_level(concurrency)
+
+    def levels(self) -> Sequence[float] | None:
+        """The sweep's levels, or None when it grows until the latency limit."""
+        mode = self.s.load_mode
+        if mode == "concurrency":
+            return self.s.concurrency_range.levels()
+        if mode == "request_rate":
+            return self.s.request_rate_range.levels()
+        return [intervals_rate(self.s.request_intervals_ns)]
+
+    def _open_ended(self) -> tuple[float, float]:
+        """(start, step) of a sweep without an end."""
+        r = self.s.concurrency_range if self.s.load_mode == "concurrency" else self.s.request_rate_range
+        return r.start, r.step
 
     def sweep(
         self,
         on_level: Callable[[LevelResult], None] = lambda r: None,
-        on_level_start: Callable[[int], None] = lambda v: None,
+        on_level_start: Callable[[float], None] = lambda v: None,
     ) -> SweepResult:
         result = SweepResult()
         bounded = self.levels()
-        r = self.s.concurrency_range
-        value = r.start
+        start, step = self._open_ended()
+        value: float = start
         index = 0
         try:
             while True:
@@ -222,13 +258,14 @@ class Profiler:
                         break
                     value = bounded[index]
                 on_level_start(value)
-                level = self.profile_concurrency(value)
+                level = self.profile_level(value)
                 if not level.stable:
                     result.unstable = level
                     result.status = "unstable"
                     result.message = (
                         f"Failed to obtain stable measurement within {self.s.max_trials} measurement windows "
-                        f"for concurrency {value}. Please try to increase the --measurement-interval."
+                        f"for {level_label(self.s.load_mode)} {value:g}. Please try to increase the "
+                        "--measurement-interval."
                     )
                     on_level(level)
                     break
@@ -243,7 +280,7 @@ class Profiler:
                 result.levels.append(level)
                 on_level(level)
                 index += 1
-                value += r.step
+                value = start + index * step
         except RequestErrors as e:
             result.status = "errors"
             result.message = str(e)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from perfanalyzer import _core
+from perfanalyzer.batching import request_tensors
+from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
-from perfanalyzer.inputs import make_inputs
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
 from perfanalyzer.report import console, csv_writer
 from perfanalyzer.report.figures import LevelFigures, figures
@@ -34,6 +37,9 @@ def _discard(text: str) -> None:
 
 def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunResult:
     """Runs the sweep; `out` receives the report text as it is produced."""
+    if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
+        # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
+        settings = dataclasses.replace(settings, seed=secrets.randbits(63))
     service = TritonHttpService(settings.server_url, settings.http_headers)
     try:
         return _profile(settings, service, out)
@@ -50,17 +56,21 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     service.check_ready()
     spec = service.model_spec(settings.model_name, settings.model_version)
     spec.check_batch_size(settings.batch_size)
-    shapes = spec.resolve_shapes(settings.shape_map)
-    tensors = make_inputs(spec, shapes, settings.batch_size, settings.input_data)
-    body = service.encode_request(spec, tensors)
+    data = load_data(settings, spec)
+    bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
+                                     output_format=settings.output_tensor_format,
+                                     parameters=settings.request_parameter_map)
+              for tensors in request_tensors(spec, data, settings.batch_size)]
 
     def server_stats() -> ServerStats | None:
         return service.server_stats(settings.model_name, settings.model_version)
 
     engine = _core.HttpEngine(
-        service.infer_url(settings.model_name, settings.model_version), [body],
+        service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
     )
+    if data.from_json:
+        out(data.read_message())
     out(console.settings_block(settings))
     printed: list[LevelFigures] = []
 
@@ -68,9 +78,12 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
         f = figures(level, settings.percentile)
         printed.append(f)
         out(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
+        warning = console.delayed_warning(f.open_loop) if f.open_loop else None
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
 
-    def on_level_start(value: int) -> None:
-        out(console.level_header(value))
+    def on_level_start(value: float) -> None:
+        out(console.level_header(value, settings.load_mode))
 
     engine.start()
     try:

@@ -5,6 +5,7 @@ only this, so a rule about flags lives in exactly one place."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from perfanalyzer.errors import OptionError
@@ -13,6 +14,10 @@ MEASUREMENT_MODES = ("time_windows", "count_windows")
 HTTP_CLIENTS = ("auto", "native", "curl")
 PROTOCOLS = ("http",)
 INPUT_DATA_MODES = ("random", "zero")
+INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a directory, or a json file"
+DEFAULT_STRING_LENGTH = 128
+TENSOR_FORMATS = ("binary", "json")
+REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,26 @@ class Range:
 
 
 @dataclass(frozen=True)
+class RateRange:
+    """Request rates start:end:step (floats); end == 0 means "until -l"."""
+
+    start: float
+    end: float
+    step: float
+
+    def levels(self) -> list[float] | None:
+        if self.end == 0:
+            return None
+        n = int((self.end - self.start) / self.step + 1e-9) + 1
+        return [round(self.start + i * self.step, 9) for i in range(n)]
+
+
+LOAD_FLAGS = {"concurrency": "--concurrency-range", "request_rate": "--request-rate-range",
+              "request_intervals": "--request-intervals"}
+DISTRIBUTIONS = ("constant", "poisson")
+
+
+@dataclass(frozen=True)
 class Settings:
     model_name: str
     model_version: str = ""
@@ -39,7 +64,13 @@ class Settings:
     http_headers: tuple[str, ...] = ()
     batch_size: int = 1
     shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    input_data: str = "random"
+    input_data: str = "random"           # generated data: random or zero
+    input_data_paths: tuple[str, ...] = ()  # --input-data DIR, or JSON files read in order
+    string_length: int = DEFAULT_STRING_LENGTH
+    string_data: str = ""
+    input_tensor_format: str = "binary"
+    output_tensor_format: str = "binary"
+    request_parameters: tuple[tuple[str, str, str], ...] = ()  # (name, value, type) as given
     concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
     latency_threshold_ms: int = 0
     measurement_interval_ms: int = 5000
@@ -54,6 +85,18 @@ class Settings:
     max_threads: int = 16
     request_timeout_ms: int = 0
     http_client: str = "auto"
+    # open loop (request rate); load_modes lists what the user asked for
+    load_modes: tuple[str, ...] = ()
+    request_rate_range: RateRange = field(default_factory=lambda: RateRange(1.0, 1.0, 1.0))
+    request_distribution: str = "constant"
+    seed: int | None = None
+    request_intervals_ns: tuple[int, ...] = ()
+    request_intervals_file: str | None = None
+    max_inflight: int = 0
+
+    @property
+    def load_mode(self) -> str:
+        return self.load_modes[0] if self.load_modes else "concurrency"
 
     @property
     def server_url(self) -> str:
@@ -62,6 +105,11 @@ class Settings:
     @property
     def shape_map(self) -> dict[str, tuple[int, ...]]:
         return dict(self.shapes)
+
+    @property
+    def request_parameter_map(self) -> dict[str, int | str | bool]:
+        """--request-parameter values typed as the request's `parameters` carry them."""
+        return {name: typed_parameter(name, value, kind) for name, value, kind in self.request_parameters}
 
     @property
     def stabilizing_label(self) -> str:
@@ -74,10 +122,19 @@ class Settings:
             raise OptionError(f"-i: unsupported protocol '{self.protocol}' (supported: {', '.join(PROTOCOLS)})")
         if self.batch_size <= 0:
             raise OptionError(f"-b: batch size must be > 0, got {self.batch_size}")
-        if self.input_data not in INPUT_DATA_MODES:
-            raise OptionError(
-                f"--input-data: '{self.input_data}' is not supported yet (supported: {', '.join(INPUT_DATA_MODES)})"
-            )
+        self._validate_data_flags()
+        if len(self.load_modes) > 1:
+            a, b = (LOAD_FLAGS[m] for m in self.load_modes[:2])
+            raise OptionError(f"Cannot use both {a} and {b} inference load modes.")
+        if self.request_distribution not in DISTRIBUTIONS:
+            raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
+                              f"{', '.join(DISTRIBUTIONS)}")
+        if self.max_inflight < 0:
+            raise OptionError(f"--max-inflight: must be >= 0, got {self.max_inflight}")
+        if self.load_mode == "request_rate":
+            self._validate_rate_range()
+        elif self.load_mode == "request_intervals" and not self.request_intervals_ns:
+            raise OptionError(f"--request-intervals {self.request_intervals_file}: no intervals in the file")
         r = self.concurrency_range
         if r.start < 1:
             raise OptionError(f"--concurrency-range: start must be >= 1, got {r.start}")
@@ -85,7 +142,7 @@ class Settings:
             raise OptionError(f"--concurrency-range: step must be >= 1, got {r.step}")
         if r.end != 0 and r.end < r.start:
             raise OptionError(f"--concurrency-range: end ({r.end}) must be >= start ({r.start}) or 0")
-        if r.end == 0 and self.latency_threshold_ms == 0:
+        if self.load_mode == "concurrency" and r.end == 0 and self.latency_threshold_ms == 0:
             raise OptionError(
                 "The end of the search range and the latency limit can not be both 0 (or 0.0) simultaneously"
             )
@@ -121,6 +178,76 @@ class Settings:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
         return self
 
+    def _validate_data_flags(self) -> None:
+        if self.input_data not in INPUT_DATA_MODES:
+            raise OptionError(f"--input-data: unsupported type '{self.input_data}'; {INPUT_DATA_CHOICES}")
+        for path in self.input_data_paths:
+            if not os.path.exists(path):
+                raise OptionError(f"--input-data {path}: no such file or directory; {INPUT_DATA_CHOICES}")
+        if len(self.input_data_paths) > 1 and any(os.path.isdir(p) for p in self.input_data_paths):
+            raise OptionError("--input-data: a directory of input files can not be combined with other "
+                              f"--input-data paths (got {', '.join(self.input_data_paths)})")
+        if self.string_length <= 0:
+            raise OptionError(f"--string-length: must be > 0, got {self.string_length}")
+        for flag, fmt in (("--input-tensor-format", self.input_tensor_format),
+                          ("--output-tensor-format", self.output_tensor_format)):
+            if fmt not in TENSOR_FORMATS:
+                raise OptionError(f"{flag}: unsupported type '{fmt}'; the available options are 'binary' or 'json'")
+        for name, value, kind in self.request_parameters:
+            typed_parameter(name, value, kind)
+
+    def _validate_rate_range(self) -> None:
+        r = self.request_rate_range
+        if not r.start > 0:
+            raise OptionError(f"--request-rate-range: start must be > 0, got {r.start:g}")
+        if not r.step > 0:
+            raise OptionError(f"--request-rate-range: step must be > 0, got {r.step:g}")
+        if r.end != 0 and r.end < r.start:
+            raise OptionError(f"--request-rate-range: end ({r.end:g}) must be >= start ({r.start:g}) or 0")
+        if r.end == 0 and self.latency_threshold_ms == 0:
+            raise OptionError(
+                "The end of the search range and the latency limit can not be both 0 (or 0.0) simultaneously"
+            )
+
+
+def parse_rate_range(text: str) -> RateRange:
+    """--request-rate-range start[:end[:step]] with floats."""
+    parts = text.split(":")
+    if not 1 <= len(parts) <= 3 or any(p.strip() == "" for p in parts):
+        raise OptionError(f"--request-rate-range: expected start:end:step, got '{text}'")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"--request-rate-range: expected numbers in start:end:step, got '{text}'") from None
+    start = values[0]
+    end = values[1] if len(values) > 1 else start
+    step = values[2] if len(values) > 2 else 1.0
+    return RateRange(start, end, step)
+
+
+def read_intervals(path: str) -> tuple[int, ...]:
+    """--request-intervals: one gap in microseconds per line -> nanoseconds."""
+    try:
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+    except OSError as e:
+        raise OptionError(f"--request-intervals {path}: cannot read: {e.strerror}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            us = float(text)
+        except ValueError:
+            raise OptionError(f"--request-intervals {path}:{n}: '{text}' is not a number of microseconds") from None
+        if us < 0 or us != us:
+            raise OptionError(f"--request-intervals {path}:{n}: interval must be >= 0 microseconds, got {text}")
+        out.append(int(round(us * 1000)))
+    if out and sum(out) == 0:
+        raise OptionError(f"--request-intervals {path}: the intervals sum to zero")
+    return tuple(out)
+
 
 def parse_range(flag: str, text: str) -> Range:
     """Parses perf_analyzer's start[:end[:step]] (missing end = start, step = 1)."""
@@ -135,6 +262,44 @@ def parse_range(flag: str, text: str) -> Range:
     end = values[1] if len(values) > 1 else start
     step = values[2] if len(values) > 2 else 1
     return Range(start, end, step)
+
+
+def split_input_data(values: list[str]) -> tuple[str, tuple[str, ...]]:
+    """--input-data values -> (generated mode, data paths). An existing path
+    wins over the words random/zero, as in perf_analyzer."""
+    mode, paths = "random", []
+    for v in values:
+        if v in INPUT_DATA_MODES and not os.path.exists(v):
+            mode = "zero" if v == "zero" else mode
+        else:
+            paths.append(v)
+    return mode, tuple(paths)
+
+
+def parse_request_parameter(text: str) -> tuple[str, str, str]:
+    """--request-parameter name:value:type; the value may itself hold ':'."""
+    name, sep, rest = text.partition(":")
+    value, sep2, kind = rest.rpartition(":")
+    if not (sep and sep2 and name):
+        raise OptionError(f"--request-parameter '{text}': expected name:value:type "
+                          f"(type {', '.join(REQUEST_PARAMETER_TYPES)})")
+    return name, value, kind.lower()
+
+
+def typed_parameter(name: str, value: str, kind: str) -> int | str | bool:
+    if kind == "string":
+        return value
+    if kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise OptionError(f"--request-parameter {name}: '{value}' is not an int") from None
+    if kind == "bool":
+        if value.lower() not in ("true", "false"):
+            raise OptionError(f"--request-parameter {name}: '{value}' is not a bool (true or false)")
+        return value.lower() == "true"
+    raise OptionError(f"--request-parameter {name}: unsupported type '{kind}' "
+                      f"(supported: {', '.join(REQUEST_PARAMETER_TYPES)})")
 
 
 def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from perfanalyzer.report.figures import LevelFigures, fmt_rate
+from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
 from perfanalyzer.settings import Settings
 
 
@@ -16,24 +16,41 @@ def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
     else:
         lines.append('  Using "time_windows" mode for stabilization')
         lines.append(f"  Measurement window: {s.measurement_interval_ms} msec")
-    r = s.concurrency_range
-    if r.end != 1:  # perf_analyzer's condition, kept for a byte-identical header
-        lines.append(f"  Latency limit: {s.latency_threshold_ms} msec")
-        if r.end:
-            lines.append(f"  Concurrency limit: {max(r.start, r.end)} concurrent requests")
+    if s.load_mode == "concurrency":
+        r = s.concurrency_range
+        if r.end != 1:  # perf_analyzer's condition, kept for a byte-identical header
+            lines.append(f"  Latency limit: {s.latency_threshold_ms} msec")
+            if r.end:
+                lines.append(f"  Concurrency limit: {max(r.start, r.end)} concurrent requests")
+    elif s.load_mode == "request_rate":
+        rr = s.request_rate_range
+        if rr.end != 1.0:
+            lines.append(f"  Latency limit: {s.latency_threshold_ms} msec")
+            if rr.end:
+                lines.append(f"  Request Rate limit: {max(rr.start, rr.end):g} requests per seconds")
+        kind = "poisson" if s.request_distribution == "poisson" else "uniform"
+        lines.append(f"  Using {kind} distribution on request generation")
+        if s.request_distribution == "poisson":
+            lines.append(f"  Seed: {s.seed}")
+    else:
+        lines.append(f"  Using request intervals from {s.request_intervals_file}")
+    if s.max_inflight and s.load_mode != "concurrency":
+        lines.append(f"  At most {s.max_inflight} requests in flight")
     lines.append(f"  Using {'asynchronous' if s.async_mode else 'synchronous'} calls for inference")
     lines.append(f"  Stabilizing using {s.stabilizing_label}")
     return "\n".join(lines) + "\n"
 
 
-def level_header(value: int) -> str:
-    return f"Request concurrency: {value}"
+def level_header(value: float, mode: str = "concurrency") -> str:
+    if mode == "concurrency":
+        return f"Request concurrency: {value:g}"
+    return f"Request Rate: {value:g} inference requests per seconds"
 
 
 def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", verbose: bool = False,
                 header: bool = True) -> str:
     """One level's report; the header is left out when it was printed as the level started."""
-    lines = [level_header(f.value)] if header else []
+    lines = [level_header(f.value, f.mode)] if header else []
     if not f.stable:
         lines.append("  UNSTABLE: the last 3 windows did not agree within -s; these figures are their merge")
     lines += ["  Client: ", f"    Request count: {f.request_count}",
@@ -44,6 +61,8 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         lines.append(f"    Avg client overhead: {f.client_overhead_pct:.2f}%")
     for p, v in f.percentiles_us.items():
         lines.append(f"    p{p} latency: {v} usec")
+    if f.open_loop is not None:
+        lines += open_loop_lines(f.open_loop)
     if verbose:
         lines.append(
             f"    Avg {protocol_label} time: {f.http_us} usec (send {f.send_us} usec + response wait "
@@ -70,13 +89,36 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
     return "\n".join(lines) + "\n"
 
 
+def open_loop_lines(o: OpenLoopFigures) -> list[str]:
+    """Ours, beyond perf_analyzer: latency from the scheduled send time
+    (coordinated-omission corrected) and how late the client sent."""
+    pct = ", ".join(f"p{p} {v} usec" for p, v in o.response_percentiles_us.items())
+    lines = [
+        f"    Response latency from schedule: {pct}",
+        f"    Schedule lag: p50 {o.lag_p50_us} usec, p99 {o.lag_p99_us} usec; "
+        f"{o.delayed} of {o.scheduled} requests sent more than 1 ms late",
+    ]
+    if o.postponed:
+        lines.append(f"    Postponed by --max-inflight: {o.postponed} requests")
+    return lines
+
+
+def delayed_warning(o: OpenLoopFigures) -> str | None:
+    """perf_analyzer's warning when more than 1 % of requests went out late."""
+    if o.delayed_pct <= 1.0:
+        return None
+    return (f"WARNING: Perf Analyzer is unable to keep up with the desired request rate. "
+            f"{o.delayed_pct:.2f}% of the requests were delayed.")
+
+
 def summary(levels: Sequence[LevelFigures], percentile: int) -> str:
     label = "Average" if percentile == -1 else f"p{percentile}"
     lines = [f"Inferences/Second vs. Client {label} Batch Latency"]
     for f in levels:
         mark = " (UNSTABLE)" if not f.stable else ""
+        label = "Concurrency" if f.mode == "concurrency" else "Request Rate"
         lines.append(
-            f"Concurrency: {f.value}, throughput: {fmt_rate(f.throughput)} infer/sec, "
+            f"{label}: {f.value_text}, throughput: {fmt_rate(f.throughput)} infer/sec, "
             f"latency {f.stabilizing_us} usec{mark}"
         )
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ def percentiles(percentile: int) -> list[int]:
 
 def row(f: LevelFigures, percentile: int, uses_cache: bool) -> list[str]:
     s = f.server or {}
-    cells = [str(f.value), fmt_rate(f.throughput), str(f.send_us), str(f.network_us),
+    cells = [f.value_text, fmt_rate(f.throughput), str(f.send_us), str(f.network_us),
              str(s.get("queue", 0)), str(s.get("compute_input", 0)), str(s.get("compute_infer", 0)),
              str(s.get("compute_output", 0))]
     if uses_cache:

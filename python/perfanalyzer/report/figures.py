@@ -18,9 +18,25 @@ def fmt_rate(x: float) -> str:
 
 
 @dataclass(frozen=True)
+class OpenLoopFigures:
+    """What only an open-loop (request rate) level has."""
+
+    response_percentiles_us: dict[int, int]  # from the scheduled send time
+    lag_p50_us: int
+    lag_p99_us: int
+    delayed: int
+    scheduled: int
+    postponed: int
+
+    @property
+    def delayed_pct(self) -> float:
+        return 100.0 * self.delayed / self.scheduled if self.scheduled else 0.0
+
+
+@dataclass(frozen=True)
 class LevelFigures:
     mode: str
-    value: int
+    value: float
     stable: bool
     request_count: int
     throughput: float
@@ -33,6 +49,11 @@ class LevelFigures:
     # server side (None when the server gave no statistics)
     server: dict[str, int] | None
     client_overhead_pct: float = 0.0  # share of slot time with no request in flight
+    open_loop: OpenLoopFigures | None = None
+
+    @property
+    def value_text(self) -> str:
+        return fmt_rate(self.value)
 
     @property
     def http_us(self) -> int:
@@ -51,7 +72,7 @@ class LevelFigures:
         return max(0, rest)
 
 
-def client_overhead_pct(m: Measurement, concurrency: int) -> float:
+def client_overhead_pct(m: Measurement, concurrency: float) -> float:
     """Time the client held a slot without a request in flight, as a share of
     all slot time (perf_analyzer's "Avg client overhead" in closed loop)."""
     slot_ns = m.duration_ns * concurrency
@@ -93,6 +114,19 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
         stabilizing_us=us(m.stabilizing_latency_ns(percentile)),
         send_us=us(m.avg_send_ns),
         recv_us=us(m.avg_recv_ns),
-        client_overhead_pct=client_overhead_pct(m, level.value),
+        client_overhead_pct=client_overhead_pct(m, level.value) if level.mode == "concurrency" else 0.0,
+        open_loop=open_loop_figures(m, wanted) if level.mode != "concurrency" else None,
         server=server,
+    )
+
+
+def open_loop_figures(m: Measurement, wanted: list[int]) -> OpenLoopFigures:
+    c = m.client
+    return OpenLoopFigures(
+        response_percentiles_us={p: us(c.response_percentile_ns(p)) for p in wanted},
+        lag_p50_us=us(c.lag_percentile_ns(50)),
+        lag_p99_us=us(c.lag_percentile_ns(99)),
+        delayed=c.delayed,
+        scheduled=c.scheduled_count,
+        postponed=c.postponed,
     )
