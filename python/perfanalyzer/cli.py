@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(new) seed of the Poisson schedule; printed when chosen at random")
     p.add_argument("--request-intervals", default=None,
                    help="file of send intervals in microseconds, one per line, looped (open loop)")
+    p.add_argument("--request-count", type=int, default=0,
+                   help="measure each level as one window of exactly this many requests (reported as stable)")
+    p.add_argument("--warmup-request-count", type=int, default=0,
+                   help="requests sent before measuring starts, then discarded")
     p.add_argument("--max-inflight", type=int, default=0,
                    help="(new) open loop: at most this many requests in flight; later sends are "
                    "postponed and counted (default: no cap)")
@@ -131,6 +135,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         request_intervals_ns=read_intervals(ns.request_intervals) if ns.request_intervals is not None else (),
         request_intervals_file=ns.request_intervals,
         max_inflight=ns.max_inflight,
+        request_count=ns.request_count,
+        warmup_request_count=ns.warmup_request_count,
         latency_threshold_ms=ns.latency_threshold,
         measurement_interval_ms=ns.measurement_interval,
         measurement_mode=ns.measurement_mode,

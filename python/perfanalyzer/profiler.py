@@ -25,6 +25,8 @@ class Engine(Protocol):
     def set_concurrency(self, n: int) -> None: ...
     def set_rate(self, rate: float, distribution: str, seed: int, max_inflight: int) -> None: ...
     def set_intervals(self, intervals_ns: list[int], max_inflight: int) -> None: ...
+    def set_budget(self, n: int | None) -> None: ...
+    in_flight: int
     def swap(self) -> tuple[int, object]: ...
     def error_messages(self) -> list[str]: ...
 
@@ -158,6 +160,39 @@ class Profiler:
         delta = server - previous_server if server is not None and previous_server is not None else None
         return t - previous_t, stats, delta
 
+    def _wait_until(self, done: Callable[[], bool]) -> None:
+        pause = 0.001
+        while not done():
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _settle(self) -> None:
+        """Lets every request in flight finish and starts no new one."""
+        self.engine.set_budget(0)
+        self._wait_until(lambda: self.engine.in_flight == 0)
+
+    def _send_exactly(self, n: int, value: float) -> None:
+        """Runs the level's load for exactly n requests (from an idle engine)."""
+        finished = self.engine.completed + self.engine.failed
+        self.engine.set_budget(n)
+        self._apply_load(value)
+        self._wait_until(lambda: self.engine.completed + self.engine.failed >= finished + n)
+
+    def warm_up(self, value: float) -> None:
+        """--warmup-request-count: sent at the first level, then discarded."""
+        self._send_exactly(self.s.warmup_request_count, value)
+        self.engine.set_budget(None)
+
+    def _profile_request_count(self, value: float) -> LevelResult:
+        """--request-count N: one window of exactly N requests, reported as stable."""
+        self._settle()
+        self._mark_boundary()
+        self._send_exactly(self.s.request_count, value)
+        duration, stats, server = self._mark_boundary()
+        m = Measurement(duration, stats, server, self.s.batch_size)
+        self._raise_on_errors(stats)
+        return LevelResult(self.s.load_mode, value, m, True, 1)
+
     def _wait_for_window(self) -> None:
         """Returns when the window should close; early if requests fail."""
         failed_at_start = self.engine.failed
@@ -179,12 +214,15 @@ class Profiler:
         self._wait_for_window()
         duration, stats, server = self._mark_boundary()
         m = Measurement(duration, stats, server, self.s.batch_size)
+        self._raise_on_errors(stats)
+        return m
+
+    def _raise_on_errors(self, stats: object) -> None:
         if stats.error_count:
             kinds = ", ".join(f"{n} {k}" for k, n in stats.errors.items())
             messages = "; ".join(self.engine.error_messages()[:3])
             raise RequestErrors(f"{stats.error_count} of {stats.ok + stats.error_count} requests failed "
                                 f"({kinds}): {messages}")
-        return m
 
     def _pass_line(self, trial: int, m: Measurement) -> str:
         """perf_analyzer's -v line for one window, plus the window's real length."""
@@ -206,6 +244,8 @@ class Profiler:
 
     def profile_level(self, value: float) -> LevelResult:
         """Measures one load level until stable or out of trials."""
+        if self.s.request_count:
+            return self._profile_request_count(value)
         self._apply_load(value)
         self._mark_boundary()  # the level starts now; what came before is discarded
         windows: list[Measurement] = []
@@ -258,6 +298,8 @@ class Profiler:
                         break
                     value = bounded[index]
                 on_level_start(value)
+                if index == 0 and self.s.warmup_request_count:
+                    self.warm_up(value)
                 level = self.profile_level(value)
                 if not level.stable:
                     result.unstable = level

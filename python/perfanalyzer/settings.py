@@ -93,6 +93,8 @@ class Settings:
     request_intervals_ns: tuple[int, ...] = ()
     request_intervals_file: str | None = None
     max_inflight: int = 0
+    request_count: int = 0            # > 0: one window of exactly this many requests per level
+    warmup_request_count: int = 0     # sent before the first level and discarded
 
     @property
     def load_mode(self) -> str:
@@ -129,6 +131,10 @@ class Settings:
         if self.request_distribution not in DISTRIBUTIONS:
             raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
                               f"{', '.join(DISTRIBUTIONS)}")
+        if self.request_count < 0:
+            raise OptionError(f"--request-count: must be >= 0, got {self.request_count}")
+        if self.warmup_request_count < 0:
+            raise OptionError(f"--warmup-request-count: must be >= 0, got {self.warmup_request_count}")
         if self.max_inflight < 0:
             raise OptionError(f"--max-inflight: must be >= 0, got {self.max_inflight}")
         if self.load_mode == "request_rate":

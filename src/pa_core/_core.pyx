@@ -89,6 +89,7 @@ cdef extern from "engine.h":
     ctypedef struct pa_engine:
         pass
     int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight)
+    void pa_engine_set_budget(pa_engine *e, uint64_t n) nogil
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
     uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) nogil
@@ -467,6 +468,10 @@ cdef class HttpEngine:
     def set_concurrency(self, unsigned n) -> None:
         """Closed loop: n requests in flight."""
         pa_engine_set_concurrency(self._live(), n)
+
+    def set_budget(self, n=None) -> None:
+        """At most n more requests will be started; None lifts the limit."""
+        pa_engine_set_budget(self._live(), 0xFFFFFFFFFFFFFFFF if n is None else n)
 
     def set_rate(self, double rate, str distribution="constant", uint64_t seed=0,
                  unsigned max_inflight=0) -> None:

@@ -10,6 +10,7 @@
 void pa_engine_init(pa_engine *e, const pa_engine_ops *ops) {
     memset(e, 0, offsetof(pa_engine, recorder));
     e->ops = ops;
+    e->budget = UINT64_MAX;
     pthread_mutex_init(&e->control, NULL);
     pa_recorder_init(&e->recorder);
 }
@@ -26,6 +27,25 @@ int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
     }
     e->thread_started = 1;
     return 0;
+}
+
+void pa_engine_set_budget(pa_engine *e, uint64_t n) {
+    __atomic_store_n(&e->budget, n, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&e->budget_gen, 1, __ATOMIC_RELEASE); /* idle slots may start again */
+    e->ops->wake(e);
+}
+
+/* Takes one request from the budget; 0 when it is spent. */
+static int take_budget(pa_engine *e) {
+    uint64_t b = __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (b == 0)
+            return 0;
+        if (b == UINT64_MAX)
+            return 1;
+        if (__atomic_compare_exchange_n(&e->budget, &b, b - 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 1;
+    }
 }
 
 static void hand_over(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
@@ -127,7 +147,7 @@ static void fill_slots(pa_engine *e, uint64_t now) {
             continue;
         if (s->not_before_ns > now)
             e->backing_off++;
-        else
+        else if (take_budget(e))
             e->ops->start_request(e, s);
     }
 }
@@ -188,7 +208,7 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
     if (sc->due_ns > now && sc->due_ns - now < PA_SPIN_NS)
         while ((now = pa_now_ns()) < sc->due_ns) {
         }
-    while (sc->due_ns <= now) {
+    while (sc->due_ns <= now && __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE)) {
         pa_slot *s = slot_for_due(e);
         if (!s) {
             if (!e->waiting_for_slot) {
@@ -200,6 +220,7 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
             return;
         }
         e->waiting_for_slot = 0;
+        take_budget(e);
         s->scheduled_ns = sc->due_ns;
         pa_schedule_advance(sc);
         e->ops->start_request(e, s);
@@ -209,6 +230,11 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
 
 int pa_engine_tick(pa_engine *e, uint64_t now) {
     take_load(e, now);
+    unsigned budget_gen = __atomic_load_n(&e->budget_gen, __ATOMIC_ACQUIRE);
+    if (budget_gen != e->seen_budget_gen) {
+        e->seen_budget_gen = budget_gen;
+        e->filled_for = (unsigned)-1; /* refill: slots idled by a spent budget */
+    }
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
             e->drain_deadline = now + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
@@ -235,7 +261,7 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
         push_free(e, s);
         if (e->waiting_for_slot)
             dispatch_due(e, pa_now_ns());
-    } else if (s->index < pa_engine_target(e)) {
+    } else if (s->index < pa_engine_target(e) && take_budget(e)) {
         e->ops->start_request(e, s);
     }
 }

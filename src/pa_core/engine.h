@@ -43,6 +43,8 @@ struct pa_engine {
     int thread_started;
 
     unsigned target;    /* atomic: requests wanted in flight */
+    uint64_t budget;    /* atomic: requests still allowed to start; UINT64_MAX = no limit */
+    unsigned budget_gen; /* atomic: bumped by each set_budget */
     unsigned in_flight; /* atomic */
     int stopping;       /* atomic */
     long drain_ms;      /* atomic, set before stopping */
@@ -60,6 +62,7 @@ struct pa_engine {
 
     /* Engine-thread state. */
     unsigned seen_gen;
+    unsigned seen_budget_gen;
     pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
     unsigned max_inflight;   /* open loop cap, 0 = none */
     int waiting_for_slot;    /* open loop: the due request is postponed */
@@ -78,6 +81,9 @@ void pa_engine_init(pa_engine *e, const pa_engine_ops *ops);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);
+/* At most n more requests will be started (UINT64_MAX: no limit); for
+ * windows of an exact request count and for warm-up. */
+void pa_engine_set_budget(pa_engine *e, uint64_t n);
 /* Closed loop: n requests in flight. */
 void pa_engine_set_concurrency(pa_engine *e, unsigned n);
 /* Open loop from now on: sends at the schedule's times (the schedule is
