@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(new) seed of the Poisson schedule; printed when chosen at random")
     p.add_argument("--request-intervals", default=None,
                    help="file of send intervals in microseconds, one per line, looped (open loop)")
+    p.add_argument("--binary-search", action="store_true",
+                   help="bisect the range for the highest load under -l (needs start:end:step and -l)")
     p.add_argument("--request-count", type=int, default=0,
                    help="measure each level as one window of exactly this many requests (reported as stable)")
     p.add_argument("--warmup-request-count", type=int, default=0,
@@ -136,6 +138,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         request_intervals_file=ns.request_intervals,
         max_inflight=ns.max_inflight,
         request_count=ns.request_count,
+        binary_search=ns.binary_search,
         warmup_request_count=ns.warmup_request_count,
         latency_threshold_ms=ns.latency_threshold,
         measurement_interval_ms=ns.measurement_interval,

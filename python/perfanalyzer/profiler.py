@@ -281,11 +281,78 @@ class Profiler:
         r = self.s.concurrency_range if self.s.load_mode == "concurrency" else self.s.request_rate_range
         return r.start, r.step
 
+    def _over_limit(self, level: LevelResult) -> bool:
+        limit_ns = self.s.latency_threshold_ms * 1e6
+        return bool(limit_ns) and level.merged.stabilizing_latency_ns(self.s.percentile) >= limit_ns
+
+    def _unstable(self, result: SweepResult, level: LevelResult, on_level: Callable[[LevelResult], None]) -> None:
+        result.unstable = level
+        result.status = "unstable"
+        result.message = (
+            f"Failed to obtain stable measurement within {self.s.max_trials} measurement windows "
+            f"for {level_label(self.s.load_mode)} {level.value:g}. Please try to increase the "
+            "--measurement-interval."
+        )
+        on_level(level)
+
+    def binary_search(
+        self,
+        on_level: Callable[[LevelResult], None] = lambda r: None,
+        on_level_start: Callable[[float], None] = lambda v: None,
+    ) -> SweepResult:
+        """The highest load whose latency stays under -l: measure start (stop
+        if it is over), measure end (stop if it is under), then bisect while
+        end - start > step. Every level under the limit is reported."""
+        result = SweepResult()
+        integral = self.s.load_mode == "concurrency"
+        r = self.s.concurrency_range if integral else self.s.request_rate_range
+        lo, hi, step = r.start, r.end, r.step
+
+        def passes(value: float) -> bool | None:
+            on_level_start(value)
+            if not result.levels and result.unstable is None and self.s.warmup_request_count:
+                self.warm_up(value)
+            level = self.profile_level(value)
+            if not level.stable:
+                self._unstable(result, level, on_level)
+                return None
+            if self._over_limit(level):
+                self.log(f"  latency over the limit of {self.s.latency_threshold_ms} msec at "
+                         f"{level_label(self.s.load_mode)} {value:g}")
+                return False
+            result.levels.append(level)
+            on_level(level)
+            return True
+
+        try:
+            first = passes(lo)
+            if first is None:
+                return result
+            if not first:
+                result.status = "over_limit"
+                result.message = f"Measured latency went over the set limit of {self.s.latency_threshold_ms} msec. "
+                return result
+            if passes(hi) is not False:
+                return result
+            while hi - lo > step:
+                mid = (lo + hi) // 2 if integral else (lo + hi) / 2
+                verdict = passes(mid)
+                if verdict is None:
+                    return result
+                lo, hi = (mid, hi) if verdict else (lo, mid)
+        except RequestErrors as e:
+            result.status, result.message = "errors", str(e)
+        except KeyboardInterrupt:
+            result.status, result.message = "interrupted", "interrupted: reporting the levels measured so far"
+        return result
+
     def sweep(
         self,
         on_level: Callable[[LevelResult], None] = lambda r: None,
         on_level_start: Callable[[float], None] = lambda v: None,
     ) -> SweepResult:
+        if self.s.binary_search:
+            return self.binary_search(on_level, on_level_start)
         result = SweepResult()
         bounded = self.levels()
         start, step = self._open_ended()
@@ -302,18 +369,9 @@ class Profiler:
                     self.warm_up(value)
                 level = self.profile_level(value)
                 if not level.stable:
-                    result.unstable = level
-                    result.status = "unstable"
-                    result.message = (
-                        f"Failed to obtain stable measurement within {self.s.max_trials} measurement windows "
-                        f"for {level_label(self.s.load_mode)} {value:g}. Please try to increase the "
-                        "--measurement-interval."
-                    )
-                    on_level(level)
+                    self._unstable(result, level, on_level)
                     break
-                if self.s.latency_threshold_ms and (
-                    level.merged.stabilizing_latency_ns(self.s.percentile) >= self.s.latency_threshold_ms * 1e6
-                ):
+                if self._over_limit(level):
                     result.status = "over_limit"
                     result.message = (
                         f"Measured latency went over the set limit of {self.s.latency_threshold_ms} msec. "

@@ -95,6 +95,7 @@ class Settings:
     max_inflight: int = 0
     request_count: int = 0            # > 0: one window of exactly this many requests per level
     warmup_request_count: int = 0     # sent before the first level and discarded
+    binary_search: bool = False
 
     @property
     def load_mode(self) -> str:
@@ -131,6 +132,13 @@ class Settings:
         if self.request_distribution not in DISTRIBUTIONS:
             raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
                               f"{', '.join(DISTRIBUTIONS)}")
+        if self.binary_search:
+            if self.load_mode == "request_intervals":
+                raise OptionError("--binary-search works over --concurrency-range or --request-rate-range")
+            r = self.concurrency_range if self.load_mode == "concurrency" else self.request_rate_range
+            if r.end == 0 or r.end < r.start or self.latency_threshold_ms <= 0:
+                raise OptionError("--binary-search needs an explicit end of the search range (start:end:step "
+                                  "with end >= start) and a latency limit (-l)")
         if self.request_count < 0:
             raise OptionError(f"--request-count: must be >= 0, got {self.request_count}")
         if self.warmup_request_count < 0:

@@ -57,3 +57,14 @@ def test_bad_rate_options(tmp_path: Path, capsys: pytest.CaptureFixture[str], ar
     assert main(args) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--binary-search", "--concurrency-range", "1:8"],            # no -l
+    ["--binary-search", "--concurrency-range", "1:0", "-l", "5"],  # no end
+    ["--binary-search", "--request-rate-range", "100:50", "-l", "5"],  # end < start
+])
+def test_binary_search_needs_end_and_limit(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-m", "m", *argv]) == 3
+    err = capsys.readouterr().err
+    assert "--binary-search needs an explicit end" in err or "must be >= start" in err
