@@ -179,7 +179,7 @@ static void *run(void *arg) {
         int wait_ms = 20;
         uint64_t due = pa_engine_next_due_ns(&e->base), now = pa_now_ns();
         if (due)
-            wait_ms = due <= now + PA_SPIN_NS ? 0 : (int)((due - now - PA_SPIN_NS) / 1000000ull);
+            wait_ms = (int)(pa_engine_sleep_before_ns(&e->base, due, now) / 1000000ull);
         curl_multi_poll(e->multi, NULL, 0, wait_ms < 20 ? wait_ms : 20, NULL);
     }
     for (unsigned i = 0; i < e->base.n_slots; i++) {

@@ -11,6 +11,7 @@ void pa_engine_init(pa_engine *e, const pa_engine_ops *ops) {
     memset(e, 0, offsetof(pa_engine, recorder));
     e->ops = ops;
     e->budget = UINT64_MAX;
+    e->spin_ns = PA_SPIN_MIN_NS;
     pthread_mutex_init(&e->control, NULL);
     pa_recorder_init(&e->recorder);
 }
@@ -205,7 +206,7 @@ static pa_slot *slot_for_due(pa_engine *e) {
  * before a due time so the send is not left to the timer's slack. */
 static void dispatch_due(pa_engine *e, uint64_t now) {
     pa_schedule *sc = &e->schedule;
-    if (sc->due_ns > now && sc->due_ns - now < PA_SPIN_NS)
+    if (sc->due_ns > now && sc->due_ns - now <= e->spin_ns)
         while ((now = pa_now_ns()) < sc->due_ns) {
         }
     while (sc->due_ns <= now && __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE)) {
@@ -251,6 +252,23 @@ uint64_t pa_engine_next_due_ns(const pa_engine *e) {
     if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot)
         return 0;
     return e->schedule.due_ns;
+}
+
+uint64_t pa_engine_sleep_before_ns(const pa_engine *e, uint64_t due_ns, uint64_t now_ns) {
+    return due_ns > now_ns + e->spin_ns ? due_ns - now_ns - e->spin_ns : 0;
+}
+
+void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns) {
+    uint64_t late = woke_ns > wanted_ns ? woke_ns - wanted_ns : 0;
+    e->overshoot_ns = e->overshoot_ns - e->overshoot_ns / 8 + late / 8;
+    /* Spinning costs a core: never more than a tenth of the time between sends. */
+    uint64_t cap = pa_schedule_mean_gap_ns(&e->schedule) / 10;
+    if (cap > PA_SPIN_MAX_NS)
+        cap = PA_SPIN_MAX_NS;
+    uint64_t spin = 2 * e->overshoot_ns + 5000;
+    if (spin > cap)
+        spin = cap;
+    e->spin_ns = spin < PA_SPIN_MIN_NS ? PA_SPIN_MIN_NS : spin;
 }
 
 void pa_engine_slot_done(pa_engine *e, pa_slot *s) {

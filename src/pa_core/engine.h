@@ -16,7 +16,8 @@
 #define PA_ERROR_MESSAGE_LEN 320
 #define PA_MAX_SLOTS 65536u
 #define PA_RETRY_AFTER_TRANSPORT_ERROR_NS 10000000ull /* 10 ms */
-#define PA_SPIN_NS 20000ull /* open loop: busy-wait this close to a due time */
+#define PA_SPIN_MIN_NS 20000ull  /* open loop: busy-wait at least this close to a due time */
+#define PA_SPIN_MAX_NS 100000ull /* ... at most this close, and at most a tenth of the mean gap */
 
 typedef struct pa_engine pa_engine;
 
@@ -65,6 +66,8 @@ struct pa_engine {
     unsigned seen_budget_gen;
     pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
     unsigned max_inflight;   /* open loop cap, 0 = none */
+    uint64_t spin_ns;        /* open loop: wake this long before a due time, then spin */
+    uint64_t overshoot_ns;   /* moving average of how late timer waits return */
     int waiting_for_slot;    /* open loop: the due request is postponed */
     pa_slot **slots;
     unsigned n_slots;
@@ -112,6 +115,11 @@ int pa_engine_tick(pa_engine *e, uint64_t now_ns);
 static inline int pa_engine_needs_timer(const pa_engine *e) { return e->backing_off || e->drain_deadline; }
 /* Open loop: when the next request is due, 0 when no timer is needed. */
 uint64_t pa_engine_next_due_ns(const pa_engine *e);
+/* Open loop: how long to sleep before `due` (the rest is spun), and what the
+ * transport saw when the sleep ended: the margin adapts to this machine's
+ * timer wake-up latency. */
+uint64_t pa_engine_sleep_before_ns(const pa_engine *e, uint64_t due_ns, uint64_t now_ns);
+void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns);
 /* After a request completed: the closed loop sends again at once, unless
  * the engine stops or the slot was retired by a lower target. */
 void pa_engine_slot_done(pa_engine *e, pa_slot *s);

@@ -470,15 +470,19 @@ static void *run(void *arg) {
             next_timeout_check = now + 5000000ull;
         }
         uint64_t wait_ns = (timeouts || pa_engine_needs_timer(&e->base)) ? 5000000ull : 1000000000ull;
-        uint64_t due = pa_engine_next_due_ns(&e->base);
+        uint64_t due = pa_engine_next_due_ns(&e->base), wake_at = 0;
         if (due) {
             now = pa_now_ns();
-            uint64_t until = due > now + PA_SPIN_NS ? due - now - PA_SPIN_NS : 0;
-            if (until < wait_ns)
+            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
+            if (until <= wait_ns) {
                 wait_ns = until;
+                wake_at = now + until;
+            }
         }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000ull), .tv_nsec = (long)(wait_ns % 1000000000ull)};
         int n = epoll_pwait2(e->epfd, events, MAX_EVENTS, &ts, NULL);
+        if (n == 0 && wake_at && wait_ns)
+            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL) {
                 uint64_t v;

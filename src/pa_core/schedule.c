@@ -67,3 +67,15 @@ void pa_schedule_free(pa_schedule *s) {
     free(s->intervals_ns);
     s->intervals_ns = NULL;
 }
+
+uint64_t pa_schedule_mean_gap_ns(const pa_schedule *s) {
+    if (s->kind == PA_LOAD_CONSTANT || s->kind == PA_LOAD_POISSON)
+        return (uint64_t)(1e9 / s->rate);
+    if (s->kind == PA_LOAD_INTERVALS) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < s->n_intervals; i++)
+            sum += s->intervals_ns[i];
+        return sum / s->n_intervals;
+    }
+    return 0;
+}

@@ -29,5 +29,7 @@ void pa_schedule_start(pa_schedule *s, uint64_t now_ns);
 /* Moves due_ns to the next request's send time. */
 void pa_schedule_advance(pa_schedule *s);
 void pa_schedule_free(pa_schedule *s);
+/* Average time between sends (0 for a closed loop). */
+uint64_t pa_schedule_mean_gap_ns(const pa_schedule *s);
 
 #endif
