@@ -12,6 +12,11 @@ class TensorSpec:
     name: str
     datatype: str             # KServe v2 name: FP32, INT64, BYTES, ...
     dims: tuple[int, ...]     # without the batch dimension; -1 = variable
+    optional: bool = False    # model config `optional: true`: a request may leave it out
+
+    def accepts(self, shape: tuple[int, ...]) -> bool:
+        """Whether a concrete shape (no batch dim) fits these dims."""
+        return len(shape) == len(self.dims) and all(m < 0 or m == g for m, g in zip(self.dims, shape, strict=True))
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,13 @@ class ModelSpec:
         if self.max_batch_size > 0 and batch_size > self.max_batch_size:
             raise OptionError(f"expecting batch size <= {self.max_batch_size} for model '{self.name}'")
 
-    def resolve_shapes(self, overrides: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-        """Each input's concrete dims (no batch dim), filling -1 from --shape."""
+    def resolve_shapes(
+        self, overrides: dict[str, tuple[int, ...]], strict: bool = True
+    ) -> dict[str, tuple[int, ...]]:
+        """Each input's dims (no batch dim), filling -1 from --shape.
+
+        strict=False leaves a variable input without --shape as it is (-1 kept):
+        JSON data may give its shape step by step."""
         known = {t.name for t in self.inputs}
         for name in overrides:
             if name not in known:
@@ -44,15 +54,14 @@ class ModelSpec:
         for t in self.inputs:
             given = overrides.get(t.name)
             if given is None:
-                if any(d < 0 for d in t.dims):
+                if strict and any(d < 0 for d in t.dims):
                     raise OptionError(
                         f"input '{t.name}' has a variable dimension {list(t.dims)}: "
                         f"give its shape with --shape {t.name}:d1,d2,..."
                     )
                 shapes[t.name] = t.dims
                 continue
-            compatible = len(given) == len(t.dims) and all(m < 0 or m == g for m, g in zip(t.dims, given, strict=True))
-            if not compatible:
+            if not t.accepts(given):
                 raise OptionError(
                     f"--shape {t.name}: {list(given)} is incompatible with the model's input shape {list(t.dims)}"
                 )

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from perfanalyzer.errors import ServerError
-from perfanalyzer.inputs import tensor_bytes
+from perfanalyzer.errors import OptionError, ServerError
+from perfanalyzer.inputs import TensorDataError, tensor_bytes, tensor_json_values
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.server_stats import ServerStats
 
@@ -91,6 +91,8 @@ class TritonHttpService:
         if self._get(path + "/ready")[0] != 200:
             raise ServerError(f"model '{model}' is not ready on the server at {self.base_url}")
         max_batch = int(config.get("max_batch_size", 0))
+        # Only the config says which inputs are optional; the metadata does not.
+        optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
 
         def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
             out = []
@@ -98,7 +100,7 @@ class TritonHttpService:
                 dims = tuple(int(d) for d in t["shape"])
                 if max_batch > 0 and dims:
                     dims = dims[1:]  # metadata includes the batch dimension as -1
-                out.append(TensorSpec(t["name"], t["datatype"], dims))
+                out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
             return tuple(out)
 
         return ModelSpec(
@@ -118,34 +120,68 @@ class TritonHttpService:
         return self.base_url + self._model_path(model, version) + "/infer"
 
     def encode_request(
-        self, spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = ""
+        self, spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "", *,
+        input_format: str = "binary", output_format: str = "binary",
+        parameters: dict[str, int | str | bool] | None = None,
     ) -> tuple[bytes, list[str]]:
-        """One infer request: (body, header lines), outputs requested as binary."""
+        """One infer request: (body, header lines).
+
+        Inputs missing from `tensors` (optional ones) are left out. Binary input
+        format: JSON header + raw tensor bytes (Inference-Header-Content-Length);
+        json: the tensors' values as `data` lists in a pure JSON body."""
         header: dict[str, Any] = {}
         if request_id:
             header["id"] = request_id
+        if parameters:
+            header["parameters"] = dict(parameters)
         inputs, blobs = [], []
         for t in spec.inputs:
-            raw = tensor_bytes(t.datatype, tensors[t.name])
-            blobs.append(raw)
-            inputs.append({
-                "name": t.name,
-                "shape": list(tensors[t.name].shape),
-                "datatype": t.datatype,
-                "parameters": {"binary_data_size": len(raw)},
-            })
+            if t.name not in tensors:
+                continue
+            entry: dict[str, Any] = {"name": t.name, "shape": list(tensors[t.name].shape), "datatype": t.datatype}
+            if input_format == "json":
+                entry["data"] = _json_data(t, tensors[t.name])
+            else:
+                raw = tensor_bytes(t.datatype, tensors[t.name])
+                blobs.append(raw)
+                entry["parameters"] = {"binary_data_size": len(raw)}
+            inputs.append(entry)
         header["inputs"] = inputs
-        header["outputs"] = [{"name": o.name, "parameters": {"binary_data": True}} for o in spec.outputs]
-        json_part = json.dumps(header, separators=(",", ":")).encode()
-        lines = [
-            "Content-Type: application/octet-stream",
-            f"Inference-Header-Content-Length: {len(json_part)}",
-        ]
+        header["outputs"] = [_requested_output(o, output_format) for o in spec.outputs]
+        json_part = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+        if input_format == "json":
+            lines = ["Content-Type: application/json"]
+        else:
+            lines = [
+                "Content-Type: application/octet-stream",
+                f"Inference-Header-Content-Length: {len(json_part)}",
+            ]
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
         return json_part + b"".join(blobs), lines
 
     def close(self) -> None:
         self._curl.close()
+
+
+# Triton reads and writes these only as binary data, never as JSON values.
+BINARY_ONLY = ("FP16", "BF16")
+
+
+def _json_data(t: TensorSpec, array: np.ndarray) -> list[object]:
+    if t.datatype in BINARY_ONLY:
+        raise OptionError(f"--input-tensor-format json: input '{t.name}' is {t.datatype}, which Triton accepts "
+                          "only as binary data; use --input-tensor-format binary")
+    try:
+        return tensor_json_values(t.datatype, array)
+    except TensorDataError as e:
+        raise OptionError(f"--input-tensor-format json: input '{t.name}': {e}") from None
+
+
+def _requested_output(o: TensorSpec, output_format: str) -> dict[str, Any]:
+    if output_format == "json" and o.datatype in BINARY_ONLY:
+        raise OptionError(f"--output-tensor-format json: output '{o.name}' is {o.datatype}, which Triton "
+                          "returns only as binary data; use --output-tensor-format binary")
+    return {"name": o.name, "parameters": {"binary_data": output_format != "json"}}
 
 
 def _server_message(status: int, body: Any) -> str:
