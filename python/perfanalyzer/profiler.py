@@ -39,6 +39,10 @@ class Measurement:
     client: object  # perfanalyzer._core.WindowStats
     server: ServerStats | None
     batch_size: int
+    # How long after the client's window boundaries (start, end) the server's
+    # counters were read: requests finishing in those gaps count on the
+    # server one window earlier than on the client.
+    server_skew_ns: tuple[int, int] = (0, 0)
 
     @property
     def request_count(self) -> int:
@@ -89,7 +93,8 @@ def merge(measurements: Sequence[Measurement]) -> Measurement:
         client.merge(m.client)
         if server is not None and m.server is not None:
             server = server + m.server
-    return Measurement(sum(m.duration_ns for m in measurements), client, server, first.batch_size)
+    return Measurement(sum(m.duration_ns for m in measurements), client, server, first.batch_size,
+                       (first.server_skew_ns[0], measurements[-1].server_skew_ns[1]))
 
 
 def is_stable(throughputs: Sequence[float], latencies: Sequence[float], stability: float) -> bool:
@@ -151,14 +156,17 @@ class Profiler:
         self.clock_ns = clock_ns
         self._boundary_ns = 0
         self._server_at_boundary: ServerStats | None = None
+        self._skew_ns = 0
 
-    def _mark_boundary(self) -> object:
+    def _mark_boundary(self) -> Measurement:
+        """Ends the current window: the client's stats, the server's delta."""
         t, stats = self.engine.swap()
         server = self.server_stats()
-        previous_t, previous_server = self._boundary_ns, self._server_at_boundary
-        self._boundary_ns, self._server_at_boundary = t, server
+        skew = max(0, self.clock_ns() - t)
+        previous_t, previous_server, previous_skew = self._boundary_ns, self._server_at_boundary, self._skew_ns
+        self._boundary_ns, self._server_at_boundary, self._skew_ns = t, server, skew
         delta = server - previous_server if server is not None and previous_server is not None else None
-        return t - previous_t, stats, delta
+        return Measurement(t - previous_t, stats, delta, self.s.batch_size, (previous_skew, skew))
 
     def _wait_until(self, done: Callable[[], bool]) -> None:
         pause = 0.001
@@ -188,9 +196,8 @@ class Profiler:
         self._settle()
         self._mark_boundary()
         self._send_exactly(self.s.request_count, value)
-        duration, stats, server = self._mark_boundary()
-        m = Measurement(duration, stats, server, self.s.batch_size)
-        self._raise_on_errors(stats)
+        m = self._mark_boundary()
+        self._raise_on_errors(m.client)
         return LevelResult(self.s.load_mode, value, m, True, 1)
 
     def _wait_for_window(self) -> None:
@@ -212,9 +219,8 @@ class Profiler:
 
     def measure_window(self) -> Measurement:
         self._wait_for_window()
-        duration, stats, server = self._mark_boundary()
-        m = Measurement(duration, stats, server, self.s.batch_size)
-        self._raise_on_errors(stats)
+        m = self._mark_boundary()
+        self._raise_on_errors(m.client)
         return m
 
     def _raise_on_errors(self, stats: object) -> None:
