@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(new) seed of the Poisson schedule; printed when chosen at random")
     p.add_argument("--request-intervals", default=None,
                    help="file of send intervals in microseconds, one per line, looped (open loop)")
+    p.add_argument("--profile-export-file", default=None,
+                   help="write every measured request's timestamps as JSON here (the file must not exist)")
     p.add_argument("--binary-search", action="store_true",
                    help="bisect the range for the highest load under -l (needs start:end:step and -l)")
     p.add_argument("--request-count", type=int, default=0,
@@ -139,6 +141,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         max_inflight=ns.max_inflight,
         request_count=ns.request_count,
         binary_search=ns.binary_search,
+        profile_export_file=ns.profile_export_file,
         warmup_request_count=ns.warmup_request_count,
         latency_threshold_ms=ns.latency_threshold,
         measurement_interval_ms=ns.measurement_interval,

@@ -125,6 +125,7 @@ class LevelResult:
     merged: Measurement
     stable: bool
     windows: int            # windows measured at this level
+    boundaries_ns: list[int] = field(default_factory=list)  # CLOCK_MONOTONIC, every window of the level
 
 
 @dataclass
@@ -195,10 +196,11 @@ class Profiler:
         """--request-count N: one window of exactly N requests, reported as stable."""
         self._settle()
         self._mark_boundary()
+        start = self._boundary_ns
         self._send_exactly(self.s.request_count, value)
         m = self._mark_boundary()
         self._raise_on_errors(m.client)
-        return LevelResult(self.s.load_mode, value, m, True, 1)
+        return LevelResult(self.s.load_mode, value, m, True, 1, [start, self._boundary_ns])
 
     def _wait_for_window(self) -> None:
         """Returns when the window should close; early if requests fail."""
@@ -254,21 +256,23 @@ class Profiler:
             return self._profile_request_count(value)
         self._apply_load(value)
         self._mark_boundary()  # the level starts now; what came before is discarded
+        boundaries = [self._boundary_ns]
         windows: list[Measurement] = []
         throughputs: list[float] = []
         latencies: list[float] = []
         mode = self.s.load_mode
         for trial in range(1, self.s.max_trials + 1):
             m = self.measure_window()
+            boundaries.append(self._boundary_ns)
             windows.append(m)
             throughputs.append(m.throughput)
             latencies.append(m.stabilizing_latency_ns(self.s.percentile))
             if self.s.verbose:
                 self.log(self._pass_line(trial, m))
             if is_stable(throughputs, latencies, self.s.stability_percentage / 100.0):
-                return LevelResult(mode, value, merge(windows[-STABLE_WINDOWS:]), True, trial)
+                return LevelResult(mode, value, merge(windows[-STABLE_WINDOWS:]), True, trial, boundaries)
         tail = windows[-STABLE_WINDOWS:]
-        return LevelResult(mode, value, merge(tail), False, len(windows))
+        return LevelResult(mode, value, merge(tail), False, len(windows), boundaries)
 
     def profile_concurrency(self, concurrency: int) -> LevelResult:
         return self.profile_level(concurrency)

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import perfanalyzer
 from perfanalyzer import _core
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import console, csv_writer
+from perfanalyzer.report import console, csv_writer, export
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.services.triton_http import TritonHttpService
@@ -53,6 +54,8 @@ def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
 
 
 def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> RunResult:
+    if settings.profile_export_file:
+        export.check_path(settings.profile_export_file)
     service.check_ready()
     spec = service.model_spec(settings.model_name, settings.model_version)
     spec.check_batch_size(settings.batch_size)
@@ -85,14 +88,30 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     def on_level_start(value: float) -> None:
         out(console.level_header(value, settings.load_mode))
 
+    if settings.profile_export_file:
+        engine.keep_records()
     engine.start()
+    result: SweepResult | None = None
     try:
         profiler = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns)
         result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
+        if settings.profile_export_file:
+            _write_export(settings, result, engine, service)
         engine.close()
     return RunResult(result, printed, _finish(settings, result, printed, out))
+
+
+def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
+                  service: TritonHttpService) -> None:
+    """Every level measured so far, also when the run ends early."""
+    levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
+    mono_to_wall = _core.wall_ns() - _core.now_ns()
+    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
+    endpoint = endpoint.split("/", 1)[-1]
+    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall, endpoint,
+                 perfanalyzer.__version__)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

@@ -96,6 +96,7 @@ class Settings:
     request_count: int = 0            # > 0: one window of exactly this many requests per level
     warmup_request_count: int = 0     # sent before the first level and discarded
     binary_search: bool = False
+    profile_export_file: str | None = None
 
     @property
     def load_mode(self) -> str:

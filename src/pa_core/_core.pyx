@@ -84,12 +84,25 @@ cdef extern from "schedule.h":
     void pa_schedule_advance(pa_schedule *s)
     void pa_schedule_free(pa_schedule *s)
 
+cdef extern from "record_log.h":
+    ctypedef struct pa_record:
+        uint64_t scheduled_ns
+        uint64_t start_ns
+        uint64_t end_ns
+        uint64_t status
+    ctypedef struct pa_record_log:
+        size_t total
+        int out_of_memory
+    void pa_record_log_copy(const pa_record_log *log, pa_record *out)
+
 cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
     ctypedef struct pa_engine:
         pass
     int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight)
     void pa_engine_set_budget(pa_engine *e, uint64_t n) nogil
+    void pa_engine_keep_records(pa_engine *e)
+    const pa_record_log *pa_engine_records(const pa_engine *e)
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
     uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) nogil
@@ -118,6 +131,8 @@ cdef extern from "http_config.h":
 
 
 HIST_BUCKETS = PA_HIST_BUCKETS
+RECORD_DTYPE = np.dtype([("scheduled_ns", np.uint64), ("start_ns", np.uint64), ("end_ns", np.uint64),
+                         ("status", np.uint64)])
 ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
 
 if pa_curl_global_init() != 0:
@@ -468,6 +483,23 @@ cdef class HttpEngine:
     def set_concurrency(self, unsigned n) -> None:
         """Closed loop: n requests in flight."""
         pa_engine_set_concurrency(self._live(), n)
+
+    def keep_records(self) -> None:
+        """Before start(): keep every request's times, for an export."""
+        pa_engine_keep_records(self._live())
+
+    def records(self):
+        """After stop(): every successful request as a structured numpy array
+        (scheduled_ns, start_ns, end_ns in CLOCK_MONOTONIC ns), oldest first."""
+        cdef const pa_record_log *log = pa_engine_records(self._live())
+        if log == NULL:
+            raise RuntimeError("no records: call keep_records() before start() and read them after stop()")
+        if log.out_of_memory:
+            raise MemoryError("the request log ran out of memory; the export would be incomplete")
+        cdef cnp.ndarray out = np.empty(log.total, dtype=RECORD_DTYPE)
+        if log.total:
+            pa_record_log_copy(log, <pa_record *> out.data)
+        return out
 
     def set_budget(self, n=None) -> None:
         """At most n more requests will be started; None lifts the limit."""

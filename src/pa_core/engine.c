@@ -100,10 +100,24 @@ void pa_engine_stop(pa_engine *e, long drain_ms) {
     __atomic_store_n(&e->in_flight, 0, __ATOMIC_RELAXED);
 }
 
+void pa_engine_keep_records(pa_engine *e) { e->keep_records = 1; }
+
+const pa_record_log *pa_engine_records(const pa_engine *e) {
+    return e->keep_records && !e->thread_started ? &e->records : NULL;
+}
+
+static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status) {
+    if (!e->keep_records)
+        return;
+    pa_record r = {t->scheduled_ns, t->start_ns, t->end_ns, status};
+    pa_record_log_append(&e->records, &r);
+}
+
 void pa_engine_destroy(pa_engine *e) {
     if (!e)
         return;
     pa_engine_stop(e, 0);
+    pa_record_log_free(&e->records);
     pa_schedule_free(&e->pending);
     pa_schedule_free(&e->schedule);
     free(e->free_slots);
@@ -308,6 +322,7 @@ void pa_engine_request_started(pa_engine *e) { __atomic_fetch_add(&e->in_flight,
 
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received) {
     __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_RELAXED);
+    keep_record(e, t, 0);
     int64_t token = pa_recorder_enter(&e->recorder);
     pa_stats_record_ok(pa_recorder_buffer(&e->recorder, token), t, sent, received);
     pa_recorder_exit(&e->recorder, token);

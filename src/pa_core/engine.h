@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record_log.h"
 #include "schedule.h"
 #include "window_stats.h"
 
@@ -62,6 +63,8 @@ struct pa_engine {
     unsigned pending_max_inflight;
 
     /* Engine-thread state. */
+    int keep_records;        /* set before start: fill `records` */
+    pa_record_log records;
     unsigned seen_gen;
     unsigned seen_budget_gen;
     pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
@@ -81,6 +84,10 @@ struct pa_engine {
 };
 
 void pa_engine_init(pa_engine *e, const pa_engine_ops *ops);
+/* Before start: keep a record of every request (for an export). */
+void pa_engine_keep_records(pa_engine *e);
+/* After stop: the records kept (NULL when none were asked for). */
+const pa_record_log *pa_engine_records(const pa_engine *e);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);
