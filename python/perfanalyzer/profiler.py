@@ -169,11 +169,11 @@ class Profiler:
         delta = server - previous_server if server is not None and previous_server is not None else None
         return Measurement(t - previous_t, stats, delta, self.s.batch_size, (previous_skew, skew))
 
-    def _wait_until(self, done: Callable[[], bool]) -> None:
-        pause = 0.001
+    def _wait_until(self, done: Callable[[], bool], max_pause: float = 0.05) -> None:
+        pause = 0.0005
         while not done():
             time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            pause = min(pause * 2, max_pause)
 
     def _settle(self) -> None:
         """Lets every request in flight finish and starts no new one."""
@@ -181,11 +181,15 @@ class Profiler:
         self._wait_until(lambda: self.engine.in_flight == 0)
 
     def _send_exactly(self, n: int, value: float) -> None:
-        """Runs the level's load for exactly n requests (from an idle engine)."""
+        """Runs the level's load for exactly n requests (from an idle engine).
+        The load is set while the budget is 0, so nothing starts under the
+        previous level's load; the wait polls finely because its end is the
+        window's end."""
+        self.engine.set_budget(0)
+        self._apply_load(value)
         finished = self.engine.completed + self.engine.failed
         self.engine.set_budget(n)
-        self._apply_load(value)
-        self._wait_until(lambda: self.engine.completed + self.engine.failed >= finished + n)
+        self._wait_until(lambda: self.engine.completed + self.engine.failed >= finished + n, max_pause=0.001)
 
     def warm_up(self, value: float) -> None:
         """--warmup-request-count: sent at the first level, then discarded."""

@@ -134,12 +134,11 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
-        pa_engine_add_message(base, "curl_multi_add_handle failed");
+        pa_engine_record_error(base, PA_ERR_OTHER, "curl_multi_add_handle failed");
         pa_engine_slot_backoff(base, ps, s->t.start_ns);
         return;
     }
     ps->active = 1;
-    pa_engine_request_started(base);
 }
 
 static void finish_request(curl_engine *e, slot *s, CURLcode result) {

@@ -36,14 +36,19 @@ void pa_engine_set_budget(pa_engine *e, uint64_t n) {
     e->ops->wake(e);
 }
 
-/* Takes one request from the budget; 0 when it is spent. */
+/* Takes one request from the budget and counts it in flight; 0 when the
+ * budget is spent. Counting first means a reader that set the budget to 0
+ * and then sees nothing in flight has really seen the last request. */
 static int take_budget(pa_engine *e) {
+    __atomic_fetch_add(&e->in_flight, 1, __ATOMIC_ACQ_REL);
     uint64_t b = __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE);
     for (;;) {
-        if (b == 0)
-            return 0;
         if (b == UINT64_MAX)
             return 1;
+        if (b == 0) {
+            __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
+            return 0;
+        }
         if (__atomic_compare_exchange_n(&e->budget, &b, b - 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return 1;
     }
@@ -125,19 +130,28 @@ void pa_engine_destroy(pa_engine *e) {
     e->ops->destroy(e);
 }
 
-/* Grows the slot table to n (allocation happens only when load grows). */
+/* Grows the slot table to n (allocation happens only when load grows;
+ * the arrays double, so a growing open loop copies little). */
 static unsigned grow_slots(pa_engine *e, unsigned n) {
+    if (n > PA_MAX_SLOTS)
+        n = PA_MAX_SLOTS;
     if (n <= e->n_slots)
         return e->n_slots;
-    pa_slot **grown = realloc(e->slots, n * sizeof(*grown));
-    pa_slot **free_grown = grown ? realloc(e->free_slots, n * sizeof(*free_grown)) : NULL;
-    if (grown)
-        e->slots = grown;
-    if (!grown || !free_grown) {
-        pa_engine_add_message(e, "out of memory: could not add a request slot");
-        return e->n_slots;
+    if (n > e->slots_cap) {
+        unsigned cap = e->slots_cap ? e->slots_cap : 16;
+        while (cap < n)
+            cap *= 2;
+        pa_slot **grown = realloc(e->slots, cap * sizeof(*grown));
+        if (grown)
+            e->slots = grown;
+        pa_slot **free_grown = grown ? realloc(e->free_slots, cap * sizeof(*free_grown)) : NULL;
+        if (!grown || !free_grown) {
+            pa_engine_add_message(e, "out of memory: could not add a request slot");
+            return e->n_slots;
+        }
+        e->free_slots = free_grown;
+        e->slots_cap = cap;
     }
-    e->free_slots = free_grown;
     while (e->n_slots < n) {
         pa_slot *s = e->ops->new_slot(e);
         if (!s) {
@@ -223,7 +237,7 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
     if (sc->due_ns > now && sc->due_ns - now <= e->spin_ns)
         while ((now = pa_now_ns()) < sc->due_ns) {
         }
-    while (sc->due_ns <= now && __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE)) {
+    while (sc->due_ns <= now) {
         pa_slot *s = slot_for_due(e);
         if (!s) {
             if (!e->waiting_for_slot) {
@@ -235,7 +249,10 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
             return;
         }
         e->waiting_for_slot = 0;
-        take_budget(e);
+        if (!take_budget(e)) {
+            push_free(e, s);
+            return;
+        }
         s->scheduled_ns = sc->due_ns;
         pa_schedule_advance(sc);
         e->ops->start_request(e, s);
@@ -249,6 +266,8 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
     if (budget_gen != e->seen_budget_gen) {
         e->seen_budget_gen = budget_gen;
         e->filled_for = (unsigned)-1; /* refill: slots idled by a spent budget */
+        if (e->schedule.kind != PA_LOAD_CLOSED)
+            pa_schedule_start(&e->schedule, now); /* no burst for the time the budget was spent */
     }
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
@@ -263,7 +282,8 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
 }
 
 uint64_t pa_engine_next_due_ns(const pa_engine *e) {
-    if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot)
+    if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot ||
+        __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE) == 0)
         return 0;
     return e->schedule.due_ns;
 }
@@ -318,24 +338,23 @@ void pa_engine_add_message(pa_engine *e, const char *msg) {
     __atomic_store_n(&e->n_messages, n + 1, __ATOMIC_RELEASE);
 }
 
-void pa_engine_request_started(pa_engine *e) { __atomic_fetch_add(&e->in_flight, 1, __ATOMIC_RELAXED); }
-
+/* in_flight drops last: once it reads 0, every request is in the stats. */
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received) {
-    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_RELAXED);
     keep_record(e, t, 0);
     int64_t token = pa_recorder_enter(&e->recorder);
     pa_stats_record_ok(pa_recorder_buffer(&e->recorder, token), t, sent, received);
     pa_recorder_exit(&e->recorder, token);
     __atomic_fetch_add(&e->completed, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg) {
-    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_RELAXED);
     int64_t token = pa_recorder_enter(&e->recorder);
     pa_stats_record_error(pa_recorder_buffer(&e->recorder, token), kind);
     pa_recorder_exit(&e->recorder, token);
     pa_engine_add_message(e, msg);
     __atomic_fetch_add(&e->failed, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
 enum pa_error_kind pa_http_status_kind(long status) {

@@ -36,7 +36,7 @@ typedef struct pa_engine_ops {
     void (*wake)(pa_engine *e);                     /* interrupt the thread's wait; any thread */
     void (*destroy)(pa_engine *e);                  /* free everything; thread joined */
     pa_slot *(*new_slot)(pa_engine *e);             /* NULL when out of memory */
-    void (*start_request)(pa_engine *e, pa_slot *s); /* marks it active, or records why not */
+    void (*start_request)(pa_engine *e, pa_slot *s); /* counted in flight already; sends it, or records why not */
 } pa_engine_ops;
 
 struct pa_engine {
@@ -74,6 +74,7 @@ struct pa_engine {
     int waiting_for_slot;    /* open loop: the due request is postponed */
     pa_slot **slots;
     unsigned n_slots;
+    unsigned slots_cap;
     pa_slot **free_slots;    /* open loop: idle slots, a stack */
     unsigned n_free;
     unsigned filled_for;     /* target at the last fill */
@@ -133,7 +134,6 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s);
 /* After a transport error: the slot waits before it sends again. */
 void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now_ns);
 void pa_engine_add_message(pa_engine *e, const char *msg);
-void pa_engine_request_started(pa_engine *e);
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg);
 /* Error kind of a non-2xx HTTP status. */

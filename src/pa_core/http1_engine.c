@@ -26,6 +26,7 @@
 #define HEAD_MAX 65536
 #define ERROR_BODY_LEN 256
 #define MAX_EVENTS 256
+#define MAX_ADDRS 8
 
 typedef struct request {
     char *bytes; /* request line + headers + body */
@@ -60,8 +61,12 @@ typedef struct slot {
 
 typedef struct http1_engine {
     pa_engine base; /* first: the engine is used through a pa_engine pointer */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
+    /* Every address the host resolved to ("localhost" may be ::1 and
+     * 127.0.0.1); connections use `addr_pick` and move on when it refuses. */
+    struct sockaddr_storage addrs[MAX_ADDRS];
+    socklen_t addr_lens[MAX_ADDRS];
+    unsigned n_addrs;
+    unsigned addr_pick;
     char where[300]; /* host:port, for messages */
     request *requests;
     size_t n_requests;
@@ -97,7 +102,8 @@ static void fail(http1_engine *e, slot *s, const char *what, int err) {
 }
 
 static int open_conn(http1_engine *e, slot *s) {
-    int fd = socket(e->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const struct sockaddr_storage *addr = &e->addrs[e->addr_pick];
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno;
     int one = 1;
@@ -110,7 +116,7 @@ static int open_conn(http1_engine *e, slot *s) {
     }
     s->fd = fd;
     s->reused = 0;
-    if (connect(fd, (struct sockaddr *)&e->addr, e->addr_len) != 0) {
+    if (connect(fd, (const struct sockaddr *)addr, e->addr_lens[e->addr_pick]) != 0) {
         if (errno != EINPROGRESS) {
             int err = errno;
             close_conn(e, s);
@@ -118,6 +124,22 @@ static int open_conn(http1_engine *e, slot *s) {
         }
         s->connecting = 1;
     }
+    return 0;
+}
+
+/* A connect failed: if another address is left, use it from now on and
+ * reconnect this slot at once. 1 when a new attempt started. */
+static int try_next_address(http1_engine *e, slot *s, int err) {
+    if (err != ECONNREFUSED && err != ENETUNREACH && err != EHOSTUNREACH && err != EADDRNOTAVAIL &&
+        err != EAFNOSUPPORT)
+        return 0;
+    close_conn(e, s);
+    while (e->addr_pick + 1 < e->n_addrs) {
+        e->addr_pick++;
+        if (open_conn(e, s) == 0)
+            return 1;
+    }
+    e->addr_pick = 0; /* all refused: the next request starts over */
     return 0;
 }
 
@@ -178,10 +200,9 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     ps->active = 1;
-    pa_engine_request_started(base);
     if (s->fd < 0) {
         int rc = open_conn(e, s);
-        if (rc != 0) {
+        if (rc != 0 && !try_next_address(e, s, rc)) {
             fail(e, s, "cannot connect to", rc);
             return;
         }
@@ -211,9 +232,14 @@ static int parse_head(slot *s) {
         } else if (n >= 18 && strncasecmp(line, "transfer-encoding:", 18) == 0) {
             chunked = memmem(line, n, "chunked", 7) != NULL;
         } else if (n >= 11 && strncasecmp(line, "connection:", 11) == 0) {
-            if (memmem(line, n, "close", 5))
+            char value[64];
+            size_t vn = n - 11 < sizeof(value) - 1 ? n - 11 : sizeof(value) - 1;
+            for (size_t i = 0; i < vn; i++)
+                value[i] = (char)((line[11 + i] >= 'A' && line[11 + i] <= 'Z') ? line[11 + i] + 32 : line[11 + i]);
+            value[vn] = '\0';
+            if (strstr(value, "close"))
                 s->close_after = 1;
-            if (memmem(line, n, "eep-alive", 9))
+            if (strstr(value, "keep-alive"))
                 keep_alive = 1;
         }
         line = eol;
@@ -251,9 +277,23 @@ static int consume(slot *s, const char *data, size_t n) {
     while (n > 0 || s->state == DONE) {
         switch (s->state) {
         case HEAD: {
-            if (s->head_len + n > s->head_cap) {
+            /* Copy only header bytes: find the blank line across the previous
+             * tail and the new data, so body bytes never go through `head`. */
+            size_t take = n, hk = s->head_len < 3 ? s->head_len : 3, dk = n < 3 ? n : 3;
+            char edge[6];
+            memcpy(edge, s->head + s->head_len - hk, hk);
+            memcpy(edge + hk, data, dk);
+            char *blank = memmem(edge, hk + dk, "\r\n\r\n", 4);
+            int found = blank != NULL;
+            if (found) {
+                take = (size_t)(blank - edge) + 4 - hk;
+            } else if ((blank = memmem(data, n, "\r\n\r\n", 4)) != NULL) {
+                take = (size_t)(blank - data) + 4;
+                found = 1;
+            }
+            if (s->head_len + take > s->head_cap) {
                 size_t cap = s->head_cap ? s->head_cap : 1024;
-                while (cap < s->head_len + n)
+                while (cap < s->head_len + take)
                     cap *= 2;
                 if (cap > HEAD_MAX)
                     return -1;
@@ -263,23 +303,16 @@ static int consume(slot *s, const char *data, size_t n) {
                 s->head = grown;
                 s->head_cap = cap;
             }
-            size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
-            memcpy(s->head + s->head_len, data, n);
-            s->head_len += n;
-            char *blank = memmem(s->head + from, s->head_len - from, "\r\n\r\n", 4);
-            if (!blank)
+            memcpy(s->head + s->head_len, data, take);
+            s->head_len += take;
+            data += take;
+            n -= take;
+            if (!found)
                 return 0;
-            size_t head_end = (size_t)(blank - s->head) + 4;
-            size_t extra = s->head_len - head_end;
-            s->head_len = head_end;
             if (parse_head(s) != 0)
                 return -1;
-            const char *rest = data + n - extra;
-            if (s->status >= 100 && s->status < 200) { /* interim answer: the real one follows */
+            if (s->status >= 100 && s->status < 200) /* interim answer: the real one follows */
                 begin_response(s);
-            }
-            data = rest;
-            n = extra;
             break;
         }
         case BODY_LENGTH:
@@ -356,7 +389,11 @@ static void complete(http1_engine *e, slot *s) {
     pa_engine_slot_done(&e->base, &s->base);
 }
 
-static void receive(http1_engine *e, slot *s) {
+static void receive(http1_engine *e, slot *s, uint32_t events) {
+    /* Edge-triggered: a short read normally means drained, but when the peer
+     * also closed (RDHUP/HUP), the end of stream must be read now: no new
+     * edge will come for it. */
+    int peer_closed = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     for (;;) {
         ssize_t n = recv(s->fd, e->rbuf, sizeof(e->rbuf), 0);
         if (n > 0) {
@@ -375,7 +412,7 @@ static void receive(http1_engine *e, slot *s) {
                 complete(e, s);
                 return;
             }
-            if ((size_t)n < sizeof(e->rbuf))
+            if ((size_t)n < sizeof(e->rbuf) && !peer_closed)
                 return; /* drained: wait for the next edge */
             continue;
         }
@@ -418,7 +455,8 @@ static void on_event(http1_engine *e, slot *s, uint32_t events) {
         socklen_t len = sizeof(err);
         getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
-            fail(e, s, "cannot connect to", err);
+            if (!try_next_address(e, s, err))
+                fail(e, s, "cannot connect to", err);
             return;
         }
         s->connecting = 0;
@@ -429,7 +467,7 @@ static void on_event(http1_engine *e, slot *s, uint32_t events) {
     if (s->base.active && s->sent < s->req->len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         send_some(e, s);
     if (s->fd >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-        receive(e, s);
+        receive(e, s, events);
 }
 
 static pa_slot *new_slot(pa_engine *base) {
@@ -459,6 +497,7 @@ static void *run(void *arg) {
     struct epoll_event events[MAX_EVENTS];
     uint64_t next_timeout_check = 0;
     int timeouts = e->request_timeout_ms > 0 || e->connect_timeout_ms > 0;
+    int use_pwait2 = 1;
     /* Open-loop sends wake on timers; the default 50 us slack would delay them. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     for (;;) {
@@ -480,7 +519,11 @@ static void *run(void *arg) {
             }
         }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000ull), .tv_nsec = (long)(wait_ns % 1000000000ull)};
-        int n = epoll_pwait2(e->epfd, events, MAX_EVENTS, &ts, NULL);
+        int n = use_pwait2 ? epoll_pwait2(e->epfd, events, MAX_EVENTS, &ts, NULL) : -1;
+        if (n < 0 && errno == ENOSYS)
+            use_pwait2 = 0; /* kernel < 5.11: millisecond waits, the spin covers the rest */
+        if (!use_pwait2)
+            n = epoll_wait(e->epfd, events, MAX_EVENTS, (int)(wait_ns / 1000000ull));
         if (n == 0 && wake_at && wait_ns)
             pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
         for (int i = 0; i < n; i++) {
@@ -586,8 +629,10 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
         return NULL;
     }
     pa_engine_init(&e->base, &http1_ops);
-    memcpy(&e->addr, res->ai_addr, res->ai_addrlen);
-    e->addr_len = res->ai_addrlen;
+    for (struct addrinfo *a = res; a && e->n_addrs < MAX_ADDRS; a = a->ai_next) {
+        memcpy(&e->addrs[e->n_addrs], a->ai_addr, a->ai_addrlen);
+        e->addr_lens[e->n_addrs++] = a->ai_addrlen;
+    }
     freeaddrinfo(res);
     snprintf(e->where, sizeof(e->where), "%s:%s", host, port);
     e->request_timeout_ms = cfg->request_timeout_ms;

@@ -27,9 +27,12 @@ def test_client_count_equals_server_success_delta(triton, client: str) -> None:
     assert m.request_count > 100
     # Boundaries are read client-first, the server's counters a moment later:
     # requests finishing in between count one window earlier on the server.
-    # Beyond those, the two may differ only by what was in flight (c = 2) at each end.
-    skew_s = sum(m.server_skew_ns) / 1e9
-    assert abs(m.request_count - m.server.success_count) <= 2 * 2 + m.throughput * skew_s + 1
+    # Beyond those, the two may differ by what was in flight (c = 2) at each
+    # end and by the server updating its statistics just after it answers
+    # (allow 1 ms of requests for that at each end).
+    skew_s = sum(m.server_skew_ns) / 1e9 + 0.002
+    diff = abs(m.request_count - m.server.success_count)
+    assert diff <= 2 * 2 + m.throughput * skew_s + 1, (diff, m.server_skew_ns, m.throughput)
     assert m.server.inference_count == m.server.success_count
 
 

@@ -18,6 +18,7 @@ from perfanalyzer.settings import Range, Settings
 
 DEADLINE_S = 60.0
 REPLY = b'{"model_name":"m","outputs":[]}'
+BIG = bytes(range(256)) * 800  # 200 kB: more than one receive buffer
 
 
 def wait_for(cond: Callable[[], bool], what: str) -> None:
@@ -47,7 +48,15 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if self.path.endswith("/hold"):
                 srv.release.wait(DEADLINE_S)
-            if self.path.endswith("/chunked"):
+            if self.path.endswith("/big"):
+                self._reply(200, BIG)
+            elif self.path.endswith("/untilclose"):
+                self.close_connection = True
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(REPLY)
+                self.wfile.flush()
+            elif self.path.endswith("/chunked"):
                 self._reply_chunked(REPLY)
             elif self.path.endswith("/close"):
                 self.close_connection = True
@@ -375,3 +384,39 @@ def test_switching_between_open_and_closed_loop(server):
         engine.close()
     assert closed.ok >= 50
     assert closed.scheduled_count <= 2  # at most the open-loop requests still in flight at the switch
+
+
+@pytest.mark.parametrize("path, size", [("/v2/models/m/big", len(BIG)), ("/v2/models/m/untilclose", len(REPLY))])
+def test_large_and_close_delimited_responses(server, path, size):
+    engine = HttpEngine(url(server, path), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_concurrency(2)
+        wait_for(lambda: engine.completed + engine.failed >= 20, "20 finished requests")
+        engine.stop(drain_ms=5000)
+        total = drain(engine)
+        failed, messages = engine.failed, engine.error_messages()
+    finally:
+        engine.close()
+    assert failed == 0, messages
+    assert total.bytes_received == total.ok * size
+
+
+def test_open_loop_does_not_burst_after_a_spent_budget(server):
+    engine = HttpEngine(url(server, "/v2/models/m/infer"), [(BODY, HEADERS)])
+    try:
+        engine.start()
+        engine.set_rate(200.0)
+        wait_for(lambda: engine.completed >= 20, "20 requests")
+        engine.set_budget(0)
+        wait_for(lambda: engine.in_flight == 0, "an idle engine")
+        time.sleep(0.5)  # 100 sends fall due while nothing may be sent
+        before = engine.completed
+        engine.set_budget(None)
+        time.sleep(0.3)
+        sent_after = engine.completed + engine.in_flight - before
+        engine.stop(drain_ms=5000)
+    finally:
+        engine.close()
+    # The schedule restarts: about 60 in 0.3 s, not the 100 missed ones on top.
+    assert sent_after <= 60 + 15, sent_after
