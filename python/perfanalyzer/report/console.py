@@ -108,7 +108,8 @@ def delayed_warning(o: OpenLoopFigures) -> str | None:
     if o.delayed_pct <= 1.0:
         return None
     return (f"WARNING: Perf Analyzer is unable to keep up with the desired request rate. "
-            f"{o.delayed_pct:.2f}% of the requests were delayed.")
+            f"{o.delayed_pct:.2f}% of the requests were delayed (achieved send rate: "
+            f"{fmt_rate(o.send_rate)} requests/sec).")
 
 
 def summary(levels: Sequence[LevelFigures], percentile: int) -> str:

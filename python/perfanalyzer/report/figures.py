@@ -27,6 +27,7 @@ class OpenLoopFigures:
     delayed: int
     scheduled: int
     postponed: int
+    send_rate: float  # requests actually sent per second (successful, scheduled ones)
 
     @property
     def delayed_pct(self) -> float:
@@ -122,6 +123,7 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
 
 def open_loop_figures(m: Measurement, wanted: list[int]) -> OpenLoopFigures:
     c = m.client
+    seconds = m.duration_ns / 1e9
     return OpenLoopFigures(
         response_percentiles_us={p: us(c.response_percentile_ns(p)) for p in wanted},
         lag_p50_us=us(c.lag_percentile_ns(50)),
@@ -129,4 +131,5 @@ def open_loop_figures(m: Measurement, wanted: list[int]) -> OpenLoopFigures:
         delayed=c.delayed,
         scheduled=c.scheduled_count,
         postponed=c.postponed,
+        send_rate=c.scheduled_count / seconds if seconds > 0 else 0.0,
     )
