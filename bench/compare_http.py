@@ -37,7 +37,7 @@ BENCH = REPO / "bench"
 
 RESULTS_PREAMBLE = """# Benchmark results
 
-Appended by `bench/compare_http.py --record`; bench/README.md explains the columns.
+Appended by `bench/compare_http.py --record` and `bench/compare_rate.py --record`; bench/README.md explains the columns.
 Each entry is one measured session, exactly as printed, with its command line.
 """
 
@@ -265,8 +265,8 @@ def default_theirs() -> str:
     return shlex.quote(out.stdout.strip().splitlines()[-1])
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    """Options shared with compare_rate.py: the clients, the server, the session and its record."""
     p.add_argument(
         "--ours",
         default=str(REPO / ".venv" / "bin" / "perfanalyzer"),
@@ -290,7 +290,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--server-log", default=None, help="where the started server logs")
     p.add_argument("--startup-timeout", type=float, default=120.0)
     p.add_argument("-m", "--model", default="identity")
-    p.add_argument("--concurrency", default="1,4,16", help="comma-separated levels, each run as its own client process")
     p.add_argument("--rounds", type=int, default=3, help="ours/theirs pairs per level")
     p.add_argument("-p", "--measurement-interval", type=int, default=2000, help="ms, passed to -p")
     p.add_argument("--pa-args", default="", help="extra flags given to both clients, e.g. '-r 20'")
@@ -300,18 +299,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         metavar="CPU",
         help="pin each client to CPU and the started server to all other CPUs",
-    )
-    p.add_argument(
-        "--warmup",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="run each client briefly at the top level first, discarded (default: on)",
-    )
-    p.add_argument(
-        "--settle",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="before each ours/theirs pair, a short discarded run at that level (default: on)",
     )
     p.add_argument(
         "--stability",
@@ -325,6 +312,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", default=None, metavar="PATH", help="write every run's figures here")
     p.add_argument("--note", default="", help="a line to put under the heading of the --record entry")
     p.add_argument("--record", action="store_true", help="append the table, command line and date to bench/RESULTS.md")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(p)
+    p.add_argument("--concurrency", default="1,4,16", help="comma-separated levels, each run as its own client process")
+    p.add_argument(
+        "--warmup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run each client briefly at the top level first, discarded (default: on)",
+    )
+    p.add_argument(
+        "--settle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="before each ours/theirs pair, a short discarded run at that level (default: on)",
+    )
     args = p.parse_args(argv)
     args.levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     if args.rounds < 1 or not args.levels:
@@ -332,14 +337,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def client_setup(args: argparse.Namespace) -> tuple[list[str], list[str], set[int] | None, set[int] | None]:
+    """(ours, theirs, client CPUs, server CPUs) from the options; SystemExit(2) when unusable."""
     ours = shlex.split(args.ours)
     theirs = shlex.split(args.theirs if args.theirs is not None else default_theirs())
     if not Path(ours[0]).exists() and not shutil.which(ours[0]):
         print(f"our client {ours[0]!r} not found: build it with `make venv` or pass --ours", file=sys.stderr)
-        return 2
-
+        raise SystemExit(2)
     client_cpus = server_cpus = None
     if args.taskset is not None:
         available = os.sched_getaffinity(0)
@@ -351,7 +355,40 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "and at least one other CPU for the server",
                 file=sys.stderr,
             )
-            return 2
+            raise SystemExit(2)
+    return ours, theirs, client_cpus, server_cpus
+
+
+def session_header(args: argparse.Namespace, ours: Sequence[str], theirs: Sequence[str], extra: str = "") -> str:
+    """Who was measured, where and how: printed above the table and recorded with it."""
+    return (
+        f"ours: `{args.ours}` ({tool_version(ours)})  \n"
+        f"theirs: `{shlex.join(theirs)}` ({tool_version(theirs)})  \n"
+        f"commit: {repo_state()}  \n"
+        f"machine: {machine_summary()}  \n"
+        f"client pinned to CPU: {args.taskset if args.taskset is not None else 'no'}; "
+        f"rounds: {args.rounds}; -p {args.measurement_interval} -s {args.stability} {args.pa_args}".rstrip()
+        + extra
+    )
+
+
+def append_results(started: datetime.datetime, note: str, header: str, table: str) -> None:
+    """Append one session to RESULTS.md under its start time, with the command that produced it."""
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    results = BENCH / "RESULTS.md"
+    note = f"{note}\n\n" if note else ""
+    with open(results, "a", encoding="utf-8") as f:
+        if f.tell() == 0:
+            f.write(RESULTS_PREAMBLE)
+        f.write(f"\n## {started:%Y-%m-%d %H:%M} UTC\n\n{note}```\n{command}\n```\n\n{header}\n\n{table}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        ours, theirs, client_cpus, server_cpus = client_setup(args)
+    except SystemExit as exc:
+        return int(exc.code or 2)
 
     sides = (("ours", ours), ("theirs", theirs))
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -362,25 +399,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = run_rounds(args, sides, url, workdir, client_cpus)
 
     table = report(runs, args.levels)
-    header = (
-        f"ours: `{args.ours}` ({tool_version(ours)})  \n"
-        f"theirs: `{shlex.join(theirs)}` ({tool_version(theirs)})  \n"
-        f"commit: {repo_state()}  \n"
-        f"machine: {machine_summary()}  \n"
-        f"client pinned to CPU: {args.taskset if args.taskset is not None else 'no'}; "
-        f"rounds: {args.rounds}; -p {args.measurement_interval} -s {args.stability} {args.pa_args}".rstrip()
-    )
+    header = session_header(args, ours, theirs)
     print(header + "\n\n" + table)
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=1) + "\n")
     if args.record:
-        command = shlex.join([Path(sys.executable).name, *sys.argv])
-        results = BENCH / "RESULTS.md"
-        note = f"{args.note}\n\n" if args.note else ""
-        with open(results, "a", encoding="utf-8") as f:
-            if f.tell() == 0:
-                f.write(RESULTS_PREAMBLE)
-            f.write(f"\n## {started:%Y-%m-%d %H:%M} UTC\n\n{note}```\n{command}\n```\n\n{header}\n\n{table}\n")
+        append_results(started, args.note, header, table)
     # A single unstable run is routine on a busy machine and the medians do
     # without it; a level where one side never succeeded has no comparison.
     complete = all(

@@ -40,6 +40,18 @@ def fmt(x: float | None, decimals: int) -> str:
     return "n/a" if x is None else f"{x:,.{decimals}f}"
 
 
+def median_cell(values: Sequence[float | None], decimals: int) -> tuple[str, float | None]:
+    """("median [min–max]" over the values present, median); a single value has no range."""
+    vals = [x for x in values if x is not None]
+    med = statistics.median(vals) if vals else None
+    spread = f" [{fmt(min(vals), decimals)}–{fmt(max(vals), decimals)}]" if len(vals) > 1 else ""
+    return f"{fmt(med, decimals)}{spread}", med
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    return f"{ours / theirs:.2f}" if ours is not None and theirs else "n/a"
+
+
 def report(runs: Sequence[Run], levels: Sequence[int]) -> str:
     """Markdown table: median [min–max] per side and the ratio of medians."""
     lines = [
@@ -48,18 +60,11 @@ def report(runs: Sequence[Run], levels: Sequence[int]) -> str:
     ]
     for c in levels:
         for key, label, dec in METRICS:
-            cells = []
-            meds = []
-            for side in ("ours", "theirs"):
-                xs = [getattr(r, key) for r in runs if r.side == side and r.concurrency == c]
-                vals: list[float] = [x for x in xs if x is not None]
-                med = statistics.median(vals) if vals else None
-                meds.append(med)
-                spread = f" [{fmt(min(vals), dec)}–{fmt(max(vals), dec)}]" if len(vals) > 1 else ""
-                cells.append(f"{fmt(med, dec)}{spread}")
-            ours, theirs = meds
-            ratio = f"{ours / theirs:.2f}" if ours is not None and theirs else "n/a"
-            lines.append(f"| {c} | {label} | {cells[0]} | {cells[1]} | {ratio} |")
+            (ours_cell, ours), (theirs_cell, theirs) = (
+                median_cell([getattr(r, key) for r in runs if r.side == side and r.concurrency == c], dec)
+                for side in ("ours", "theirs")
+            )
+            lines.append(f"| {c} | {label} | {ours_cell} | {theirs_cell} | {ratio(ours, theirs)} |")
     failed = [r for r in runs if r.rc != 0 or r.failed_requests]
     if failed:
         lines.append("")

@@ -3,7 +3,8 @@
 Stdlib unittest so it needs nothing installed:
     python3 -m unittest discover -s bench -p 'test_*.py'
 (pytest collects it too.) testdata/ holds console logs and CSVs captured from
-the C++ perf_analyzer 2.40 against Triton's identity model; see its README.
+the C++ perf_analyzer 2.40 and from ours against Triton's identity model; see
+its README.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from compare_http import run_client  # noqa: E402
-from pa_output import parse_console, parse_csv  # noqa: E402
+from compare_rate import RateRun, failure_reason, server_rate  # noqa: E402
+from compare_rate import report as rate_report  # noqa: E402
+from pa_output import parse_console, parse_csv, parse_rate_console  # noqa: E402
 from results import Run, report  # noqa: E402
 
 DATA = HERE / "testdata"
@@ -102,6 +105,134 @@ class ReportTest(unittest.TestCase):
         table = report(runs, [1])
         self.assertIn("| 1 | throughput (infer/s) | n/a | 200.0 | n/a |", table)
         self.assertIn("ours c=1 round 1 (exit 2, 0 failed requests)", table)
+
+
+class RateConsoleTest(unittest.TestCase):
+    """Request-rate mode: the C++ tool's send rate and warning, our lag line."""
+
+    def test_theirs_with_delayed_warning(self) -> None:
+        got = parse_rate_console((DATA / "pa240_rate1000.log").read_text(), 1000)
+        self.assertEqual(
+            got,
+            {
+                "throughput": 999.85,
+                "avg_latency_us": 556.0,
+                "p99_latency_us": 2678.0,
+                "send_rate": 1000.12,
+                "delayed_warning_pct": 1.43,
+            },
+        )
+
+    def test_theirs_overloaded(self) -> None:
+        got = parse_rate_console((DATA / "pa240_rate10000.log").read_text(), 10000)
+        self.assertEqual(got["delayed_warning_pct"], 100.0)
+        self.assertEqual(got["send_rate"], 8355.51)
+        self.assertEqual(got["throughput"], 8361.26)
+
+    def test_theirs_on_time_prints_neither_send_rate_nor_warning(self) -> None:
+        got = parse_rate_console((DATA / "pa240_rate200.log").read_text(), 200)
+        self.assertEqual(got, {"throughput": 200.053, "avg_latency_us": 1224.0, "p99_latency_us": 3650.0})
+
+    def test_theirs_unstable_gives_nothing(self) -> None:
+        self.assertEqual(parse_rate_console((DATA / "pa240_rate3000_unstable.log").read_text(), 3000), {})
+
+    def test_ours_lag_line(self) -> None:
+        got = parse_rate_console((DATA / "ours_rate1000.log").read_text(), 1000)
+        self.assertEqual(
+            got,
+            {
+                "throughput": 999.662,
+                "avg_latency_us": 449.0,
+                "p99_latency_us": 1843.0,
+                "lag_p50_us": 0.0,
+                "lag_p99_us": 361.0,
+                "delayed": 40.0,
+                "scheduled": 6001.0,
+            },
+        )
+
+    def test_ours_warning_after_the_block_belongs_to_it(self) -> None:
+        got = parse_rate_console((DATA / "ours_rate1000_warned.log").read_text(), 1000)
+        self.assertEqual(got["delayed_warning_pct"], 1.6)
+        self.assertEqual((got["delayed"], got["scheduled"]), (96.0, 6010.0))
+        self.assertEqual((got["lag_p50_us"], got["lag_p99_us"]), (0.0, 1848.0))
+
+    def test_ours_warning_with_send_rate(self) -> None:
+        got = parse_rate_console((DATA / "ours_rate10000_maxinflight4.log").read_text(), 10000)
+        self.assertEqual(got["delayed_warning_pct"], 82.99)
+        self.assertEqual(got["send_rate"], 11344.3)
+        self.assertEqual(got["throughput"], 11344.3)
+        self.assertEqual((got["lag_p50_us"], got["lag_p99_us"]), (409337.0, 988545.0))
+
+    def test_ours_unstable_still_parses(self) -> None:
+        # Ours prints the merged UNSTABLE windows; compare_rate drops them by
+        # exit code, not by parsing, so the parser must not hide them.
+        got = parse_rate_console((DATA / "ours_rate5000_unstable.log").read_text(), 5000)
+        self.assertEqual(got["throughput"], 4835.74)
+        self.assertEqual(got["delayed_warning_pct"], 14.63)
+        self.assertEqual((got["delayed"], got["scheduled"]), (4246.0, 29028.0))
+
+    def test_other_rate_or_concurrency_gives_nothing(self) -> None:
+        text = (DATA / "ours_rate1000.log").read_text()
+        self.assertEqual(parse_rate_console(text, 5000), {})
+        self.assertEqual(parse_console(text, 1), {})
+        self.assertEqual(parse_rate_console((DATA / "pa240_c1.log").read_text(), 1), {})
+
+    def test_csv_by_request_rate(self) -> None:
+        for name, thr, p99 in (("pa240_rate1000.csv", 999.845, 2678.0), ("ours_rate1000.csv", 999.662, 1843.0)):
+            self.assertEqual(parse_csv(DATA / name, 1000, "Request Rate"), {"throughput": thr, "p99_latency_us": p99})
+            self.assertEqual(parse_csv(DATA / name, 5000, "Request Rate"), {})
+            self.assertEqual(parse_csv(DATA / name, 1000), {}, "no Concurrency column")
+
+
+class ServerRateTest(unittest.TestCase):
+    def test_rate_between_polls_inside_the_sending_period(self) -> None:
+        # Spawned at t=0; nothing counted until the poll at 0.4 s, then 1000/s
+        # until sending stops between 2.0 and 2.1 s; the exit poll adds nothing.
+        samples = [(0.0, 500), (0.1, 500), (0.2, 500), (0.3, 500), (0.4, 550)]
+        samples += [(0.4 + 0.1 * k, 550 + 100 * k) for k in range(1, 17)]  # up to (2.0, 2150)
+        samples += [(2.1, 2180), (2.2, 2180), (2.3, 2180)]
+        rate, startup = server_rate(samples, 0.0)
+        self.assertAlmostEqual(startup or 0.0, 0.4)
+        self.assertAlmostEqual(rate or 0.0, 1000.0)
+
+    def test_no_traffic(self) -> None:
+        self.assertEqual(server_rate([(0.0, 7), (0.1, 7), (0.2, 7)], 0.0), (None, None))
+
+    def test_too_short_to_bracket(self) -> None:
+        rate, startup = server_rate([(0.0, 0), (0.1, 0), (0.2, 40), (0.3, 40)], 0.0)
+        self.assertIsNone(rate)
+        self.assertAlmostEqual(startup or 0.0, 0.2)
+
+
+class RateReportTest(unittest.TestCase):
+    def run_(self, side: str, rc: int, thr: float | None, delayed: float | None) -> RateRun:
+        lag = 10.0 if side == "ours" and rc == 0 else None
+        return RateRun(
+            side, 1000.0, 1, rc, 10.0, 0.5, 0.5, 10000, 0, thr, 500.0, None, delayed, lag, lag,
+            990.0, 0.3, 100.0, 0,
+        )  # fmt: skip
+
+    def test_rows_counts_and_failed_runs(self) -> None:
+        runs = [
+            self.run_("ours", 0, 1000.0, 0.5),
+            self.run_("ours", 2, None, None),
+            self.run_("theirs", 0, 990.0, 1.5),
+            self.run_("theirs", 0, 1010.0, None),
+        ]
+        table = rate_report(runs, [1000.0])
+        self.assertIn("| 1,000 | throughput reported (infer/s) | 1,000.0 | 1,000.0 [990.0–1,010.0] | 1.00 |", table)
+        self.assertIn("| 1,000 | server-counted rate (req/s) | 990.0 [990.0–990.0] |", table)
+        self.assertIn("| 1,000 | delayed (%) | 0.50 | 1.50 (1 of 2 warned) | — |", table)
+        self.assertIn("ours 1,000: 1 of 2; theirs 1,000: 2 of 2", table)
+        self.assertIn("ours 1,000 round 1 (exit 2)", table)
+
+    def test_failure_reasons(self) -> None:
+        self.assertEqual(failure_reason((DATA / "pa240_rate3000_unstable.log").read_text(), 2), "did not stabilise")
+        self.assertEqual(failure_reason((DATA / "ours_rate5000_unstable.log").read_text(), 2), "did not stabilise")
+        emfile = "x\ncannot connect to h:1: Too many open files\n"
+        self.assertEqual(failure_reason(emfile, 99), "out of file descriptors")
+        self.assertEqual(failure_reason("", -9), "killed by signal 9")
 
 
 if __name__ == "__main__":
