@@ -172,6 +172,19 @@ def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
     )
 
 
+def _raise_open_file_limit() -> None:
+    """Each request in flight holds a connection; open loop against an
+    overloaded server can hold thousands, more than the usual soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+        except (ValueError, OSError):
+            pass  # keep the soft limit; running out shows as a clear transport error
+
+
 def _raise_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt("terminated")
 
@@ -190,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     # SIGTERM unwinds like Ctrl-C so the levels measured so far are reported.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    _raise_open_file_limit()
     from perfanalyzer.runner import run  # imports the compiled core only when needed
 
     try:
