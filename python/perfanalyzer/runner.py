@@ -81,9 +81,6 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
         f = figures(level, settings.percentile)
         printed.append(f)
         out(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
-        warning = console.delayed_warning(f.open_loop) if f.open_loop else None
-        if warning:
-            print(warning, file=sys.stderr, flush=True)
 
     def on_level_start(value: float) -> None:
         out(console.level_header(value, settings.load_mode))

@@ -53,8 +53,16 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
     lines = [level_header(f.value, f.mode)] if header else []
     if not f.stable:
         lines.append("  UNSTABLE: the last 3 windows did not agree within -s; these figures are their merge")
-    lines += ["  Client: ", f"    Request count: {f.request_count}",
-             f"    Throughput: {fmt_rate(f.throughput)} infer/sec"]
+    lines += ["  Client: ", f"    Request count: {f.request_count}"]
+    if f.open_loop is not None:
+        # perf_analyzer's rate-mode block: send rate, its warning, 2-decimal throughput.
+        lines.append(f"    Avg send request rate: {f.open_loop.send_rate:.2f} infer/sec")
+        warning = delayed_warning(f.open_loop)
+        if warning:
+            lines.append(f"    {warning}")
+        lines.append(f"    Throughput: {f.throughput:.2f} infer/sec")
+    else:
+        lines.append(f"    Throughput: {fmt_rate(f.throughput)} infer/sec")
     if percentile == -1:
         lines.append(f"    Avg latency: {f.avg_us} usec (standard deviation {f.std_us} usec)")
     if verbose:
@@ -104,12 +112,12 @@ def open_loop_lines(o: OpenLoopFigures) -> list[str]:
 
 
 def delayed_warning(o: OpenLoopFigures) -> str | None:
-    """perf_analyzer's warning when more than 1 % of requests went out late."""
+    """perf_analyzer's warning when more than 1 % of requests went out late
+    (late meaning more than 1 ms here; perf_analyzer counts any lateness)."""
     if o.delayed_pct <= 1.0:
         return None
-    return (f"WARNING: Perf Analyzer is unable to keep up with the desired request rate. "
-            f"{o.delayed_pct:.2f}% of the requests were delayed (achieved send rate: "
-            f"{fmt_rate(o.send_rate)} requests/sec).")
+    return (f"[WARNING] Perf Analyzer was not able to keep up with the desired request rate. "
+            f"{o.delayed_pct:.2f}% of the requests were delayed. ")
 
 
 def summary(levels: Sequence[LevelFigures], percentile: int) -> str:
@@ -117,9 +125,9 @@ def summary(levels: Sequence[LevelFigures], percentile: int) -> str:
     lines = [f"Inferences/Second vs. Client {label} Batch Latency"]
     for f in levels:
         mark = " (UNSTABLE)" if not f.stable else ""
-        label = "Concurrency" if f.mode == "concurrency" else "Request Rate"
-        lines.append(
-            f"{label}: {f.value_text}, throughput: {fmt_rate(f.throughput)} infer/sec, "
-            f"latency {f.stabilizing_us} usec{mark}"
-        )
+        if f.mode == "concurrency":
+            level, tput = f"Concurrency: {f.value_text}", fmt_rate(f.throughput)
+        else:
+            level, tput = f"Request Rate: {f.value:.2f}", f"{f.throughput:.2f}"
+        lines.append(f"{level}, throughput: {tput} infer/sec, latency {f.stabilizing_us} usec{mark}")
     return "\n".join(lines) + "\n"
