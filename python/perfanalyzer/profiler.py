@@ -278,9 +278,6 @@ class Profiler:
         tail = windows[-STABLE_WINDOWS:]
         return LevelResult(mode, value, merge(tail), False, len(windows), boundaries)
 
-    def profile_concurrency(self, concurrency: int) -> LevelResult:
-        return self.profile_level(concurrency)
-
     def levels(self) -> Sequence[float] | None:
         """The sweep's levels, or None when it grows until the latency limit."""
         mode = self.s.load_mode
