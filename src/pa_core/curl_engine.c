@@ -145,19 +145,12 @@ static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     s->t.end_ns = pa_now_ns();
     curl_multi_remove_handle(e->multi, s->easy);
     s->base.active = 0;
-    char msg[PA_ERROR_MESSAGE_LEN];
     if (result != CURLE_OK) {
-        snprintf(msg, sizeof(msg), "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
-        pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
+        pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
         pa_engine_slot_backoff(&e->base, &s->base, s->t.end_ns);
         return;
     }
-    if (s->status >= 200 && s->status < 300) {
-        pa_engine_record_ok(&e->base, &s->t, s->body->len, s->bytes_in);
-    } else {
-        snprintf(msg, sizeof(msg), "HTTP %ld: %s", s->status, s->err_len ? s->err_body : "(empty body)");
-        pa_engine_record_error(&e->base, pa_http_status_kind(s->status), msg);
-    }
+    pa_engine_record_http(&e->base, &s->t, s->status, s->body->len, s->bytes_in, s->err_len ? s->err_body : NULL);
     pa_engine_slot_done(&e->base, &s->base);
 }
 

@@ -357,6 +357,14 @@ void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *m
     __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
-enum pa_error_kind pa_http_status_kind(long status) {
-    return status >= 500 ? PA_ERR_HTTP_5XX : status >= 400 ? PA_ERR_HTTP_4XX : PA_ERR_OTHER;
+void pa_engine_record_http(pa_engine *e, const pa_request_times *t, long status, uint64_t sent,
+                           uint64_t received, const char *error_body) {
+    if (status >= 200 && status < 300) {
+        pa_engine_record_ok(e, t, sent, received);
+        return;
+    }
+    char msg[PA_ERROR_MESSAGE_LEN];
+    snprintf(msg, sizeof(msg), "HTTP %ld: %s", status, error_body && *error_body ? error_body : "(empty body)");
+    enum pa_error_kind kind = status >= 500 ? PA_ERR_HTTP_5XX : status >= 400 ? PA_ERR_HTTP_4XX : PA_ERR_OTHER;
+    pa_engine_record_error(e, kind, msg);
 }

@@ -136,7 +136,9 @@ void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now_ns);
 void pa_engine_add_message(pa_engine *e, const char *msg);
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg);
-/* Error kind of a non-2xx HTTP status. */
-enum pa_error_kind pa_http_status_kind(long status);
+/* A complete HTTP answer: a 2xx counts as success, anything else as an
+ * error by status class with "HTTP <status>: <start of the body>". */
+void pa_engine_record_http(pa_engine *e, const pa_request_times *t, long status, uint64_t sent,
+                           uint64_t received, const char *error_body);
 
 #endif

@@ -375,13 +375,8 @@ static int consume(slot *s, const char *data, size_t n) {
 static void complete(http1_engine *e, slot *s) {
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
-    if (s->status >= 200 && s->status < 300) {
-        pa_engine_record_ok(&e->base, &s->t, s->req->body_len, s->bytes_in);
-    } else {
-        char msg[PA_ERROR_MESSAGE_LEN];
-        snprintf(msg, sizeof(msg), "HTTP %ld: %s", s->status, s->err_len ? s->err_body : "(empty body)");
-        pa_engine_record_error(&e->base, pa_http_status_kind(s->status), msg);
-    }
+    pa_engine_record_http(&e->base, &s->t, s->status, s->req->body_len, s->bytes_in,
+                          s->err_len ? s->err_body : NULL);
     if (s->close_after)
         close_conn(e, s);
     else
