@@ -94,6 +94,30 @@ def run_client(
     return proc.returncode, wall, usage.ru_utime, usage.ru_stime
 
 
+def client_command(base_cmd: Sequence[str], args: argparse.Namespace, url: str, load: Sequence[str],
+                   csv_path: Path, extra: Sequence[str] = ()) -> list[str]:
+    """One client's argv: the same flags for both tools, then the side's own."""
+    return [
+        *base_cmd,
+        "-m", args.model,
+        "-u", url,
+        *load,
+        "-p", str(args.measurement_interval),
+        "-s", str(args.stability),
+        "-f", str(csv_path),
+        *shlex.split(args.pa_args),
+        *extra,
+    ]  # fmt: skip
+
+
+def report_failure(stem: str, rc: int, text: str) -> None:
+    """A failed run's figures are dropped even when printed: perf_analyzer
+    2.40 prints none when it cannot stabilise, while ours prints the last
+    windows marked UNSTABLE; keeping them would favour one side."""
+    tail = text.strip().splitlines()[-3:]
+    print(f"  {stem}: exit {rc}: {' | '.join(tail)}", file=sys.stderr)
+
+
 def measure(
     side: str,
     base_cmd: Sequence[str],
@@ -108,17 +132,8 @@ def measure(
     stem = f"{side}-c{concurrency}-r{rnd}"
     csv_path = workdir / f"{stem}.csv"
     log_path = workdir / f"{stem}.log"
-    cmd = [
-        *base_cmd,
-        "-m", args.model,
-        "-u", url,
-        "--concurrency-range", f"{concurrency}:{concurrency}",
-        "-p", str(args.measurement_interval),
-        "-s", str(args.stability),
-        "-f", str(csv_path),
-        *shlex.split(args.pa_args),
-        *extra,
-    ]  # fmt: skip
+    cmd = client_command(base_cmd, args, url, ["--concurrency-range", f"{concurrency}:{concurrency}"],
+                         csv_path, extra)
     ok0, bad0 = model_request_counts(url, args.model)
     rc, wall, user, sys_ = run_client(cmd, log_path, args.timeout, cpus)
     ok1, bad1 = model_request_counts(url, args.model)
@@ -131,11 +146,7 @@ def measure(
         table = parse_csv(csv_path, concurrency) if csv_path.exists() else {}
         values = {**console, **table}
     else:
-        # A failed run's figures are dropped even when printed: perf_analyzer
-        # 2.40 prints none when it cannot stabilise, while ours prints the
-        # last windows marked UNSTABLE; keeping them would favour one side.
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-        print(f"  {stem}: exit {rc}: {' | '.join(tail)}", file=sys.stderr)
+        report_failure(stem, rc, log_path.read_text(errors="replace"))
     return Run(
         side=side,
         concurrency=concurrency,

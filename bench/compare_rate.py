@@ -32,7 +32,9 @@ from compare_http import (  # noqa: E402
     SHORT_ARGS,
     add_common_args,
     append_results,
+    client_command,
     client_setup,
+    report_failure,
     run_client,
     session_header,
     triton_server,
@@ -261,18 +263,8 @@ def measure(
     stem = f"{side}-r{rate_text(rate)}-round{rnd}"
     csv_path = workdir / f"{stem}.csv"
     log_path = workdir / f"{stem}.log"
-    cmd = [
-        *base_cmd,
-        "-m", args.model,
-        "-u", server.url,
-        "--request-rate-range", f"{rate_text(rate)}:{rate_text(rate)}",
-        "-p", str(args.measurement_interval),
-        "-s", str(args.stability),
-        "-f", str(csv_path),
-        *shlex.split(args.pa_args),
-        *shlex.split(side_args),
-        *extra,
-    ]  # fmt: skip
+    load = ["--request-rate-range", f"{rate_text(rate)}:{rate_text(rate)}"]
+    cmd = client_command(base_cmd, args, server.url, load, csv_path, [*shlex.split(side_args), *extra])
     reader = CountReader(server.url, args.model)
     closed0 = close_wait_count(server.port)
     before = reader.read()
@@ -292,10 +284,7 @@ def measure(
         table = parse_csv(csv_path, rate, "Request Rate") if csv_path.exists() else {}
         values.update(table)
     else:
-        # As in compare_http: a failed run's own figures are dropped for both
-        # tools, since the C++ tool prints none and ours prints UNSTABLE ones.
-        tail = text.strip().splitlines()[-3:]
-        print(f"  {stem}: exit {rc}: {' | '.join(tail)}", file=sys.stderr)
+        report_failure(stem, rc, text)
         notes.append(failure_reason(text, rc))
     if "scheduled" in values:
         # Ours prints every late send in its lag line, not only above 1 %.
