@@ -194,7 +194,10 @@ class Profiler:
     def warm_up(self, value: float) -> None:
         """--warmup-request-count: sent at the first level, then discarded."""
         self._send_exactly(self.s.warmup_request_count, value)
-        self.engine.set_budget(None)
+        if not self.s.request_count:
+            # A request-count window starts from a spent budget: reopening it
+            # here would let a request slip in before that window settles.
+            self.engine.set_budget(None)
 
     def _profile_request_count(self, value: float) -> LevelResult:
         """--request-count N: one window of exactly N requests, reported as stable."""
