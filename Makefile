@@ -29,7 +29,7 @@ apt:
 
 # The project's venv: the package (compiled core included) and the test tools.
 # Rebuilt only when a source file is newer than the last install.
-SOURCES := pyproject.toml CMakeLists.txt $(shell find src python -type f \( -name '*.c' -o -name '*.h' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null)
+SOURCES := pyproject.toml CMakeLists.txt $(shell find src python -type f \( -name '*.c' -o -name '*.h' -o -name '*.pyx' -o -name '*.pxi' -o -name '*.pxd' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null)
 venv: $(VENV)/.installed
 $(VENV)/.installed: $(SOURCES)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)

@@ -113,31 +113,10 @@ cdef extern from "engine.h":
     void pa_engine_stop(pa_engine *e, long drain_ms) nogil
     void pa_engine_destroy(pa_engine *e) nogil
 
-cdef extern from "http_config.h":
-    ctypedef struct pa_http_body:
-        const char *data
-        size_t len
-        const char *const *headers
-        size_t n_headers
-    ctypedef struct pa_http_config:
-        const char *url
-        const pa_http_body *bodies
-        size_t n_bodies
-        long request_timeout_ms
-        long connect_timeout_ms
-    int pa_curl_global_init()
-    pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
-    pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
-
-
 HIST_BUCKETS = PA_HIST_BUCKETS
 RECORD_DTYPE = np.dtype([("scheduled_ns", np.uint64), ("start_ns", np.uint64), ("end_ns", np.uint64),
                          ("status", np.uint64)])
 ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
-
-if pa_curl_global_init() != 0:
-    raise ImportError("libcurl global initialisation failed")
-
 
 DISTRIBUTIONS = {"constant": PA_LOAD_CONSTANT, "poisson": PA_LOAD_POISSON}
 
@@ -395,74 +374,10 @@ cdef class Recorder:
         return t, w
 
 
-HTTP_CLIENTS = ("native", "curl")
-
-
-cdef class HttpEngine:
-    """Closed-loop HTTP load: N requests in flight on the engine thread.
-
-    bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order.
-    client: "native" (our HTTP/1.1 client, plain http:// only) or "curl"
-    (libcurl multi, also https://); "auto" picks native where it can."""
+cdef class Engine:
+    """What every load engine offers, whatever its transport: a subclass's
+    __cinit__ creates the C engine (self.e); the rest is shared."""
     cdef pa_engine *e
-    cdef readonly str url
-    cdef readonly str client
-
-    def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto"):
-        if client == "auto":
-            client = "native" if url.startswith("http://") else "curl"
-        if client not in HTTP_CLIENTS:
-            raise ValueError(f"unknown HTTP client '{client}' (expected one of {', '.join(HTTP_CLIENTS)})")
-        cdef char err[512]
-        cdef pa_http_config cfg
-        cdef Py_ssize_t i, j, n = len(bodies)
-        if n == 0:
-            raise ValueError("at least one request body is required")
-        cdef pa_http_body *cb = <pa_http_body *> malloc(n * sizeof(pa_http_body))
-        if cb == NULL:
-            raise MemoryError()
-        keep = []  # holds the bytes objects alive while create() copies them
-        cdef list hdrs
-        cdef bytes bdata, h
-        cdef const char **hp
-        headers_ptrs = []
-        try:
-            for i in range(n):
-                data, hdrs = bodies[i]
-                bdata = bytes(data)
-                enc = [hs.encode("latin-1") for hs in hdrs]
-                keep.append(bdata)
-                keep.extend(enc)
-                hp = <const char **> malloc((len(enc) + 1) * sizeof(char *))
-                if hp == NULL:
-                    raise MemoryError()
-                headers_ptrs.append(<size_t> hp)
-                for j in range(len(enc)):
-                    h = enc[j]
-                    hp[j] = <const char *> h
-                cb[i].data = <const char *> bdata
-                cb[i].len = len(bdata)
-                cb[i].headers = hp
-                cb[i].n_headers = len(enc)
-            url_b = url.encode()
-            cfg.url = <const char *> url_b
-            cfg.bodies = cb
-            cfg.n_bodies = n
-            cfg.request_timeout_ms = request_timeout_ms
-            cfg.connect_timeout_ms = connect_timeout_ms
-            if client == "native":
-                self.e = pa_http1_engine_create(&cfg, err, sizeof(err))
-            else:
-                self.e = pa_curl_engine_create(&cfg, err, sizeof(err))
-            if self.e == NULL:
-                raise RuntimeError(err.decode(errors="replace"))
-            self.url = url
-            self.client = client
-        finally:
-            for p in headers_ptrs:
-                free(<void *> <size_t> p)
-            free(cb)
 
     def __dealloc__(self):
         if self.e != NULL:
@@ -554,3 +469,7 @@ cdef class HttpEngine:
             with nogil:
                 pa_engine_destroy(self.e)
             self.e = NULL
+
+
+# One file per transport: each defines an Engine subclass that creates its C engine.
+include "http_engine.pxi"
