@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
+from perfanalyzer import tls
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import (
     Settings,
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-client", default="auto",
                    help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
                    "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
+    tls.add_flags(p)
     return p
 
 
@@ -156,6 +158,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         max_threads=ns.max_threads,
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
+        https=tls.from_args(ns),
     ).validate()
 
 

@@ -41,7 +41,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunRes
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
-    service = TritonHttpService(settings.server_url, settings.http_headers)
+    service = TritonHttpService(settings.server_url, settings.http_headers, https=settings.https)
     try:
         return _profile(settings, service, out)
     finally:
@@ -71,6 +71,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+        tls=settings.https.engine_options(),
     )
     if data.from_json:
         out(data.read_message())

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from perfanalyzer.errors import OptionError
+from perfanalyzer.tls import HttpsOptions
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
 HTTP_CLIENTS = ("auto", "native", "curl")
@@ -97,6 +98,7 @@ class Settings:
     warmup_request_count: int = 0     # sent before the first level and discarded
     binary_search: bool = False
     profile_export_file: str | None = None
+    https: HttpsOptions = field(default_factory=HttpsOptions)  # --ssl-https-*
 
     @property
     def load_mode(self) -> str:
@@ -188,6 +190,7 @@ class Settings:
             raise OptionError(f"--http-client: '{self.http_client}' is not one of {', '.join(HTTP_CLIENTS)}")
         if self.http_client == "native" and self.server_url.startswith("https://"):
             raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
+        self.https.validate()
         for h in self.http_headers:
             if ":" not in h:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
