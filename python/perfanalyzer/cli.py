@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import perfanalyzer
 from perfanalyzer import tls
+from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import (
     Settings,
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-client", default="auto",
                    help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
                    "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
+    p.add_argument("--bls-composing-models", default="",
+                   help="name[:version],... of the models a BLS model calls: their server statistics are "
+                   "reported under it, as an ensemble's steps are")
     tls.add_flags(p)
     return p
 
@@ -159,6 +163,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
         https=tls.from_args(ns),
+        bls_composing_models=parse_bls_models(ns.bls_composing_models) if ns.bls_composing_models else (),
     ).validate()
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import perfanalyzer
 from perfanalyzer import _core
 from perfanalyzer.batching import request_tensors
+from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
 from perfanalyzer.report import console, csv_writer, export
 from perfanalyzer.report.figures import LevelFigures, figures
-from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
 
@@ -65,8 +66,13 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
                                      parameters=settings.request_parameter_map)
               for tensors in request_tensors(spec, data, settings.batch_size)]
 
-    def server_stats() -> ServerStats | None:
-        return service.server_stats(settings.model_name, settings.model_version)
+    composing = composing_map(service.model_config, settings.model_name, settings.model_version,
+                              settings.bls_composing_models)
+    query = StatsQuery(service.statistics, settings.model_name, settings.model_version, composing,
+                       warn=lambda text: print(text, file=sys.stderr, flush=True))
+
+    def server_stats() -> StatsSnapshot | None:
+        return query.read()
 
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,

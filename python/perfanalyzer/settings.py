@@ -99,6 +99,7 @@ class Settings:
     binary_search: bool = False
     profile_export_file: str | None = None
     https: HttpsOptions = field(default_factory=HttpsOptions)  # --ssl-https-*
+    bls_composing_models: tuple[tuple[str, str], ...] = ()  # (name, version "" = any) a BLS model calls
 
     @property
     def load_mode(self) -> str:

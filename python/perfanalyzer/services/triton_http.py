@@ -117,8 +117,21 @@ class TritonHttpService:
         )
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
-        response = self._get_json("reading statistics", self._model_path(model, version) + "/stats")
-        return ServerStats.from_response(response, model, version)
+        return ServerStats.from_response(self.statistics(model, version), model, version)
+
+    def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
+        """Triton's statistics answer for one model, or for every model when model is ""."""
+        path = self._model_path(model, version) + "/stats" if model else "/v2/models/stats"
+        return self._get_json("reading statistics", path)
+
+    def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        status, config = self._get(self._model_path(model, version) + "/config")
+        if status != 200 or not isinstance(config, dict):
+            raise ServerError(
+                f"model '{model}'{f' version {version}' if version else ''} is not available on the "
+                f"server at {self.base_url}: {_server_message(status, config)}"
+            )
+        return config
 
     def infer_url(self, model: str, version: str = "") -> str:
         return self.base_url + self._model_path(model, version) + "/infer"
