@@ -37,8 +37,11 @@ def test_ensemble_composing_counts(triton) -> None:
     assert_counts_agree(m, m.server.success_count)
     assert [(n, v) for n, v, _ in m.server.composing] == [("add_sub", "1"), ("pass_through", "1")]
     for _, _, step in m.server.composing:
-        # Nothing else runs: every ensemble request ran each step once.
-        assert step.success_count == m.server.success_count
+        # Nothing else runs: every ensemble request ran each step once. A step
+        # finishes before its ensemble request does, so at each window end up
+        # to c = 2 requests may have counted on a step and not yet on the
+        # ensemble (+1 for the counters being read one model after another).
+        assert abs(step.success_count - m.server.success_count) <= 2 * 2 + 1
         assert step.queue_count == step.compute_input_count == step.success_count
     s = m.server
     assert s.composed_overhead_us == max(0, int(s.success_ns // (s.success_count * 1000))
@@ -51,7 +54,7 @@ def test_bls_composing_counts(triton) -> None:
     assert_counts_agree(m, m.server.success_count)
     assert [(n, v) for n, v, _ in m.server.composing] == [("add_sub", "1"), ("pass_through", "1")]
     for _, _, step in m.server.composing:
-        assert step.success_count == m.server.success_count
+        assert abs(step.success_count - m.server.success_count) <= 2 * 2 + 1  # as for the ensemble
 
 
 def test_bls_without_the_flag_has_no_composing_models(triton) -> None:
