@@ -105,6 +105,8 @@ cdef extern from "engine.h":
     const pa_record_log *pa_engine_records(const pa_engine *e)
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
+    int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period)
+    int pa_engine_ramp_done(const pa_engine *e) nogil
     uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) nogil
     uint64_t pa_engine_completed(const pa_engine *e) nogil
     uint64_t pa_engine_failed(const pa_engine *e) nogil
@@ -398,6 +400,17 @@ cdef class Engine:
     def set_concurrency(self, unsigned n) -> None:
         """Closed loop: n requests in flight."""
         pa_engine_set_concurrency(self._live(), n)
+
+    def set_periodic(self, unsigned start, unsigned end, unsigned step, uint64_t period) -> None:
+        """Periodic concurrency: start slots; each time every slot added last
+        had `period` responses, `step` more, until `end` slots had theirs."""
+        if pa_engine_set_periodic(self._live(), start, end, step, period) != 0:
+            raise ValueError(f"invalid periodic concurrency {start}:{end}:{step} with period {period}")
+
+    @property
+    def ramp_done(self) -> bool:
+        """Periodic concurrency: the ramp reached its end; no request starts any more."""
+        return pa_engine_ramp_done(self._live()) != 0
 
     def keep_records(self) -> None:
         """Before start(): keep every request's times, for an export."""

@@ -54,11 +54,13 @@ static int take_budget(pa_engine *e) {
     }
 }
 
-static void hand_over(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
+static void hand_over(pa_engine *e, pa_schedule *schedule, unsigned max_inflight, const pa_periodic *periodic) {
+    static const pa_periodic off = {0, 0, 0};
     pthread_mutex_lock(&e->control);
     pa_schedule_free(&e->pending);
     e->pending = *schedule;
     e->pending_max_inflight = max_inflight;
+    e->pending_periodic = periodic ? *periodic : off;
     __atomic_fetch_add(&e->load_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&e->control);
     e->ops->wake(e);
@@ -68,14 +70,28 @@ void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
     pa_schedule closed;
     pa_schedule_init(&closed, PA_LOAD_CLOSED, 0, 0, NULL, 0);
     __atomic_store_n(&e->target, n, __ATOMIC_RELEASE);
-    hand_over(e, &closed, 0);
+    hand_over(e, &closed, 0, NULL);
 }
+
+int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period) {
+    if (start == 0 || end < start || end > PA_MAX_SLOTS || step == 0 || period == 0)
+        return -1;
+    pa_periodic p = {end, step, period};
+    pa_schedule closed;
+    pa_schedule_init(&closed, PA_LOAD_CLOSED, 0, 0, NULL, 0);
+    __atomic_store_n(&e->ramp_done, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->target, start, __ATOMIC_RELEASE);
+    hand_over(e, &closed, 0, &p);
+    return 0;
+}
+
+int pa_engine_ramp_done(const pa_engine *e) { return __atomic_load_n(&e->ramp_done, __ATOMIC_ACQUIRE); }
 
 int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
     if (schedule->kind == PA_LOAD_CLOSED)
         return -1;
     __atomic_store_n(&e->target, 0, __ATOMIC_RELEASE);
-    hand_over(e, schedule, max_inflight);
+    hand_over(e, schedule, max_inflight, NULL);
     memset(schedule, 0, sizeof(*schedule)); /* owned by the engine now */
     return 0;
 }
@@ -198,6 +214,7 @@ static void take_load(pa_engine *e, uint64_t now) {
     e->schedule = e->pending;
     memset(&e->pending, 0, sizeof(e->pending));
     e->max_inflight = e->pending_max_inflight;
+    e->periodic = e->pending_periodic;
     e->seen_gen = __atomic_load_n(&e->load_gen, __ATOMIC_ACQUIRE);
     pthread_mutex_unlock(&e->control);
     e->waiting_for_slot = 0;
@@ -206,6 +223,12 @@ static void take_load(pa_engine *e, uint64_t now) {
         e->slots[i]->free_listed = 0;
     if (e->schedule.kind == PA_LOAD_CLOSED) {
         e->filled_for = (unsigned)-1; /* refill for the new target */
+        if (e->periodic.end) {
+            for (unsigned i = 0; i < e->n_slots; i++)
+                e->slots[i]->responses = 0;
+            e->ramp_lo = 0;
+            e->ramp_waiting = pa_engine_target(e);
+        }
         return;
     }
     for (unsigned i = 0; i < e->n_slots; i++)
@@ -305,6 +328,29 @@ void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns) {
     e->spin_ns = spin < PA_SPIN_MIN_NS ? PA_SPIN_MIN_NS : spin;
 }
 
+/* Periodic concurrency: counts a response of slot s; raises the target when
+ * the last raise's slots all had their period. 0 once the ramp is done. */
+static int ramp_response(pa_engine *e, pa_slot *s) {
+    if (__atomic_load_n(&e->ramp_done, __ATOMIC_ACQUIRE))
+        return 0;
+    if (s->index >= pa_engine_target(e)) /* left over from an earlier load: not part of the ramp */
+        return 1;
+    if (++s->responses != e->periodic.period || s->index < e->ramp_lo || --e->ramp_waiting != 0)
+        return 1;
+    unsigned target = pa_engine_target(e);
+    if (target >= e->periodic.end) {
+        /* The budget closes too, so no idle or backed-off slot starts again. */
+        __atomic_store_n(&e->budget, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->ramp_done, 1, __ATOMIC_RELEASE);
+        return 0;
+    }
+    unsigned next = target + e->periodic.step > e->periodic.end ? e->periodic.end : target + e->periodic.step;
+    e->ramp_lo = target;
+    e->ramp_waiting = next - target;
+    __atomic_store_n(&e->target, next, __ATOMIC_RELEASE); /* the next tick fills the new slots */
+    return 1;
+}
+
 void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
     s->scheduled_ns = 0;
     if (pa_engine_stopping(e))
@@ -313,6 +359,8 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
         push_free(e, s);
         if (e->waiting_for_slot)
             dispatch_due(e, pa_now_ns());
+    } else if (e->periodic.end && !ramp_response(e, s)) {
+        return;
     } else if (s->index < pa_engine_target(e) && take_budget(e)) {
         e->ops->start_request(e, s);
     }

@@ -29,7 +29,17 @@ typedef struct pa_slot {
     int free_listed;         /* open loop: on the engine's free list */
     uint64_t not_before_ns;  /* backoff after a transport error */
     uint64_t scheduled_ns;   /* open loop: send time of the request it carries */
+    uint64_t responses;      /* periodic concurrency: responses since the ramp started */
 } pa_slot;
+
+/* Periodic concurrency: the engine thread raises its own target by `step`
+ * each time every slot added by the last raise has had `period` responses,
+ * until `end` slots have had theirs; end == 0 means off. */
+typedef struct pa_periodic {
+    unsigned end;
+    unsigned step;
+    uint64_t period;
+} pa_periodic;
 
 typedef struct pa_engine_ops {
     void *(*run)(void *engine);                     /* the engine thread's body */
@@ -61,6 +71,7 @@ struct pa_engine {
     unsigned load_gen;       /* atomic */
     pa_schedule pending;     /* under control */
     unsigned pending_max_inflight;
+    pa_periodic pending_periodic;
 
     /* Engine-thread state. */
     int keep_records;        /* set before start: fill `records` */
@@ -69,6 +80,10 @@ struct pa_engine {
     unsigned seen_budget_gen;
     pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
     unsigned max_inflight;   /* open loop cap, 0 = none */
+    pa_periodic periodic;
+    unsigned ramp_lo;        /* periodic: first slot added by the last raise */
+    unsigned ramp_waiting;   /* periodic: slots since ramp_lo still short of `period` responses */
+    int ramp_done;           /* atomic; periodic: the last raise's slots all had their period */
     uint64_t spin_ns;        /* open loop: wake this long before a due time, then spin */
     uint64_t overshoot_ns;   /* moving average of how late timer waits return */
     int waiting_for_slot;    /* open loop: the due request is postponed */
@@ -100,6 +115,11 @@ void pa_engine_set_concurrency(pa_engine *e, unsigned n);
 /* Open loop from now on: sends at the schedule's times (the schedule is
  * moved into the engine); max_inflight caps requests in flight (0: none). */
 int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight);
+/* Periodic concurrency from now on: `start` slots, raised by the engine
+ * thread as described at pa_periodic; once done, no request starts. */
+int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period);
+/* Periodic concurrency: the ramp reached its end (requests may still be in flight). */
+int pa_engine_ramp_done(const pa_engine *e);
 uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out);
 uint64_t pa_engine_completed(const pa_engine *e);
 uint64_t pa_engine_failed(const pa_engine *e);

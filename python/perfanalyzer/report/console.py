@@ -32,9 +32,9 @@ def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
         lines.append(f"  Using {kind} distribution on request generation")
         if s.request_distribution == "poisson":
             lines.append(f"  Seed: {s.seed}")
-    else:
+    elif s.load_mode == "request_intervals":
         lines.append(f"  Using request intervals from {s.request_intervals_file}")
-    if s.max_inflight and s.load_mode != "concurrency":
+    if s.max_inflight and s.load_mode in ("request_rate", "request_intervals"):
         lines.append(f"  At most {s.max_inflight} requests in flight")
     lines.append(f"  Using {'asynchronous' if s.async_mode else 'synchronous'} calls for inference")
     lines.append(f"  Stabilizing using {s.stabilizing_label}")
