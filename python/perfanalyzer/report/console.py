@@ -112,8 +112,9 @@ def open_loop_lines(o: OpenLoopFigures) -> list[str]:
 
 
 def delayed_warning(o: OpenLoopFigures) -> str | None:
-    """perf_analyzer's warning when more than 1 % of requests went out late
-    (late meaning more than 1 ms here; perf_analyzer counts any lateness)."""
+    """perf_analyzer's warning when more than 1 % of requests were delayed:
+    sent more than 1 ms after their scheduled time, perf_analyzer's own
+    tolerance (the lag line above it gives the exact count)."""
     if o.delayed_pct <= 1.0:
         return None
     return (f"[WARNING] Perf Analyzer was not able to keep up with the desired request rate. "
