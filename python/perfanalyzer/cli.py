@@ -115,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-a", "--async", dest="async_mode", action="store_true",
                       help="accepted; closed-loop load is the same either way")
     mode.add_argument("--sync", dest="async_mode", action="store_false", help="accepted (default)")
-    p.add_argument("--max-threads", type=int, default=16,
-                   help="accepted; the compiled engine needs one thread whatever the concurrency")
+    p.add_argument("--max-threads", type=int, default=None,
+                   help="engine threads, each with its own connections and share of the load (default: one, "
+                   "which drives any concurrency; capped at the usable CPUs and, closed loop, the largest "
+                   "concurrency)")
     p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
                    help="fail a request that takes longer than this many msec (default: never)")
     p.add_argument("--http-client", default="auto",

@@ -12,6 +12,7 @@ import perfanalyzer
 from perfanalyzer import _core
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.data_loader import load as load_data
+from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
@@ -72,6 +73,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+        threads=engine_threads(settings),
     )
     if data.from_json:
         out(data.read_message())

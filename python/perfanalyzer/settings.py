@@ -82,7 +82,7 @@ class Settings:
     filename: str | None = None
     verbose: bool = False
     async_mode: bool = False
-    max_threads: int = 16
+    max_threads: int | None = None   # engine threads; None: one (see engine_threads)
     request_timeout_ms: int = 0
     http_client: str = "auto"
     # open loop (request rate); load_modes lists what the user asked for
@@ -186,7 +186,7 @@ class Settings:
             raise OptionError(f"-r: max trials must be > 0, got {self.max_trials}")
         if self.percentile != -1 and not 1 <= self.percentile <= 99:
             raise OptionError(f"--percentile: must be -1 or within 1..99, got {self.percentile}")
-        if self.max_threads <= 0:
+        if self.max_threads is not None and self.max_threads <= 0:
             raise OptionError(f"--max-threads: must be > 0, got {self.max_threads}")
         for name, dims in self.shapes:
             if any(d <= 0 for d in dims):
