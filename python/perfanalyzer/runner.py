@@ -13,7 +13,9 @@ from perfanalyzer import _core
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
+from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
 from perfanalyzer.report import console, csv_writer, export
 from perfanalyzer.report.figures import LevelFigures, figures
@@ -78,6 +80,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
         tls=settings.https.engine_options(),
+        threads=engine_threads(settings),
     )
     if data.from_json:
         out(data.read_message())
@@ -95,6 +98,8 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     if settings.profile_export_file:
         engine.keep_records()
     engine.start()
+    if settings.load_mode == "periodic_concurrency":
+        return _run_ramp(settings, engine, service)
     result: SweepResult | None = None
     try:
         profiler = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns)
@@ -107,15 +112,40 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
+def _run_ramp(settings: Settings, engine: _core.HttpEngine, service: TritonHttpService) -> RunResult:
+    """--periodic-concurrency-range: as perf_analyzer, the settings block is
+    all the console shows; the export holds every request."""
+    ramp: RampResult | None = None
+    try:
+        ramp = run_ramp(settings, engine, _core.now_ns, log=_print)
+    finally:
+        engine.stop(drain_ms=2000)
+        if ramp is not None:
+            mono_to_wall = _core.wall_ns() - _core.now_ns()
+            records = engine.records()
+            experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
+                                                settings.periodic_concurrency_range.end, mono_to_wall)
+            export.write(settings.profile_export_file, [], records, mono_to_wall,
+                         _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment)
+        engine.close()
+    if ramp.message:
+        print(ramp.message, file=sys.stderr, flush=True)
+    return RunResult(SweepResult(status=ramp.status, message=ramp.message),
+                     exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR)
+
+
+def _endpoint(settings: Settings, service: TritonHttpService) -> str:
+    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
+    return endpoint.split("/", 1)[-1]
+
+
 def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
                   service: TritonHttpService) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
-    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
-    endpoint = endpoint.split("/", 1)[-1]
-    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall, endpoint,
-                 perfanalyzer.__version__)
+    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
+                 _endpoint(settings, service), perfanalyzer.__version__)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

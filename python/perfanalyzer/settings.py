@@ -52,7 +52,7 @@ class RateRange:
 
 
 LOAD_FLAGS = {"concurrency": "--concurrency-range", "request_rate": "--request-rate-range",
-              "request_intervals": "--request-intervals"}
+              "request_intervals": "--request-intervals", "periodic_concurrency": "--periodic-concurrency-range"}
 DISTRIBUTIONS = ("constant", "poisson")
 
 
@@ -83,7 +83,7 @@ class Settings:
     filename: str | None = None
     verbose: bool = False
     async_mode: bool = False
-    max_threads: int = 16
+    max_threads: int | None = None   # engine threads; None: one (see engine_threads)
     request_timeout_ms: int = 0
     http_client: str = "auto"
     # open loop (request rate); load_modes lists what the user asked for
@@ -100,6 +100,9 @@ class Settings:
     profile_export_file: str | None = None
     https: HttpsOptions = field(default_factory=HttpsOptions)  # --ssl-https-*
     bls_composing_models: tuple[tuple[str, str], ...] = ()  # (name, version "" = any) a BLS model calls
+    # --periodic-concurrency-range: a ramp with no windows, recorded in the export only
+    periodic_concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
+    request_period: int = 10
 
     @property
     def load_mode(self) -> str:
@@ -136,8 +139,12 @@ class Settings:
         if self.request_distribution not in DISTRIBUTIONS:
             raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
                               f"{', '.join(DISTRIBUTIONS)}")
+        if self.request_period <= 0:
+            raise OptionError(f"Failed to parse --request-period. The value must be > 0 (got {self.request_period})")
+        if self.load_mode == "periodic_concurrency":
+            self._validate_periodic()
         if self.binary_search:
-            if self.load_mode == "request_intervals":
+            if self.load_mode in ("request_intervals", "periodic_concurrency"):
                 raise OptionError("--binary-search works over --concurrency-range or --request-rate-range")
             r = self.concurrency_range if self.load_mode == "concurrency" else self.request_rate_range
             if r.end == 0 or r.end < r.start or self.latency_threshold_ms <= 0:
@@ -182,7 +189,7 @@ class Settings:
             raise OptionError(f"-r: max trials must be > 0, got {self.max_trials}")
         if self.percentile != -1 and not 1 <= self.percentile <= 99:
             raise OptionError(f"--percentile: must be -1 or within 1..99, got {self.percentile}")
-        if self.max_threads <= 0:
+        if self.max_threads is not None and self.max_threads <= 0:
             raise OptionError(f"--max-threads: must be > 0, got {self.max_threads}")
         for name, dims in self.shapes:
             if any(d <= 0 for d in dims):
@@ -214,6 +221,15 @@ class Settings:
                 raise OptionError(f"{flag}: unsupported type '{fmt}'; the available options are 'binary' or 'json'")
         for name, value, kind in self.request_parameters:
             typed_parameter(name, value, kind)
+
+    def _validate_periodic(self) -> None:
+        if not self.profile_export_file:
+            raise OptionError("Must provide --profile-export-file when using the --periodic-concurrency-range option.")
+        # A ramp is one experiment without windows: flags about windows do not apply.
+        for flag, given in (("--request-count", self.request_count), ("--warmup-request-count",
+                                                                      self.warmup_request_count)):
+            if given:
+                raise OptionError(f"{flag} can not be used with --periodic-concurrency-range")
 
     def _validate_rate_range(self) -> None:
         r = self.request_rate_range
@@ -266,6 +282,32 @@ def read_intervals(path: str) -> tuple[int, ...]:
     if out and sum(out) == 0:
         raise OptionError(f"--request-intervals {path}: the intervals sum to zero")
     return tuple(out)
+
+
+def parse_periodic_range(text: str) -> Range:
+    """--periodic-concurrency-range start:end[:step], with perf_analyzer's checks."""
+    flag = "--periodic-concurrency-range"
+    parts = text.split(":")
+    if len(parts) < 2:
+        raise OptionError(f"Failed to parse {flag}. Both <start> and <end> values must be provided.")
+    if len(parts) > 3:
+        raise OptionError(f"Failed to parse {flag}. The value does not match <start:end:step>.")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"Failed to parse {flag}. Invalid value provided: {text}") from None
+    start, end = values[0], values[1]
+    step = values[2] if len(values) > 2 else 1
+    if start <= 0:
+        raise OptionError(f"Failed to parse {flag}. The <start> value must be > 0.")
+    if step <= 0:
+        raise OptionError(f"Failed to parse {flag}. The <step> value must be > 0.")
+    if start > end:
+        raise OptionError(f"Failed to parse {flag}. The <start> must be <= <end>.")
+    if (end - start) % step:
+        raise OptionError(f"Failed to parse {flag}. The <step> value must be a factor of the range size "
+                          "(<end> - <start>).")
+    return Range(start, end, step)
 
 
 def parse_range(flag: str, text: str) -> Range:

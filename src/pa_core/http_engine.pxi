@@ -38,12 +38,15 @@ cdef class HttpEngine(Engine):
     client: "native" (our HTTP/1.1 client, plain http:// only) or "curl"
     (libcurl multi, also https://); "auto" picks native where it can.
     tls: for https://, a dict with verify_peer (default 1), verify_host
-    (default 2), ca_file, cert_file, cert_type, key_file, key_type."""
+    (default 2), ca_file, cert_file, cert_type, key_file, key_type.
+    threads: engine threads, each with its own connections and share of the
+    load, sharing one budget, one set of counters and one window recorder."""
     cdef readonly str url
     cdef readonly str client
+    cdef readonly unsigned threads
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto", dict tls=None):
+                  str client="auto", dict tls=None, unsigned threads=1):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
@@ -57,6 +60,10 @@ cdef class HttpEngine(Engine):
         cdef Py_ssize_t i, j, n = len(bodies)
         if n == 0:
             raise ValueError("at least one request body is required")
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
+        cdef pa_engine *member
+        cdef unsigned t
         cdef pa_http_body *cb = <pa_http_body *> malloc(n * sizeof(pa_http_body))
         if cb == NULL:
             raise MemoryError()
@@ -102,6 +109,17 @@ cdef class HttpEngine(Engine):
                 self.e = pa_curl_engine_create(&cfg, err, sizeof(err))
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
+            for t in range(1, threads):
+                if client == "native":
+                    member = pa_http1_engine_create(&cfg, err, sizeof(err))
+                else:
+                    member = pa_curl_engine_create(&cfg, err, sizeof(err))
+                if member == NULL:
+                    raise RuntimeError(err.decode(errors="replace"))
+                if pa_engine_add_member(self.e, member) != 0:
+                    pa_engine_destroy(member)
+                    raise MemoryError()
+            self.threads = threads
             self.url = url
             self.client = client
         finally:

@@ -33,9 +33,9 @@ def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
         lines.append(f"  Using {kind} distribution on request generation")
         if s.request_distribution == "poisson":
             lines.append(f"  Seed: {s.seed}")
-    else:
+    elif s.load_mode == "request_intervals":
         lines.append(f"  Using request intervals from {s.request_intervals_file}")
-    if s.max_inflight and s.load_mode != "concurrency":
+    if s.max_inflight and s.load_mode in ("request_rate", "request_intervals"):
         lines.append(f"  At most {s.max_inflight} requests in flight")
     lines.append(f"  Using {'asynchronous' if s.async_mode else 'synchronous'} calls for inference")
     lines.append(f"  Stabilizing using {s.stabilizing_label}")
@@ -135,8 +135,9 @@ def open_loop_lines(o: OpenLoopFigures) -> list[str]:
 
 
 def delayed_warning(o: OpenLoopFigures) -> str | None:
-    """perf_analyzer's warning when more than 1 % of requests went out late
-    (late meaning more than 1 ms here; perf_analyzer counts any lateness)."""
+    """perf_analyzer's warning when more than 1 % of requests were delayed:
+    sent more than 1 ms after their scheduled time, perf_analyzer's own
+    tolerance (the lag line above it gives the exact count)."""
     if o.delayed_pct <= 1.0:
         return None
     return (f"[WARNING] Perf Analyzer was not able to keep up with the desired request rate. "
