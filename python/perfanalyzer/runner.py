@@ -19,6 +19,7 @@ from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
+from perfanalyzer.validation import build_validator
 
 
 @dataclass
@@ -65,12 +66,14 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
                                      parameters=settings.request_parameter_map)
               for tensors in request_tensors(spec, data, settings.batch_size)]
 
+    validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
+
     def server_stats() -> ServerStats | None:
         return service.server_stats(settings.model_name, settings.model_version)
 
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
-        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client, validator=validator,
     )
     if data.from_json:
         out(data.read_message())

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "validate.h"
 
 typedef struct pa_http_body {
     const char *data;
@@ -20,6 +21,7 @@ typedef struct pa_http_config {
     size_t n_bodies;
     long request_timeout_ms;    /* 0: none */
     long connect_timeout_ms;    /* 0: the transport's default */
+    const pa_validator *validator; /* NULL: responses are not validated; else outlives the engine */
 } pa_http_config;
 
 /* libcurl multi: HTTP and HTTPS. Returns NULL and fills err on failure. */

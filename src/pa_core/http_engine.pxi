@@ -12,6 +12,7 @@ cdef extern from "http_config.h":
         size_t n_bodies
         long request_timeout_ms
         long connect_timeout_ms
+        const pa_validator *validator
     int pa_curl_global_init()
     pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
     pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
@@ -27,12 +28,14 @@ cdef class HttpEngine(Engine):
 
     bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order.
     client: "native" (our HTTP/1.1 client, plain http:// only) or "curl"
-    (libcurl multi, also https://); "auto" picks native where it can."""
+    (libcurl multi, also https://); "auto" picks native where it can.
+    validator: a Validator with the expected outputs of each body, or None."""
     cdef readonly str url
     cdef readonly str client
+    cdef readonly object validator  # kept alive: the C engine reads it
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto"):
+                  str client="auto", Validator validator=None):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
@@ -74,6 +77,9 @@ cdef class HttpEngine(Engine):
             cfg.n_bodies = n
             cfg.request_timeout_ms = request_timeout_ms
             cfg.connect_timeout_ms = connect_timeout_ms
+            cfg.validator = validator.v if validator is not None else NULL
+            if validator is not None and validator.n_bodies != n:
+                raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
             if client == "native":
                 self.e = pa_http1_engine_create(&cfg, err, sizeof(err))
             else:
@@ -81,6 +87,7 @@ cdef class HttpEngine(Engine):
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
             self.url = url
+            self.validator = validator
             self.client = client
         finally:
             for p in headers_ptrs:
