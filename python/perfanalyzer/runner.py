@@ -22,6 +22,7 @@ from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
+from perfanalyzer.validation import build_validator
 
 
 @dataclass
@@ -68,6 +69,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
                                      parameters=settings.request_parameter_map)
               for tensors in request_tensors(spec, data, settings.batch_size)]
 
+    validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
     composing = composing_map(service.model_config, settings.model_name, settings.model_version,
                               settings.bls_composing_models)
     query = StatsQuery(service.statistics, settings.model_name, settings.model_version, composing,
@@ -80,7 +82,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
         tls=settings.https.engine_options(),
-        threads=engine_threads(settings),
+        threads=engine_threads(settings), validator=validator,
     )
     if data.from_json:
         out(data.read_message())

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "validate.h"
 
 typedef struct pa_http_body {
     const char *data;
@@ -30,6 +31,7 @@ typedef struct pa_http_config {
     const char *tls_cert_type;  /* "PEM" or "DER" */
     const char *tls_key_file;
     const char *tls_key_type;   /* "PEM" or "DER" */
+    const pa_validator *validator; /* NULL: responses are not validated; else outlives the engine */
 } pa_http_config;
 
 /* libcurl multi: HTTP and HTTPS. Returns NULL and fills err on failure. */

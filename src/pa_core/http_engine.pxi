@@ -21,6 +21,7 @@ cdef extern from "http_config.h":
         const char *tls_cert_type
         const char *tls_key_file
         const char *tls_key_type
+        const pa_validator *validator
     int pa_curl_global_init()
     pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
     pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
@@ -40,13 +41,15 @@ cdef class HttpEngine(Engine):
     tls: for https://, a dict with verify_peer (default 1), verify_host
     (default 2), ca_file, cert_file, cert_type, key_file, key_type.
     threads: engine threads, each with its own connections and share of the
-    load, sharing one budget, one set of counters and one window recorder."""
+    load, sharing one budget, one set of counters and one window recorder.
+    validator: a Validator with the expected outputs of each body, or None."""
     cdef readonly str url
     cdef readonly str client
     cdef readonly unsigned threads
+    cdef readonly object validator  # kept alive: the C engine reads it
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto", dict tls=None, unsigned threads=1):
+                  str client="auto", dict tls=None, unsigned threads=1, Validator validator=None):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
@@ -103,6 +106,9 @@ cdef class HttpEngine(Engine):
             cfg.tls_cert_type = <const char *> tls_b["cert_type"]
             cfg.tls_key_file = <const char *> tls_b["key_file"]
             cfg.tls_key_type = <const char *> tls_b["key_type"]
+            cfg.validator = validator.v if validator is not None else NULL
+            if validator is not None and validator.n_bodies != n:
+                raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
             if client == "native":
                 self.e = pa_http1_engine_create(&cfg, err, sizeof(err))
             else:
@@ -121,6 +127,7 @@ cdef class HttpEngine(Engine):
                     raise MemoryError()
             self.threads = threads
             self.url = url
+            self.validator = validator
             self.client = client
         finally:
             for p in headers_ptrs:
