@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
+from perfanalyzer.report.metrics_text import metrics_lines
 from perfanalyzer.settings import Settings
 
 
@@ -94,6 +95,8 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         ]
         if s["uses_cache"]:
             lines.append(f"    Cache hit: {s['cache_hit']} usec, cache miss: {s['cache_miss']} usec")
+    if f.metrics is not None:
+        lines += metrics_lines(f.metrics)
     return "\n".join(lines) + "\n"
 
 

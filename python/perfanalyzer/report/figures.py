@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from perfanalyzer.metrics import LevelMetrics
 from perfanalyzer.profiler import PERCENTILES, LevelResult, Measurement
 
 
@@ -51,6 +52,7 @@ class LevelFigures:
     server: dict[str, int] | None
     client_overhead_pct: float = 0.0  # share of slot time with no request in flight
     open_loop: OpenLoopFigures | None = None
+    metrics: LevelMetrics | None = None  # --collect-metrics, over the stable windows
 
     @property
     def value_text(self) -> str:
