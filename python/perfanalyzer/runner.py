@@ -105,20 +105,21 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     finally:
         engine.stop(drain_ms=2000)
         if settings.profile_export_file:
-            _write_export(settings, result, engine, service)
+            _write_export(settings, result, engine, service, export.request_inputs(
+                {t.name: t.datatype for t in spec.inputs}, request_tensors(spec, data, settings.batch_size)))
         engine.close()
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
 def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
-                  service: TritonHttpService) -> None:
+                  service: TritonHttpService, inputs: dict[str, object] | None = None) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
     endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
     endpoint = endpoint.split("/", 1)[-1]
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall, endpoint,
-                 perfanalyzer.__version__)
+                 perfanalyzer.__version__, inputs)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

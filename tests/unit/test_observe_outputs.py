@@ -158,3 +158,35 @@ def test_progress_only_on_a_terminal_without_q() -> None:
     finally:
         os.close(main)
         os.close(other)
+
+
+def test_export_request_inputs_follow_perf_analyzer() -> None:
+    import numpy as np
+    from perfanalyzer.report.export import request_inputs
+
+    types = {"S": "BYTES", "I": "INT32", "B": "BOOL", "F": "FP32"}
+    one = {"S": np.array([[b"hello", b"x"]], dtype=object), "I": np.array([[7, 8]], dtype=np.int32),
+           "B": np.array([True]), "F": np.zeros((1, 4), np.float32)}
+    assert request_inputs(types, [one]) == {"S": "hello", "I": 7, "B": True, "F": None}
+    # Several distinct bodies: which one a request carried is not recorded.
+    assert request_inputs(types, [one, one]) == {}
+
+
+def test_api_keywords_build_the_cli_settings() -> None:
+    from perfanalyzer.api import settings_from
+    from perfanalyzer.settings import Range, RateRange
+
+    s = settings_from("m", concurrency=range(1, 9, 2), measurement_interval_ms=500, collect_metrics=True,
+                      shapes={"IN": (3, 4)}, trace_levels=["TIMESTAMPS"])
+    assert s == cli.parse_args(["-m", "m", "--concurrency-range", "1:7:2", "-p", "500", "--collect-metrics",
+                                "--shape", "IN:3,4", "--trace-level", "TIMESTAMPS"])
+    assert s.concurrency_range == Range(1, 7, 2)
+    assert settings_from("m", concurrency=4).concurrency_range == Range(4, 4, 1)
+    r = settings_from("m", request_rate=(100, 300, 100))
+    assert r.load_mode == "request_rate" and r.request_rate_range == RateRange(100.0, 300.0, 100.0)
+    with pytest.raises(OptionError, match="unknown setting"):
+        settings_from("m", concurency=3)
+    with pytest.raises(OptionError, match="Cannot use both"):
+        settings_from("m", concurrency=1, request_rate=10)
+    with pytest.raises(OptionError, match="-p"):
+        settings_from("m", measurement_interval_ms=0)
