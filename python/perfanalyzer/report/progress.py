@@ -70,13 +70,13 @@ class Progress:
             elapsed = max(1e-9, (self.clock_ns() - self._window_start_ns) / 1e9)
             done = int(self.engine.completed) - self._done_at_start
             parts = [f"{self.label} {self.value:g}", f"window {min(self.window, self.max_trials)}/{self.max_trials}",
-                     f"{done} requests", f"{done / elapsed:,.1f} infer/sec"]
+                     f"{done} req", f"{done / elapsed:,.1f} infer/sec"]
             if self._last_p99_us is not None:
-                parts.append(f"p99 {self._last_p99_us} usec (last window)")
+                parts.append(f"last p99 {self._last_p99_us} usec")
             last = self._throughputs[-3:]
             if len(last) >= 2 and min(last) > 0:
                 spread = 100.0 * (max(last) / min(last) - 1)
-                parts.append(f"spread {spread:.1f}% (need <= {self.stability_pct:g}% over 3)")
+                parts.append(f"spread {spread:.1f}% of {self.stability_pct:g}%")
         return " | ".join(parts)
 
     def _loop(self) -> None:
@@ -88,7 +88,9 @@ class Progress:
 
         with self._lock:
             if self._live.is_started:
-                self._live.update(Text(self.text(), style="dim"), refresh=True)
+                # One line, cut to the terminal's width, so the redraw never wraps.
+                line = Text(self.text(), style="dim", no_wrap=True, overflow="ellipsis")
+                self._live.update(line, refresh=True)
 
     def start(self) -> Progress:
         self._live.start()
