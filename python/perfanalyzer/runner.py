@@ -15,9 +15,10 @@ from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import console, csv_writer, export
+from perfanalyzer.report import console, csv_writer, export, html
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
@@ -40,14 +41,17 @@ def _discard(text: str) -> None:
     pass
 
 
-def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunResult:
-    """Runs the sweep; `out` receives the report text as it is produced."""
+def profile(settings: Settings, out: Callable[[str], None] = _discard,
+            on_window: WindowCallback | None = None, show_progress: bool | None = None) -> RunResult:
+    """Runs the sweep; `out` receives the report text as it is produced,
+    `on_window` every measured window; progress shows on a terminal unless
+    `show_progress` says otherwise."""
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
     service = TritonHttpService(settings.server_url, settings.http_headers, https=settings.https)
     try:
-        return _profile(settings, service, out)
+        return _profile(settings, service, out, on_window, show_progress)
     finally:
         service.close()
 
@@ -57,7 +61,8 @@ def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
     return profile(settings, out).exit_code
 
 
-def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> RunResult:
+def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str], None],
+             on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
     if settings.profile_export_file:
         export.check_path(settings.profile_export_file)
     service.check_ready()
@@ -88,14 +93,17 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
         out(data.read_message())
     out(console.settings_block(settings))
     printed: list[LevelFigures] = []
+    observers = RunObservers(settings, service, engine, _core.now_ns, on_window, show_progress)
+    report = observers.wrap_out(out)
 
     def on_level(level: LevelResult) -> None:
-        f = figures(level, settings.percentile)
+        f = observers.decorate(level, figures(level, settings.percentile))
         printed.append(f)
-        out(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
+        report(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
 
     def on_level_start(value: float) -> None:
-        out(console.level_header(value, settings.load_mode))
+        observers.on_level_start(value)
+        report(console.level_header(value, settings.load_mode))
 
     if settings.profile_export_file:
         engine.keep_records()
@@ -104,12 +112,15 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
         return _run_ramp(settings, engine, service)
     result: SweepResult | None = None
     try:
-        profiler = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns)
-        result = profiler.sweep(on_level, on_level_start)
+        with observers:
+            profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+            profiler.on_window = observers.on_window
+            result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
         if settings.profile_export_file:
-            _write_export(settings, result, engine, service)
+            _write_export(settings, result, engine, service, export.request_inputs(
+                {t.name: t.datatype for t in spec.inputs}, request_tensors(spec, data, settings.batch_size)))
         engine.close()
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
@@ -142,12 +153,12 @@ def _endpoint(settings: Settings, service: TritonHttpService) -> str:
 
 
 def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
-                  service: TritonHttpService) -> None:
+                  service: TritonHttpService, inputs: dict[str, object] | None = None) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
-                 _endpoint(settings, service), perfanalyzer.__version__)
+                 _endpoint(settings, service), perfanalyzer.__version__, inputs)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
@@ -159,9 +170,12 @@ def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures]
     stable = [f for f in printed if f.stable]
     if settings.filename and stable:
         try:
-            csv_writer.write_atomic(settings.filename, csv_writer.render(stable, settings.percentile))
+            csv_writer.write_atomic(settings.filename, csv_writer.render(
+                stable, settings.percentile, settings.verbose_csv, settings.collect_metrics))
         except OSError as e:
             raise PerfAnalyzerError(f"-f {settings.filename}: cannot write the CSV: {e.strerror}") from None
+    if settings.html_report and printed:
+        html.write_run(settings.html_report, settings, printed)
     if result.status == "unstable":
         return STABILITY_ERROR if not result.levels else SUCCESS
     if result.status in ("errors", "interrupted"):

@@ -19,6 +19,7 @@ INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a dire
 DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
+TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,18 @@ class Settings:
     # --periodic-concurrency-range: a ramp with no windows, recorded in the export only
     periodic_concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
     request_period: int = 10
+    # observing the run: server metrics, traces, extra outputs
+    collect_metrics: bool = False
+    metrics_url: str = ""                # default: host of -u, port 8002, /metrics
+    metrics_interval_ms: int = 1000
+    verbose_csv: bool = False
+    trace_file: str | None = None        # trace settings: None/() = not asked for, left as they are
+    trace_levels: tuple[str, ...] = ()
+    trace_rate: int | None = None
+    trace_count: int | None = None
+    log_frequency: int | None = None
+    html_report: str | None = None
+    quiet: bool = False                  # no live progress on stderr
 
     @property
     def load_mode(self) -> str:
@@ -133,6 +146,7 @@ class Settings:
         if self.batch_size <= 0:
             raise OptionError(f"-b: batch size must be > 0, got {self.batch_size}")
         self._validate_data_flags()
+        self._validate_observe_flags()
         if len(self.load_modes) > 1:
             a, b = (LOAD_FLAGS[m] for m in self.load_modes[:2])
             raise OptionError(f"Cannot use both {a} and {b} inference load modes.")
@@ -230,6 +244,31 @@ class Settings:
                                                                       self.warmup_request_count)):
             if given:
                 raise OptionError(f"{flag} can not be used with --periodic-concurrency-range")
+    def _validate_observe_flags(self) -> None:
+        if self.metrics_interval_ms <= 0:
+            raise OptionError(f"--metrics-interval: must be > 0 msec, got {self.metrics_interval_ms}")
+        for level in self.trace_levels:
+            if level not in TRACE_LEVELS:
+                raise OptionError(f"--trace-level: '{level}' is not one of {', '.join(TRACE_LEVELS)}")
+        if self.trace_rate is not None and self.trace_rate <= 0:
+            raise OptionError(f"--trace-rate: must be > 0, got {self.trace_rate}")
+        if self.trace_count is not None and self.trace_count < -1:
+            raise OptionError(f"--trace-count: must be >= -1 (-1 = no limit), got {self.trace_count}")
+        if self.log_frequency is not None and self.log_frequency < 0:
+            raise OptionError(f"--log-frequency: must be >= 0, got {self.log_frequency}")
+        if self.html_report:
+            directory = os.path.dirname(os.path.abspath(self.html_report))
+            if not os.path.isdir(directory):
+                raise OptionError(f"--html-report {self.html_report}: directory {directory} does not exist")
+
+    @property
+    def metrics_endpoint(self) -> str:
+        """--metrics-url, or perf_analyzer's default from the host of -u."""
+        if self.metrics_url:
+            return self.metrics_url
+        rest = self.server_url.split("://", 1)[-1].split("/", 1)[0]
+        host = rest[: rest.index("]") + 1] if rest.startswith("[") else rest.rsplit(":", 1)[0]
+        return f"{host or 'localhost'}:8002/metrics"
 
     def _validate_rate_range(self) -> None:
         r = self.request_rate_range

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
+from perfanalyzer.report.metrics_text import metrics_lines
 from perfanalyzer.settings import Settings
 
 
@@ -84,6 +85,8 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         )
     if f.server is not None:
         lines += ["  Server: ", *server_lines(f.server, 1)]
+    if f.metrics is not None:
+        lines += metrics_lines(f.metrics)
     return "\n".join(lines) + "\n"
 
 

@@ -67,6 +67,26 @@ class TritonHttpService:
             body = _page_text(bytes(buf))
         return status, body
 
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
+        pc, buf = self._pycurl, bytearray()
+        self._curl.setopt(pc.URL, self.base_url + path)
+        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
+        self._curl.setopt(pc.POSTFIELDS, json.dumps(body))
+        try:
+            self._curl.perform()
+        except pc.error as e:
+            reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
+            raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
+        finally:
+            self._curl.setopt(pc.HTTPGET, 1)  # the handle is shared with the GETs
+        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+        try:
+            answer = json.loads(buf) if buf else None
+        except ValueError:
+            answer = None
+        return status, answer
+
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
         status, body = self._get(path)
         if status != 200 or not isinstance(body, dict):
@@ -132,6 +152,19 @@ class TritonHttpService:
                 f"server at {self.base_url}: {_server_message(status, config)}"
             )
         return config
+
+    def trace_settings(self, model: str = "") -> dict[str, Any]:
+        """Triton's trace extension: the model's settings, or the global ones."""
+        path = (self._model_path(model, "") if model else "/v2") + "/trace/setting"
+        return self._get_json("reading the trace settings", path)
+
+    def update_trace_settings(self, model: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """POSTs `changes` (None clears a model setting back to the global one)."""
+        status, answer = self._post(self._model_path(model, "") + "/trace/setting", changes)
+        if status != 200 or not isinstance(answer, dict):
+            raise ServerError(f"updating the trace settings of model '{model}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, answer)}")
+        return answer
 
     def infer_url(self, model: str, version: str = "") -> str:
         return self.base_url + self._model_path(model, version) + "/infer"
