@@ -7,6 +7,7 @@ import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import perfanalyzer
 from perfanalyzer import _core
@@ -41,7 +42,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunRes
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
-    service = TritonHttpService(settings.server_url, settings.http_headers)
+    service = _open_service(settings, out)
     try:
         return _profile(settings, service, out)
     finally:
@@ -53,34 +54,25 @@ def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
     return profile(settings, out).exit_code
 
 
-def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> RunResult:
+def _profile(settings: Settings, service: Any, out: Callable[[str], None]) -> RunResult:
     if settings.profile_export_file:
         export.check_path(settings.profile_export_file)
     service.check_ready()
-    spec = service.model_spec(settings.model_name, settings.model_version)
-    spec.check_batch_size(settings.batch_size)
-    data = load_data(settings, spec)
-    bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
-                                     output_format=settings.output_tensor_format,
-                                     parameters=settings.request_parameter_map)
-              for tensors in request_tensors(spec, data, settings.batch_size)]
+    engine, data_message = _open_engine(settings, service)
 
     def server_stats() -> ServerStats | None:
         return service.server_stats(settings.model_name, settings.model_version)
 
-    engine = _core.HttpEngine(
-        service.infer_url(settings.model_name, settings.model_version), bodies,
-        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
-    )
-    if data.from_json:
-        out(data.read_message())
-    out(console.settings_block(settings))
+    label = getattr(service, "protocol_label", "HTTP")
+    if data_message:
+        out(data_message)
+    out(console.settings_block(settings, label))
     printed: list[LevelFigures] = []
 
     def on_level(level: LevelResult) -> None:
         f = figures(level, settings.percentile)
         printed.append(f)
-        out(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
+        out(console.level_block(f, settings.percentile, label, verbose=settings.verbose, header=False))
 
     def on_level_start(value: float) -> None:
         out(console.level_header(value, settings.load_mode))
@@ -100,8 +92,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
-def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
-                  service: TritonHttpService) -> None:
+def _write_export(settings: Settings, result: SweepResult | None, engine: _core.Engine, service: Any) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
@@ -130,3 +121,40 @@ def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures]
     if result.status == "over_limit" and not result.levels:
         return STABILITY_ERROR
     return SUCCESS
+
+
+def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
+    """The control plane of the service kind (each module imported only when used)."""
+    if settings.service_kind == "triton_c_api":
+        from perfanalyzer.services.triton_capi import TritonCapiService
+
+        return TritonCapiService(settings, out)
+    if settings.service_kind == "torchserve":
+        from perfanalyzer.services.torchserve import TorchServeService
+
+        return TorchServeService(settings.server_url, settings.http_headers)
+    return TritonHttpService(settings.server_url, settings.http_headers)
+
+
+def _open_engine(settings: Settings, service: Any) -> tuple[Any, str]:
+    """The compiled engine with every distinct request prepared, and the line
+    about the data read from files ("" when none was)."""
+    if settings.service_kind == "torchserve":
+        bodies, message = service.bodies(settings)
+        return _core.HttpEngine(service.infer_url(settings.model_name, settings.model_version), bodies,
+                                request_timeout_ms=settings.request_timeout_ms, client=settings.http_client), message
+    spec = service.model_spec(settings.model_name, settings.model_version)
+    spec.check_batch_size(settings.batch_size)
+    data = load_data(settings, spec)
+    message = data.read_message() if data.from_json else ""
+    if settings.service_kind == "triton_c_api":
+        return service.make_engine(settings, spec, data), message
+    bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
+                                     output_format=settings.output_tensor_format,
+                                     parameters=settings.request_parameter_map)
+              for tensors in request_tensors(spec, data, settings.batch_size)]
+    engine = _core.HttpEngine(
+        service.infer_url(settings.model_name, settings.model_version), bodies,
+        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+    )
+    return engine, message
