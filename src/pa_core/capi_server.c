@@ -144,20 +144,32 @@ pa_capi_server *pa_capi_server_create(const pa_capi_server_options *o, char *err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* The library stays loaded on every failure: unloading a C++ runtime mid-process is not safe. */
     s->dl = open_with_siblings(o->library, err, errlen);
-    if (!s->dl || resolve(s, o->library, err, errlen) != 0) {
-        free(s); /* the library stays loaded: unloading a C++ runtime mid-process is not safe */
+    if (!s->dl) {
+        free(s);
+        return NULL;
+    }
+    /* The version first: a library of another major version may lack what the rest looks up. */
+    *(void **)(&s->api.ApiVersion) = dlsym(s->dl, "TRITONSERVER_ApiVersion");
+    if (!s->api.ApiVersion) {
+        snprintf(err, errlen, "%s is not a Triton server library: it has no TRITONSERVER_ApiVersion", o->library);
+        free(s);
         return NULL;
     }
     TRITONSERVER_Error *e = s->api.ApiVersion(&s->api_major, &s->api_minor);
     if (e) {
-        pa_capi_take_error(&s->api, e, "reading the Triton API version", err, errlen);
+        snprintf(err, errlen, "%s: reading the Triton API version failed", o->library);
         free(s);
         return NULL;
     }
     if (s->api_major != PA_TRITON_API_MAJOR || s->api_minor < PA_TRITON_API_MINOR) {
         snprintf(err, errlen, "%s implements Triton server API %u.%u; this client needs %u.x with x >= %u",
                  o->library, s->api_major, s->api_minor, PA_TRITON_API_MAJOR, PA_TRITON_API_MINOR);
+        free(s);
+        return NULL;
+    }
+    if (resolve(s, o->library, err, errlen) != 0) {
         free(s);
         return NULL;
     }
