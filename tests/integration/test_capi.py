@@ -52,7 +52,7 @@ def test_concurrency_counts_agree_with_the_server(server_dir: str) -> None:
                "--request-count", "300", server_dir=server_dir)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("server is alive!\n")
-    assert "Service Kind: Triton C API" in run.stdout
+    assert "Service Kind: Triton C-API" in run.stdout
     assert counts(run.stdout) == [(300, 300), (300, 300)]
     assert "Avg C API time:" in run.stdout
     assert "compute infer" in run.stdout

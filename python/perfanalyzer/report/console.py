@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
 from perfanalyzer.settings import Settings
 
-SERVICE_KIND_LABELS = {"triton": "Triton", "triton_c_api": "Triton C API", "torchserve": "TorchServe"}
+SERVICE_KIND_LABELS = {"triton": "Triton", "triton_c_api": "Triton C-API", "torchserve": "TorchServe"}
 
 
 def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
