@@ -54,7 +54,7 @@ def test_concurrency_counts_agree_with_the_server(server_dir: str) -> None:
     assert run.stdout.startswith("server is alive!\n")
     assert "Service Kind: Triton C-API" in run.stdout
     assert counts(run.stdout) == [(300, 300), (300, 300)]
-    assert "Avg C API time:" in run.stdout
+    assert "Avg C-API time:" in run.stdout
     assert "compute infer" in run.stdout
 
 

@@ -107,7 +107,7 @@ def numeric_version(version: str) -> int:
 class TritonCapiService:
     """A Triton server started inside this process for one run."""
 
-    protocol_label = "C API"
+    protocol_label = "C-API"
 
     def __init__(self, settings: Settings, out: Callable[[str], None]) -> None:
         from perfanalyzer import _core
