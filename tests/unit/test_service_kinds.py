@@ -4,13 +4,14 @@ files are looked for, and TorchServe's data file. No server needed."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from perfanalyzer.cli import parse_args
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.services.torchserve import TorchServeService
-from perfanalyzer.services.triton_capi import numeric_version, resolve_layout
+from perfanalyzer.services.triton_capi import numeric_version, prepare_environment, resolve_layout
 
 REPO = str(Path(__file__).resolve().parents[2] / "examples" / "model_repository")
 
@@ -135,3 +136,23 @@ def test_torchserve_bad_data(tmp_path: Path, doc: str, needle: str) -> None:
     with pytest.raises(OptionError) as e:
         TorchServeService("localhost:8080").bodies(s)
     assert needle in str(e.value) and str(data) in str(e.value)
+
+
+def test_environment_for_the_wheels_python_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    wheel = site / "pytriton" / "tritonserver"
+    stub = wheel / "python_backend_stubs" / "3.11" / "triton_python_backend_stub"
+    stub.parent.mkdir(parents=True)
+    stub.write_bytes(b"the stub for 3.11")
+    (wheel / "backends" / "python").mkdir(parents=True)
+    (site / "nvidia_pytriton.libs").mkdir()
+    (site / "nvidia_pytriton.libs" / "libtritonserver-0123abcd.so").write_bytes(b"")
+    (tmp_path / "venv" / "bin").mkdir()
+    monkeypatch.setenv("PATH", "/usr/bin")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    layout = resolve_layout(str(wheel))
+    prepare_environment(layout)
+    prepare_environment(layout)
+    assert os.environ["PATH"] == f"{tmp_path / 'venv' / 'bin'}:/usr/bin"
+    assert "PYTHONPATH" not in os.environ
+    assert (wheel / "backends" / "python" / "triton_python_backend_stub").read_bytes() == b"the stub for 3.11"

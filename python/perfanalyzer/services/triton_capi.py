@@ -87,7 +87,9 @@ def prepare_environment(layout: ServerLayout) -> None:
             except OSError as e:
                 raise ServerError(f"cannot install the Python backend stub at {dst}: {e.strerror}") from None
     if layout.venv is not None and (layout.venv / "bin").is_dir():
-        os.environ["PATH"] = os.pathsep.join([str(layout.venv / "bin"), os.environ.get("PATH", "")])
+        path = os.environ.get("PATH", "")
+        if not path.startswith(str(layout.venv / "bin") + os.pathsep):  # once, however many runs
+            os.environ["PATH"] = os.pathsep.join([str(layout.venv / "bin"), path])
         os.environ["VIRTUAL_ENV"] = str(layout.venv)
         # Meant for this interpreter, not for the stub's.
         os.environ.pop("PYTHONPATH", None)
