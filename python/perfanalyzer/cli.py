@@ -131,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "reported under it, as an ensemble's steps are")
     tls.add_flags(p)
     _add_observe_flags(p)
+    kinds = p.add_argument_group(
+        "service kinds", "flags that apply to one kind only are rejected with the others")
+    kinds.add_argument("--service-kind", default="triton", type=str.lower,
+                       help="triton (default: a Triton server over -i http), triton_c_api (Triton inside this "
+                       "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
+                       "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
+                       "naming the body file; client-side statistics only)")
+    kinds.add_argument("--triton-server-directory", default="",
+                       help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
+                       "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
+    kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
+    kinds.add_argument("--shared-memory", default="none", type=str.lower,
+                       help="none (default); system and cuda do not apply to triton_c_api and torchserve")
     return p
 
 
@@ -203,6 +216,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         http_client=ns.http_client,
         https=tls.from_args(ns),
         bls_composing_models=parse_bls_models(ns.bls_composing_models) if ns.bls_composing_models else (),
+        service_kind=ns.service_kind,
+        triton_server_directory=ns.triton_server_directory,
+        model_repository=ns.model_repository,
+        shared_memory=ns.shared_memory,
     ).validate()
 
 

@@ -20,6 +20,9 @@ DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
 TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
+SERVICE_KINDS = ("triton", "triton_c_api", "torchserve")
+SHARED_MEMORY_KINDS = ("none", "system", "cuda")
+DEFAULT_URLS = {"triton": "localhost:8000", "torchserve": "localhost:8080"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ class Settings:
     log_frequency: int | None = None
     html_report: str | None = None
     quiet: bool = False                  # no live progress on stderr
+    service_kind: str = "triton"
+    triton_server_directory: str = ""  # triton_c_api; empty: found at run time
+    model_repository: str = ""         # triton_c_api
+    shared_memory: str = "none"
 
     @property
     def load_mode(self) -> str:
@@ -123,7 +130,7 @@ class Settings:
 
     @property
     def server_url(self) -> str:
-        return self.url or "localhost:8000"
+        return self.url or DEFAULT_URLS.get(self.service_kind, "localhost:8000")
 
     @property
     def shape_map(self) -> dict[str, tuple[int, ...]]:
@@ -147,6 +154,7 @@ class Settings:
             raise OptionError(f"-b: batch size must be > 0, got {self.batch_size}")
         self._validate_data_flags()
         self._validate_observe_flags()
+        self._validate_service_kind()
         if len(self.load_modes) > 1:
             a, b = (LOAD_FLAGS[m] for m in self.load_modes[:2])
             raise OptionError(f"Cannot use both {a} and {b} inference load modes.")
@@ -217,6 +225,53 @@ class Settings:
             if ":" not in h:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
         return self
+
+    def _validate_service_kind(self) -> None:
+        """Each service kind takes its own flags; one that does not apply is
+        an error naming the kind, never silently ignored."""
+        kind = self.service_kind
+        if kind not in SERVICE_KINDS:
+            raise OptionError(f"--service-kind: unsupported '{kind}' (supported: {', '.join(SERVICE_KINDS)})")
+        if self.shared_memory not in SHARED_MEMORY_KINDS:
+            raise OptionError(f"--shared-memory: '{self.shared_memory}' is not one of {', '.join(SHARED_MEMORY_KINDS)}")
+        if self.shared_memory != "none":
+            if kind == "triton_c_api":
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind "
+                                  "triton_c_api: the in-process server reads the input buffers directly")
+            if kind == "torchserve":
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind torchserve")
+            raise OptionError(f"--shared-memory {self.shared_memory}: not supported yet")
+        if kind != "triton_c_api":
+            for flag, given in (("--triton-server-directory", self.triton_server_directory),
+                                ("--model-repository", self.model_repository)):
+                if given:
+                    raise OptionError(f"{flag} applies only to --service-kind triton_c_api (got {kind})")
+        if kind == "triton_c_api":
+            if not self.model_repository:
+                raise OptionError("--model-repository is required with --service-kind triton_c_api")
+            if not os.path.isdir(self.model_repository):
+                raise OptionError(f"--model-repository {self.model_repository}: no such directory")
+            if self.triton_server_directory and not os.path.isdir(self.triton_server_directory):
+                raise OptionError(f"--triton-server-directory {self.triton_server_directory}: no such directory")
+            not_applicable = [("-u", bool(self.url)), ("-H", bool(self.http_headers)),
+                              ("--http-client", self.http_client != "auto"),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary")]
+        elif kind == "torchserve":
+            not_applicable = [("-b", self.batch_size != 1), ("--shape", bool(self.shapes)),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary"),
+                              ("--request-parameter", bool(self.request_parameters))]
+            if len(self.input_data_paths) != 1 or not os.path.isfile(self.input_data_paths[0]):
+                raise OptionError("--service-kind torchserve needs --input-data with one JSON file naming the "
+                                  'file sent as each request\'s body: {"data": [{"TORCHSERVE_INPUT": ["file"]}]}')
+        else:
+            not_applicable = []
+        for flag, given in not_applicable:
+            if given:
+                raise OptionError(f"{flag} does not apply to --service-kind {kind}")
+        if kind != "triton" and self.protocol != "http":
+            raise OptionError(f"-i {self.protocol} does not apply to --service-kind {kind}")
 
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:

@@ -490,3 +490,4 @@ cdef class Engine:
 # One file per transport: each defines an Engine subclass that creates its C engine.
 include "validate.pxi"  # before the transports: they take a Validator
 include "http_engine.pxi"
+include "capi_engine.pxi"

@@ -114,27 +114,7 @@ class TritonHttpService:
         config = self._get_json(f"reading the config of model '{model}'", path + "/config")
         if self._get(path + "/ready")[0] != 200:
             raise ServerError(f"model '{model}' is not ready on the server at {self.base_url}")
-        max_batch = int(config.get("max_batch_size", 0))
-        # Only the config says which inputs are optional; the metadata does not.
-        optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
-
-        def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
-            out = []
-            for t in entries:
-                dims = tuple(int(d) for d in t["shape"])
-                if max_batch > 0 and dims:
-                    dims = dims[1:]  # metadata includes the batch dimension as -1
-                out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
-            return tuple(out)
-
-        return ModelSpec(
-            name=model,
-            version=version,
-            platform=meta.get("platform", ""),
-            max_batch_size=max_batch,
-            inputs=tensors(meta.get("inputs", [])),
-            outputs=tensors(meta.get("outputs", [])),
-        )
+        return spec_from_documents(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
         return ServerStats.from_response(self.statistics(model, version), model, version)
@@ -215,6 +195,32 @@ class TritonHttpService:
 
 # Triton reads and writes these only as binary data, never as JSON values.
 BINARY_ONLY = ("FP16", "BF16")
+
+
+def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
+    """A ModelSpec from Triton's model metadata and config documents (the
+    same JSON over HTTP and from the in-process C API)."""
+    max_batch = int(config.get("max_batch_size", 0))
+    # Only the config says which inputs are optional; the metadata does not.
+    optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
+
+    def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+        out = []
+        for t in entries:
+            dims = tuple(int(d) for d in t["shape"])
+            if max_batch > 0 and dims:
+                dims = dims[1:]  # metadata includes the batch dimension as -1
+            out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
+        return tuple(out)
+
+    return ModelSpec(
+        name=model,
+        version=version,
+        platform=meta.get("platform", ""),
+        max_batch_size=max_batch,
+        inputs=tensors(meta.get("inputs", [])),
+        outputs=tensors(meta.get("outputs", [])),
+    )
 
 
 def _json_data(t: TensorSpec, array: np.ndarray) -> list[object]:
