@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
     p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")
     p.add_argument("-i", "--protocol", dest="protocol", default="http", type=str.lower,
-                   help="protocol: http (grpc comes later)")
+                   help="protocol: http (default) or grpc")
     p.add_argument("-H", dest="http_headers", action="append", default=[],
                    help="extra HTTP header 'Name: value' (repeatable)")
     p.add_argument("-b", "--batch-size", dest="batch_size", type=int, default=1, help="batch size (default 1)")
@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-client", default="auto",
                    help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
                    "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
+    p.add_argument("--grpc-channels", type=int, default=1,
+                   help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
+    p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
+                   help="-i grpc: compress request messages with none (default), gzip or deflate")
     return p
 
 
@@ -156,6 +160,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         max_threads=ns.max_threads,
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
+        grpc_channels=ns.grpc_channels,
+        grpc_compression_algorithm=ns.grpc_compression_algorithm,
     ).validate()
 
 

@@ -17,6 +17,7 @@ from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
 from perfanalyzer.report import console, csv_writer, export
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.services.triton_grpc import TritonGrpcService
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
 
@@ -41,11 +42,28 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunRes
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
-    service = TritonHttpService(settings.server_url, settings.http_headers)
+    service = _service(settings)
     try:
         return _profile(settings, service, out)
     finally:
         service.close()
+
+
+def _service(settings: Settings) -> TritonHttpService | TritonGrpcService:
+    if settings.protocol == "grpc":
+        return TritonGrpcService(settings.server_url)
+    return TritonHttpService(settings.server_url, settings.http_headers)
+
+
+def _engine(settings: Settings, service: TritonHttpService | TritonGrpcService, bodies: list) -> _core.Engine:
+    if settings.protocol == "grpc":
+        return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
+                                compression=settings.grpc_compression_algorithm,
+                                request_timeout_ms=settings.request_timeout_ms)
+    return _core.HttpEngine(
+        service.infer_url(settings.model_name, settings.model_version), bodies,
+        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+    )
 
 
 def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
@@ -53,7 +71,8 @@ def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
     return profile(settings, out).exit_code
 
 
-def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str], None]) -> RunResult:
+def _profile(settings: Settings, service: TritonHttpService | TritonGrpcService,
+             out: Callable[[str], None]) -> RunResult:
     if settings.profile_export_file:
         export.check_path(settings.profile_export_file)
     service.check_ready()
@@ -68,10 +87,8 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     def server_stats() -> ServerStats | None:
         return service.server_stats(settings.model_name, settings.model_version)
 
-    engine = _core.HttpEngine(
-        service.infer_url(settings.model_name, settings.model_version), bodies,
-        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
-    )
+    engine = _engine(settings, service, bodies)
+    label = "gRPC" if settings.protocol == "grpc" else "HTTP"
     if data.from_json:
         out(data.read_message())
     out(console.settings_block(settings))
@@ -80,7 +97,8 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     def on_level(level: LevelResult) -> None:
         f = figures(level, settings.percentile)
         printed.append(f)
-        out(console.level_block(f, settings.percentile, verbose=settings.verbose, header=False))
+        out(console.level_block(f, settings.percentile, protocol_label=label, verbose=settings.verbose,
+                                header=False))
 
     def on_level_start(value: float) -> None:
         out(console.level_header(value, settings.load_mode))
@@ -100,8 +118,8 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
-def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
-                  service: TritonHttpService) -> None:
+def _write_export(settings: Settings, result: SweepResult | None, engine: _core.Engine,
+                  service: TritonHttpService | TritonGrpcService) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()

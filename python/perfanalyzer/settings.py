@@ -12,7 +12,8 @@ from perfanalyzer.errors import OptionError
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
 HTTP_CLIENTS = ("auto", "native", "curl")
-PROTOCOLS = ("http",)
+PROTOCOLS = ("http", "grpc")
+GRPC_COMPRESSION = ("none", "gzip", "deflate")
 INPUT_DATA_MODES = ("random", "zero")
 INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a directory, or a json file"
 DEFAULT_STRING_LENGTH = 128
@@ -97,6 +98,9 @@ class Settings:
     warmup_request_count: int = 0     # sent before the first level and discarded
     binary_search: bool = False
     profile_export_file: str | None = None
+    # gRPC (-i grpc)
+    grpc_channels: int = 1
+    grpc_compression_algorithm: str = "none"
 
     @property
     def load_mode(self) -> str:
@@ -104,7 +108,7 @@ class Settings:
 
     @property
     def server_url(self) -> str:
-        return self.url or "localhost:8000"
+        return self.url or ("localhost:8001" if self.protocol == "grpc" else "localhost:8000")
 
     @property
     def shape_map(self) -> dict[str, tuple[int, ...]]:
@@ -188,10 +192,27 @@ class Settings:
             raise OptionError(f"--http-client: '{self.http_client}' is not one of {', '.join(HTTP_CLIENTS)}")
         if self.http_client == "native" and self.server_url.startswith("https://"):
             raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
+        self._validate_grpc_flags()
         for h in self.http_headers:
             if ":" not in h:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
         return self
+
+    def _validate_grpc_flags(self) -> None:
+        if self.grpc_channels < 1:
+            raise OptionError(f"--grpc-channels: must be >= 1, got {self.grpc_channels}")
+        if self.grpc_compression_algorithm not in GRPC_COMPRESSION:
+            raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
+                              f"{', '.join(GRPC_COMPRESSION)}")
+        if self.protocol != "grpc":
+            return
+        if "://" in self.server_url:
+            raise OptionError(f"-u {self.server_url}: -i grpc expects host:port (no scheme)")
+        if self.http_headers:
+            raise OptionError("-H: custom headers are not supported with -i grpc")
+        if self.input_tensor_format != "binary" or self.output_tensor_format != "binary":
+            raise OptionError("--input-tensor-format/--output-tensor-format json apply to HTTP only; "
+                              "gRPC always sends raw tensor contents")
 
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:

@@ -473,3 +473,4 @@ cdef class Engine:
 
 # One file per transport: each defines an Engine subclass that creates its C engine.
 include "http_engine.pxi"
+include "grpc_engine.pxi"

@@ -71,7 +71,13 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         lines.append(f"    p{p} latency: {v} usec")
     if f.open_loop is not None:
         lines += open_loop_lines(f.open_loop)
-    if verbose:
+    if protocol_label == "gRPC":
+        # gRPC has no send/recv split: marshal = call handed to gRPC core, unmarshal = response released.
+        lines.append(
+            f"    Avg gRPC time: {f.http_us} usec ((un)marshal request/response {f.send_us + f.recv_us} usec + "
+            f"response wait {f.response_wait_us} usec)"
+        )
+    elif verbose:
         lines.append(
             f"    Avg {protocol_label} time: {f.http_us} usec (send {f.send_us} usec + response wait "
             f"{f.response_wait_us} usec + receive {f.recv_us} usec)"

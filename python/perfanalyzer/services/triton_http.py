@@ -23,6 +23,32 @@ def split_url(url: str) -> tuple[str, str]:
     return scheme.lower(), rest.rstrip("/")
 
 
+def model_spec_from(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
+    """A ModelSpec from KServe v2 model metadata and Triton's model config as JSON
+    (both protocols: the gRPC answers converted to the same JSON shape)."""
+    max_batch = int(config.get("max_batch_size", 0))
+    # Only the config says which inputs are optional; the metadata does not.
+    optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
+
+    def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+        out = []
+        for t in entries:
+            dims = tuple(int(d) for d in t.get("shape", []))
+            if max_batch > 0 and dims:
+                dims = dims[1:]  # metadata includes the batch dimension as -1
+            out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
+        return tuple(out)
+
+    return ModelSpec(
+        name=model,
+        version=version,
+        platform=meta.get("platform", ""),
+        max_batch_size=max_batch,
+        inputs=tensors(meta.get("inputs", [])),
+        outputs=tensors(meta.get("outputs", [])),
+    )
+
+
 class TritonHttpService:
     """Control plane over Triton's REST endpoints (KServe v2 + extensions).
 
@@ -90,27 +116,7 @@ class TritonHttpService:
         config = self._get_json(f"reading the config of model '{model}'", path + "/config")
         if self._get(path + "/ready")[0] != 200:
             raise ServerError(f"model '{model}' is not ready on the server at {self.base_url}")
-        max_batch = int(config.get("max_batch_size", 0))
-        # Only the config says which inputs are optional; the metadata does not.
-        optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
-
-        def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
-            out = []
-            for t in entries:
-                dims = tuple(int(d) for d in t["shape"])
-                if max_batch > 0 and dims:
-                    dims = dims[1:]  # metadata includes the batch dimension as -1
-                out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
-            return tuple(out)
-
-        return ModelSpec(
-            name=model,
-            version=version,
-            platform=meta.get("platform", ""),
-            max_batch_size=max_batch,
-            inputs=tensors(meta.get("inputs", [])),
-            outputs=tensors(meta.get("outputs", [])),
-        )
+        return model_spec_from(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
         response = self._get_json("reading statistics", self._model_path(model, version) + "/stats")
