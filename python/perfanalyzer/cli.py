@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
                    help="-i grpc: compress request messages with none (default), gzip or deflate")
+    p.add_argument("--streaming", action="store_true",
+                   help="-i grpc: send over bidirectional ModelStreamInfer streams (one per request in flight)")
     return p
 
 
@@ -162,6 +164,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         http_client=ns.http_client,
         grpc_channels=ns.grpc_channels,
         grpc_compression_algorithm=ns.grpc_compression_algorithm,
+        streaming=ns.streaming,
     ).validate()
 
 

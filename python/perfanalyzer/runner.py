@@ -59,7 +59,7 @@ def _engine(settings: Settings, service: TritonHttpService | TritonGrpcService, 
     if settings.protocol == "grpc":
         return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
                                 compression=settings.grpc_compression_algorithm,
-                                request_timeout_ms=settings.request_timeout_ms)
+                                request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming)
     return _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
@@ -79,9 +79,14 @@ def _profile(settings: Settings, service: TritonHttpService | TritonGrpcService,
     spec = service.model_spec(settings.model_name, settings.model_version)
     spec.check_batch_size(settings.batch_size)
     data = load_data(settings, spec)
+    parameters = settings.request_parameter_map
+    if settings.streaming:
+        # Every final response is flagged (an empty one after a decoupled model's last):
+        # the engine ends a request on it.
+        parameters = {**parameters, "triton_enable_empty_final_response": True}
     bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
                                      output_format=settings.output_tensor_format,
-                                     parameters=settings.request_parameter_map)
+                                     parameters=parameters)
               for tensors in request_tensors(spec, data, settings.batch_size)]
 
     def server_stats() -> ServerStats | None:

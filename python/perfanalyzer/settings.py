@@ -101,6 +101,7 @@ class Settings:
     # gRPC (-i grpc)
     grpc_channels: int = 1
     grpc_compression_algorithm: str = "none"
+    streaming: bool = False
 
     @property
     def load_mode(self) -> str:
@@ -205,7 +206,11 @@ class Settings:
             raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
                               f"{', '.join(GRPC_COMPRESSION)}")
         if self.protocol != "grpc":
+            if self.streaming:
+                raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
             return
+        if self.streaming and self.request_timeout_ms:
+            raise OptionError("--request-timeout is not supported with --streaming (a deadline would end the stream)")
         if "://" in self.server_url:
             raise OptionError(f"-u {self.server_url}: -i grpc expects host:port (no scheme)")
         if self.http_headers:

@@ -31,6 +31,11 @@ typedef struct pa_grpc_config {
 
 /* Returns NULL and fills err on failure. */
 pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen);
+/* Bidirectional streaming (ModelStreamInfer): one stream per slot, one request
+ * in flight on it; a request ends with the response flagged final
+ * ("triton_final_response", which the messages must ask for). request_timeout_ms
+ * is not supported (a deadline would end the stream). */
+pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen);
 
 /* "UNAVAILABLE" for 14, ...; "UNKNOWN_CODE" outside the known range. */
 const char *pa_grpc_status_name(int code);

@@ -32,7 +32,7 @@
 #include <grpc/support/time.h>
 
 #include "clock.h"
-#include "grpc_config.h"
+#include "grpc_common.h"
 
 /* The loop polls at least this often: gRPC's C API has no portable way to
  * interrupt another thread's grpc_completion_queue_next, so control changes
@@ -81,7 +81,7 @@ const char *pa_grpc_status_name(int code) {
 
 /* The caller's mistakes go with HTTP 4xx, the server's with 5xx, and no
  * answer at all (unreachable, cancelled, deadline) with transport errors. */
-static enum pa_error_kind error_kind(grpc_status_code code) {
+enum pa_error_kind pa_grpc_error_kind(grpc_status_code code) {
     switch (code) {
     case GRPC_STATUS_UNAVAILABLE:
     case GRPC_STATUS_CANCELLED:
@@ -206,7 +206,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
         pa_engine_slot_done(&e->base, &s->base);
         return;
     }
-    pa_engine_record_error(&e->base, error_kind(status), msg);
+    pa_engine_record_error(&e->base, pa_grpc_error_kind(status), msg);
     if (status == GRPC_STATUS_UNAVAILABLE) /* no server: wait before trying again, as after a refused connect */
         pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
     else
@@ -310,8 +310,6 @@ static void destroy(pa_engine *base) {
     free(e);
 }
 
-static const pa_engine_ops grpc_ops = {run, wake, destroy, new_slot, start_request};
-
 static grpc_arg int_arg(char *key, int value) {
     grpc_arg a;
     memset(&a, 0, sizeof(a));
@@ -327,6 +325,43 @@ static grpc_channel_credentials *credentials(const pa_grpc_config *cfg) {
     grpc_ssl_pem_key_cert_pair pair = {cfg->private_key, cfg->cert_chain};
     int mutual = cfg->private_key && cfg->cert_chain;
     return grpc_ssl_credentials_create(cfg->root_certs, mutual ? &pair : NULL, NULL, NULL);
+}
+
+static const pa_engine_ops grpc_ops = {run, wake, destroy, new_slot, start_request};
+
+int pa_grpc_open_channels(const pa_grpc_config *cfg, grpc_channel **channels, unsigned n_channels, char *err,
+                          size_t errlen) {
+    grpc_arg args[8];
+    size_t n_args = 0;
+    args[n_args++] = int_arg((char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1);
+    args[n_args++] = int_arg((char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
+    /* Channels with equal arguments would share one subchannel (one TCP
+     * connection): a local pool gives each channel its own. */
+    args[n_args++] = int_arg((char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    /* Per-call work we never use: the retry filter (it keeps a copy of every
+     * sent message for a possible replay) and channelz call counters. */
+    args[n_args++] = int_arg((char *)GRPC_ARG_ENABLE_RETRIES, 0);
+    args[n_args++] = int_arg((char *)GRPC_ARG_ENABLE_CHANNELZ, 0);
+    if (cfg->compression != PA_GRPC_COMPRESS_NONE)
+        args[n_args++] = int_arg((char *)GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM,
+                                 cfg->compression == PA_GRPC_COMPRESS_GZIP ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_DEFLATE);
+    grpc_channel_args channel_args = {n_args, args};
+    for (unsigned i = 0; i < n_channels; i++) {
+        grpc_channel_credentials *creds = credentials(cfg);
+        if (!creds) {
+            snprintf(err, errlen, "cannot create the gRPC %s credentials for %s", cfg->use_ssl ? "TLS" : "insecure",
+                     cfg->target);
+            return -1;
+        }
+        channels[i] = grpc_channel_create(cfg->target, creds, &channel_args);
+        grpc_channel_credentials_release(creds);
+        if (!channels[i]) {
+            snprintf(err, errlen, "cannot create a gRPC channel to %s", cfg->target);
+            return -1;
+        }
+        grpc_channel_check_connectivity_state(channels[i], 1); /* connect now, not on the first request */
+    }
+    return 0;
 }
 
 pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen) {
@@ -358,37 +393,10 @@ pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t er
     for (size_t i = 0; i < cfg->n_messages; i++)
         e->messages[e->n_messages++] = grpc_slice_from_copied_buffer(cfg->messages[i].data, cfg->messages[i].len);
 
-    grpc_arg args[8];
-    size_t n_args = 0;
-    args[n_args++] = int_arg((char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1);
-    args[n_args++] = int_arg((char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
-    /* Channels with equal arguments would share one subchannel (one TCP
-     * connection): a local pool gives each channel its own. */
-    args[n_args++] = int_arg((char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    /* Per-call work we never use: the retry filter (it keeps a copy of every
-     * sent message for a possible replay) and channelz call counters. */
-    args[n_args++] = int_arg((char *)GRPC_ARG_ENABLE_RETRIES, 0);
-    args[n_args++] = int_arg((char *)GRPC_ARG_ENABLE_CHANNELZ, 0);
-    if (cfg->compression != PA_GRPC_COMPRESS_NONE)
-        args[n_args++] = int_arg((char *)GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM,
-                                                         cfg->compression == PA_GRPC_COMPRESS_GZIP
-                                                             ? GRPC_COMPRESS_GZIP
-                                                             : GRPC_COMPRESS_DEFLATE);
-    grpc_channel_args channel_args = {n_args, args};
-    for (unsigned i = 0; i < n_channels; i++) {
-        grpc_channel_credentials *creds = credentials(cfg);
-        if (!creds) {
-            snprintf(err, errlen, "cannot create the gRPC %s credentials for %s", cfg->use_ssl ? "TLS" : "insecure",
-                     cfg->target);
-            destroy(&e->base);
-            return NULL;
-        }
-        e->channels[i] = grpc_channel_create(cfg->target, creds, &channel_args);
-        grpc_channel_credentials_release(creds);
-        if (!e->channels[i])
-            goto oom;
-        e->n_channels = i + 1;
-        grpc_channel_check_connectivity_state(e->channels[i], 1); /* connect now, not on the first request */
+    e->n_channels = n_channels; /* destroy skips the NULL ones */
+    if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {
+        destroy(&e->base);
+        return NULL;
     }
     return &e->base;
 oom:

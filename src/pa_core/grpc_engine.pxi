@@ -17,10 +17,12 @@ cdef extern from "grpc_config.h":
         const char *private_key
         const char *cert_chain
     pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
+    pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
     const char *pa_grpc_status_name(int code)
 
 GRPC_COMPRESSION = ("none", "deflate", "gzip")  # position = the C enum's value
 GRPC_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
+GRPC_STREAM_METHOD = "/inference.GRPCInferenceService/ModelStreamInfer"
 
 
 def grpc_status_name(int code) -> str:
@@ -28,17 +30,21 @@ def grpc_status_name(int code) -> str:
 
 
 cdef class GrpcEngine(Engine):
-    """Unary gRPC load: N calls in flight on the engine thread.
+    """gRPC load: N calls in flight on the engine thread.
 
+    streaming: one bidirectional ModelStreamInfer stream per slot instead of
+    unary calls; the messages must ask for the final-response flag.
     messages: serialized request messages (bytes) cycled through in order;
     channels: calls go round-robin over this many channels (connections);
     root_certs / private_key / cert_chain: PEM contents (bytes) when use_ssl."""
     cdef readonly str target
     cdef readonly unsigned channels
 
-    def __cinit__(self, str target, list messages, str method=GRPC_INFER_METHOD, unsigned channels=1,
+    cdef readonly bint streaming
+
+    def __cinit__(self, str target, list messages, str method="", unsigned channels=1,
                   str compression="none", long request_timeout_ms=0, bint use_ssl=False,
-                  bytes root_certs=None, bytes private_key=None, bytes cert_chain=None):
+                  bytes root_certs=None, bytes private_key=None, bytes cert_chain=None, bint streaming=False):
         if compression not in GRPC_COMPRESSION:
             raise ValueError(f"unknown gRPC compression '{compression}' (expected one of {', '.join(GRPC_COMPRESSION)})")
         cdef char err[512]
@@ -58,7 +64,7 @@ cdef class GrpcEngine(Engine):
                 cm[i].data = <const char *> b
                 cm[i].len = len(b)
             target_b = target.encode()
-            method_b = method.encode()
+            method_b = (method or (GRPC_STREAM_METHOD if streaming else GRPC_INFER_METHOD)).encode()
             cfg.target = <const char *> target_b
             cfg.method = <const char *> method_b
             cfg.messages = cm
@@ -70,10 +76,14 @@ cdef class GrpcEngine(Engine):
             cfg.root_certs = <const char *> root_certs if root_certs is not None else NULL
             cfg.private_key = <const char *> private_key if private_key is not None else NULL
             cfg.cert_chain = <const char *> cert_chain if cert_chain is not None else NULL
-            self.e = pa_grpc_engine_create(&cfg, err, sizeof(err))
+            if streaming:
+                self.e = pa_grpc_stream_engine_create(&cfg, err, sizeof(err))
+            else:
+                self.e = pa_grpc_engine_create(&cfg, err, sizeof(err))
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
             self.target = target
             self.channels = channels if channels else 1
+            self.streaming = streaming
         finally:
             free(cm)

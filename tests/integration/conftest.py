@@ -23,7 +23,7 @@ from triton_launcher import TritonServer, TritonServerError  # noqa: E402
 
 @pytest.fixture(scope="session")
 def model_repository() -> Path:
-    """examples/model_repository: identity, add_sub, sleep_2ms, identity_dynamic."""
+    """examples/model_repository: identity, add_sub, sleep_2ms, identity_dynamic, repeat_4 (decoupled)."""
     return REPO_ROOT / "examples" / "model_repository"
 
 

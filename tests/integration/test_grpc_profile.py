@@ -141,3 +141,50 @@ def test_requests_the_server_rejects_end_with_its_status(triton) -> None:
     assert run.code == 99
     assert "gRPC INVALID_ARGUMENT" in run.stderr and "priority" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_streaming_decoupled_model_counts_every_response(triton) -> None:
+    """repeat_4 answers each request 4 times (1 ms apart) and then with an empty final response."""
+    result = profile(settings(triton, model_name="repeat_4", streaming=True, concurrency_range=Range(2, 2, 1)))
+    assert result.exit_code == 0, result.sweep.message
+    (level,) = result.sweep.levels
+    m = level.merged
+    assert m.client.error_count == 0
+    assert m.client.responses == 4 * m.request_count
+    assert_counts_agree(level, 2)
+    # The first response comes before the last one, which is what latency measures.
+    assert m.client.first_response_count == m.request_count
+    assert m.client.first_response_percentile_ns(50) < m.percentile_ns(50)
+    (f,) = result.figures
+    assert f.stream is not None
+    assert f.stream.response_throughput == pytest.approx(4 * f.throughput, rel=1e-6)
+
+
+def test_streaming_cli_reports_response_throughput(triton, tmp_path) -> None:
+    out = tmp_path / "s.csv"
+    run = cli("-m", "repeat_4", "-i", "grpc", "--streaming", "-u", triton.grpc_url, "-p", "300", "-s", "100",
+              "-r", "20", "-f", str(out))
+    assert run.code == 0, run.stderr
+    assert "Response Throughput:" in run.stdout and "First response latency: p50" in run.stdout
+    header, row = out.read_text().splitlines()[:2]
+    cols = header.split(",")
+    assert cols[:3] == ["Concurrency", "Inferences/Second", "Response Throughput"]
+    values = dict(zip(cols, row.split(","), strict=True))
+    assert float(values["Response Throughput"]) == pytest.approx(4 * float(values["Inferences/Second"]), rel=1e-3)
+
+
+def test_streaming_non_decoupled_model_one_response_each(triton) -> None:
+    result = profile(settings(triton, model_name="identity", streaming=True, concurrency_range=Range(3, 3, 1),
+                              grpc_channels=2))
+    assert result.exit_code == 0, result.sweep.message
+    (level,) = result.sweep.levels
+    assert level.merged.client.responses == level.merged.request_count
+    assert_counts_agree(level, 3)
+
+
+def test_streaming_server_errors_are_reported(triton) -> None:
+    run = cli("-m", "identity", "-i", "grpc", "--streaming", "-u", triton.grpc_url, "--request-parameter",
+              "priority:high:string", "-p", "300", "-r", "5")
+    assert run.code == 99
+    assert "priority" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr

@@ -24,7 +24,7 @@ from triton_launcher import TritonServer, TritonServerError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO_ROOT / "tools" / "triton_launcher.py"
-MODELS = ["add_sub", "identity", "identity_dynamic", "sleep_2ms"]
+MODELS = ["add_sub", "identity", "identity_dynamic", "repeat_4", "sleep_2ms"]
 
 
 def _request(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

@@ -157,6 +157,8 @@ BAD = [
     (["-m", "m", "-i", "grpc", "-u", "http://localhost:8001"], "-u"),
     (["-m", "m", "-i", "grpc", "-H", "A: b"], "-H"),
     (["-m", "m", "-i", "grpc", "--input-tensor-format", "json"], "--input-tensor-format"),
+    (["-m", "m", "--streaming"], "--streaming"),
+    (["-m", "m", "-i", "grpc", "--streaming", "--request-timeout", "100"], "--request-timeout"),
     (["-m", "m", "--input-data", "file.json"], "--input-data"),
     (["-m", "m", "-a", "--sync"], "--sync"),
     (["-b", "2"], "-m"),

@@ -63,6 +63,8 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         lines.append(f"    Throughput: {f.throughput:.2f} infer/sec")
     else:
         lines.append(f"    Throughput: {fmt_rate(f.throughput)} infer/sec")
+    if f.stream is not None:
+        lines.append(f"    Response Throughput: {fmt_rate(f.stream.response_throughput)} infer/sec")
     if percentile == -1:
         lines.append(f"    Avg latency: {f.avg_us} usec (standard deviation {f.std_us} usec)")
     if verbose:
@@ -71,6 +73,9 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         lines.append(f"    p{p} latency: {v} usec")
     if f.open_loop is not None:
         lines += open_loop_lines(f.open_loop)
+    if f.stream is not None:  # ours: perf_analyzer reports only latency to the last response
+        pct = ", ".join(f"p{p} {v} usec" for p, v in f.stream.first_response_percentiles_us.items())
+        lines.append(f"    First response latency: {pct}")
     if protocol_label == "gRPC":
         # gRPC has no send/recv split: marshal = call handed to gRPC core, unmarshal = response released.
         lines.append(

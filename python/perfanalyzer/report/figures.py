@@ -35,6 +35,14 @@ class OpenLoopFigures:
 
 
 @dataclass(frozen=True)
+class StreamFigures:
+    """What only a --streaming level has: responses, and latency to the first one."""
+
+    response_throughput: float  # responses per second
+    first_response_percentiles_us: dict[int, int]
+
+
+@dataclass(frozen=True)
 class LevelFigures:
     mode: str
     value: float
@@ -51,6 +59,7 @@ class LevelFigures:
     server: dict[str, int] | None
     client_overhead_pct: float = 0.0  # share of slot time with no request in flight
     open_loop: OpenLoopFigures | None = None
+    stream: StreamFigures | None = None
 
     @property
     def value_text(self) -> str:
@@ -118,6 +127,15 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
         client_overhead_pct=client_overhead_pct(m, level.value) if level.mode == "concurrency" else 0.0,
         open_loop=open_loop_figures(m, wanted) if level.mode != "concurrency" else None,
         server=server,
+        stream=stream_figures(m, wanted) if m.client.first_response_count else None,
+    )
+
+
+def stream_figures(m: Measurement, wanted: list[int]) -> StreamFigures:
+    seconds = m.duration_ns / 1e9
+    return StreamFigures(
+        response_throughput=m.client.responses / seconds if seconds > 0 else 0.0,
+        first_response_percentiles_us={p: us(m.client.first_response_percentile_ns(p)) for p in wanted},
     )
 
 
