@@ -24,6 +24,9 @@ from perfanalyzer.settings import (
 # numpy's OpenBLAS threads spin on idle cores; the client never does BLAS work,
 # so they would only take CPU from the measurement.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# gRPC's own log lines (e.g. a failed TLS handshake) would only repeat, less
+# clearly, the one-line error we print.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="-i grpc: compress request messages with none (default), gzip or deflate")
     p.add_argument("--streaming", action="store_true",
                    help="-i grpc: send over bidirectional ModelStreamInfer streams (one per request in flight)")
+    p.add_argument("--ssl-grpc-use-ssl", action="store_true", help="-i grpc: connect with TLS")
+    p.add_argument("--ssl-grpc-root-certifications-file", default="",
+                   help="PEM root certificates that verify the server (default: the system's)")
+    p.add_argument("--ssl-grpc-private-key-file", default="", help="PEM private key of the client (mutual TLS)")
+    p.add_argument("--ssl-grpc-certificate-chain-file", default="",
+                   help="PEM certificate chain of the client (mutual TLS)")
     return p
 
 
@@ -165,6 +174,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         grpc_channels=ns.grpc_channels,
         grpc_compression_algorithm=ns.grpc_compression_algorithm,
         streaming=ns.streaming,
+        ssl_grpc_use_ssl=ns.ssl_grpc_use_ssl,
+        ssl_grpc_root_certifications_file=ns.ssl_grpc_root_certifications_file,
+        ssl_grpc_private_key_file=ns.ssl_grpc_private_key_file,
+        ssl_grpc_certificate_chain_file=ns.ssl_grpc_certificate_chain_file,
     ).validate()
 
 

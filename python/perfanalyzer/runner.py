@@ -51,7 +51,11 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunRes
 
 def _service(settings: Settings) -> TritonHttpService | TritonGrpcService:
     if settings.protocol == "grpc":
-        return TritonGrpcService(settings.server_url)
+        s = settings
+        return TritonGrpcService(s.server_url, ssl=s.ssl_grpc_use_ssl,
+                                 root_certificates=s.ssl_grpc_root_certifications_file or None,
+                                 private_key=s.ssl_grpc_private_key_file or None,
+                                 certificate_chain=s.ssl_grpc_certificate_chain_file or None)
     return TritonHttpService(settings.server_url, settings.http_headers)
 
 
@@ -59,11 +63,32 @@ def _engine(settings: Settings, service: TritonHttpService | TritonGrpcService, 
     if settings.protocol == "grpc":
         return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
                                 compression=settings.grpc_compression_algorithm,
-                                request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming)
+                                request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                                **_grpc_tls(settings))
     return _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
     )
+
+
+def _grpc_tls(settings: Settings) -> dict[str, object]:
+    """The engine's TLS arguments: PEM contents of the --ssl-grpc-* files."""
+    if not settings.ssl_grpc_use_ssl:
+        return {}
+
+    def read(flag: str, path: str) -> bytes | None:
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as e:
+            raise PerfAnalyzerError(f"{flag} {path}: cannot read: {e.strerror}") from None
+
+    return dict(use_ssl=True,
+                root_certs=read("--ssl-grpc-root-certifications-file", settings.ssl_grpc_root_certifications_file),
+                private_key=read("--ssl-grpc-private-key-file", settings.ssl_grpc_private_key_file),
+                cert_chain=read("--ssl-grpc-certificate-chain-file", settings.ssl_grpc_certificate_chain_file))
 
 
 def run(settings: Settings, out: Callable[[str], None] = _print) -> int:

@@ -102,6 +102,10 @@ class Settings:
     grpc_channels: int = 1
     grpc_compression_algorithm: str = "none"
     streaming: bool = False
+    ssl_grpc_use_ssl: bool = False
+    ssl_grpc_root_certifications_file: str = ""
+    ssl_grpc_private_key_file: str = ""
+    ssl_grpc_certificate_chain_file: str = ""
 
     @property
     def load_mode(self) -> str:
@@ -205,9 +209,20 @@ class Settings:
         if self.grpc_compression_algorithm not in GRPC_COMPRESSION:
             raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
                               f"{', '.join(GRPC_COMPRESSION)}")
+        tls_files = (("--ssl-grpc-root-certifications-file", self.ssl_grpc_root_certifications_file),
+                     ("--ssl-grpc-private-key-file", self.ssl_grpc_private_key_file),
+                     ("--ssl-grpc-certificate-chain-file", self.ssl_grpc_certificate_chain_file))
+        for flag, path in tls_files:
+            if path and not os.path.isfile(path):
+                raise OptionError(f"{flag} {path}: no such file")
+        if bool(self.ssl_grpc_private_key_file) != bool(self.ssl_grpc_certificate_chain_file):
+            raise OptionError("--ssl-grpc-private-key-file and --ssl-grpc-certificate-chain-file go together "
+                              "(the client's key and its certificate, for mutual TLS)")
         if self.protocol != "grpc":
             if self.streaming:
                 raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
+            if self.ssl_grpc_use_ssl:
+                raise OptionError("--ssl-grpc-use-ssl is only allowed with gRPC protocol (-i grpc)")
             return
         if self.streaming and self.request_timeout_ms:
             raise OptionError("--request-timeout is not supported with --streaming (a deadline would end the stream)")
