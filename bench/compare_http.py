@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side HTTP benchmark: our `perfanalyzer` against NVIDIA's C++ perf_analyzer.
+"""Side-by-side benchmark: our `perfanalyzer` against NVIDIA's C++ perf_analyzer,
+over HTTP or (--protocol grpc) over gRPC.
 
 Both clients are run against the same Triton server on loopback, one at a time,
 alternating ours/theirs at each concurrency level, for N rounds. Per level it
@@ -128,11 +129,14 @@ def measure(
     workdir: Path,
     cpus: set[int] | None,
     extra: Sequence[str] = (),
+    client_url: str | None = None,
 ) -> Run:
+    """One client run; the server's counters are read over HTTP at `url`, the
+    client talks to `client_url` (the gRPC endpoint), or to `url` when None."""
     stem = f"{side}-c{concurrency}-r{rnd}"
     csv_path = workdir / f"{stem}.csv"
     log_path = workdir / f"{stem}.log"
-    cmd = client_command(base_cmd, args, url, ["--concurrency-range", f"{concurrency}:{concurrency}"],
+    cmd = client_command(base_cmd, args, client_url or url, ["--concurrency-range", f"{concurrency}:{concurrency}"],
                          csv_path, extra)
     ok0, bad0 = model_request_counts(url, args.model)
     rc, wall, user, sys_ = run_client(cmd, log_path, args.timeout, cpus)
@@ -169,10 +173,17 @@ def measure(
 @contextlib.contextmanager
 def triton_server(args: argparse.Namespace, cpus: set[int] | None) -> Iterator[str]:
     """Yield the HTTP url of the server: --url's, or one started for the run."""
+    with triton_server_urls(args, cpus) as (http_url, _grpc_url):
+        yield http_url
+
+
+@contextlib.contextmanager
+def triton_server_urls(args: argparse.Namespace, cpus: set[int] | None) -> Iterator[tuple[str, str]]:
+    """Yield the (HTTP, gRPC) urls of the server: --url/--grpc-url's, or one started for the run."""
     if args.url:
         if cpus:
             print("note: --url given, so the server is not pinned", file=sys.stderr)
-        yield args.url
+        yield args.url, getattr(args, "grpc_url", None) or ""
         return
     sys.path.insert(0, str(REPO / "tools"))
     from triton_launcher import TritonServer  # type: ignore[import-not-found]
@@ -192,7 +203,7 @@ def triton_server(args: argparse.Namespace, cpus: set[int] | None) -> Iterator[s
         )
         with server as srv:
             os.sched_setaffinity(0, all_cpus)
-            yield srv.http_url
+            yield srv.http_url, srv.grpc_url
     finally:
         os.sched_setaffinity(0, all_cpus)
 
@@ -203,9 +214,10 @@ def run_rounds(
     url: str,
     workdir: Path,
     cpus: set[int] | None,
+    client_url: str | None = None,
 ) -> list[Run]:
     def discarded(label: str, cmd: Sequence[str], c: int, rnd: int) -> None:
-        measure(label, cmd, args, url, c, rnd, workdir, cpus, SHORT_ARGS)
+        measure(label, cmd, args, url, c, rnd, workdir, cpus, SHORT_ARGS, client_url)
 
     if args.warmup:
         # The first run of each client pays for a cold page cache (and, for
@@ -226,7 +238,7 @@ def run_rounds(
                 # 16 -> 1) is slower for ~10 s; let a discarded run take that.
                 discarded(f"settle-{order[0][0]}", order[0][1], c, rnd)
             for side, cmd in order:
-                run = measure(side, cmd, args, url, c, rnd, workdir, cpus)
+                run = measure(side, cmd, args, url, c, rnd, workdir, cpus, client_url=client_url)
                 runs.append(run)
                 print(
                     f"round {rnd} c={c:<3} {side:<6} thr={fmt(run.throughput, 1)} "
@@ -328,6 +340,9 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(p)
+    p.add_argument("--protocol", choices=("http", "grpc"), default="http",
+                   help="what both clients speak (-i); the server's counters are always read over HTTP")
+    p.add_argument("--grpc-url", default=None, help="HOST:PORT of the gRPC endpoint of the server given by --url")
     p.add_argument("--concurrency", default="1,4,16", help="comma-separated levels, each run as its own client process")
     p.add_argument(
         "--warmup",
@@ -343,6 +358,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     args.levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
+    if args.protocol == "grpc" and args.url and not args.grpc_url:
+        p.error("--protocol grpc with --url needs --grpc-url")
+    if args.protocol == "grpc":
+        args.pa_args = f"-i grpc {args.pa_args}".strip()
     if args.rounds < 1 or not args.levels:
         p.error("need at least one round and one concurrency level")
     return args
@@ -406,8 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         workdir = Path(args.keep) if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         workdir.mkdir(parents=True, exist_ok=True)
-        url = stack.enter_context(triton_server(args, server_cpus))
-        runs = run_rounds(args, sides, url, workdir, client_cpus)
+        url, grpc_url = stack.enter_context(triton_server_urls(args, server_cpus))
+        client_url = grpc_url if args.protocol == "grpc" else None
+        runs = run_rounds(args, sides, url, workdir, client_cpus, client_url)
 
     table = report(runs, args.levels)
     header = session_header(args, ours, theirs)

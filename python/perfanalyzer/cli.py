@@ -28,6 +28,9 @@ from perfanalyzer.settings import (
 # numpy's OpenBLAS threads spin on idle cores; the client never does BLAS work,
 # so they would only take CPU from the measurement.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# gRPC's own log lines (e.g. a failed TLS handshake) would only repeat, less
+# clearly, the one-line error we print.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
     p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")
     p.add_argument("-i", "--protocol", dest="protocol", default="http", type=str.lower,
-                   help="protocol: http (grpc comes later)")
+                   help="protocol: http (default) or grpc")
     p.add_argument("-H", dest="http_headers", action="append", default=[],
                    help="extra HTTP header 'Name: value' (repeatable)")
     p.add_argument("-b", "--batch-size", dest="batch_size", type=int, default=1, help="batch size (default 1)")
@@ -144,6 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
                        help="none (default); system and cuda do not apply to triton_c_api and torchserve")
+    p.add_argument("--grpc-channels", type=int, default=1,
+                   help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
+    p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
+                   help="-i grpc: compress request messages with none (default), gzip or deflate")
+    p.add_argument("--streaming", action="store_true",
+                   help="-i grpc: send over bidirectional ModelStreamInfer streams (one per request in flight)")
+    p.add_argument("--ssl-grpc-use-ssl", action="store_true", help="-i grpc: connect with TLS")
+    p.add_argument("--ssl-grpc-root-certifications-file", default="",
+                   help="PEM root certificates that verify the server (default: the system's)")
+    p.add_argument("--ssl-grpc-private-key-file", default="", help="PEM private key of the client (mutual TLS)")
+    p.add_argument("--ssl-grpc-certificate-chain-file", default="",
+                   help="PEM certificate chain of the client (mutual TLS)")
     return p
 
 
@@ -220,6 +235,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         triton_server_directory=ns.triton_server_directory,
         model_repository=ns.model_repository,
         shared_memory=ns.shared_memory,
+        grpc_channels=ns.grpc_channels,
+        grpc_compression_algorithm=ns.grpc_compression_algorithm,
+        streaming=ns.streaming,
+        ssl_grpc_use_ssl=ns.ssl_grpc_use_ssl,
+        ssl_grpc_root_certifications_file=ns.ssl_grpc_root_certifications_file,
+        ssl_grpc_private_key_file=ns.ssl_grpc_private_key_file,
+        ssl_grpc_certificate_chain_file=ns.ssl_grpc_certificate_chain_file,
     ).validate()
 
 

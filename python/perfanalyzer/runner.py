@@ -82,6 +82,13 @@ def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
         from perfanalyzer.services.torchserve import TorchServeService
 
         return TorchServeService(settings.server_url, settings.http_headers)
+    if settings.protocol == "grpc":
+        from perfanalyzer.services.triton_grpc import TritonGrpcService
+
+        return TritonGrpcService(settings.server_url, ssl=settings.ssl_grpc_use_ssl,
+                                 root_certificates=settings.ssl_grpc_root_certifications_file or None,
+                                 private_key=settings.ssl_grpc_private_key_file or None,
+                                 certificate_chain=settings.ssl_grpc_certificate_chain_file or None)
     return TritonHttpService(settings.server_url, settings.http_headers, https=settings.https)
 
 
@@ -100,10 +107,20 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
                                    request_tensors(spec, data, settings.batch_size))
     if settings.service_kind == "triton_c_api":
         return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
+    parameters = settings.request_parameter_map
+    if settings.streaming:
+        # Every final response is flagged (an empty one after a decoupled model's last):
+        # the engine ends a request on it.
+        parameters = {**parameters, "triton_enable_empty_final_response": True}
     bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
-                                     output_format=settings.output_tensor_format,
-                                     parameters=settings.request_parameter_map)
+                                     output_format=settings.output_tensor_format, parameters=parameters)
               for tensors in request_tensors(spec, data, settings.batch_size)]
+    if settings.protocol == "grpc":
+        engine = _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
+                                  compression=settings.grpc_compression_algorithm,
+                                  request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                                  **_grpc_tls(settings))
+        return PreparedLoad(engine, message, inputs)
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
@@ -111,6 +128,26 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         validator=build_validator(spec, data, settings.batch_size, settings.output_tensor_format),
     )
     return PreparedLoad(engine, message, inputs)
+
+
+def _grpc_tls(settings: Settings) -> dict[str, object]:
+    """The gRPC engine's TLS arguments: PEM contents of the --ssl-grpc-* files."""
+    if not settings.ssl_grpc_use_ssl:
+        return {}
+
+    def read(flag: str, path: str) -> bytes | None:
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as e:
+            raise PerfAnalyzerError(f"{flag} {path}: cannot read: {e.strerror}") from None
+
+    return dict(use_ssl=True,
+                root_certs=read("--ssl-grpc-root-certifications-file", settings.ssl_grpc_root_certifications_file),
+                private_key=read("--ssl-grpc-private-key-file", settings.ssl_grpc_private_key_file),
+                cert_chain=read("--ssl-grpc-certificate-chain-file", settings.ssl_grpc_certificate_chain_file))
 
 
 def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapshot | None]:

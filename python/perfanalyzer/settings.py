@@ -13,7 +13,8 @@ from perfanalyzer.tls import HttpsOptions
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
 HTTP_CLIENTS = ("auto", "native", "curl")
-PROTOCOLS = ("http",)
+PROTOCOLS = ("http", "grpc")
+GRPC_COMPRESSION = ("none", "gzip", "deflate")
 INPUT_DATA_MODES = ("random", "zero")
 INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a directory, or a json file"
 DEFAULT_STRING_LENGTH = 128
@@ -123,6 +124,14 @@ class Settings:
     triton_server_directory: str = ""  # triton_c_api; empty: found at run time
     model_repository: str = ""         # triton_c_api
     shared_memory: str = "none"
+    # gRPC (-i grpc)
+    grpc_channels: int = 1
+    grpc_compression_algorithm: str = "none"
+    streaming: bool = False
+    ssl_grpc_use_ssl: bool = False
+    ssl_grpc_root_certifications_file: str = ""
+    ssl_grpc_private_key_file: str = ""
+    ssl_grpc_certificate_chain_file: str = ""
 
     @property
     def load_mode(self) -> str:
@@ -130,7 +139,11 @@ class Settings:
 
     @property
     def server_url(self) -> str:
-        return self.url or DEFAULT_URLS.get(self.service_kind, "localhost:8000")
+        if self.url:
+            return self.url
+        if self.service_kind == "triton" and self.protocol == "grpc":
+            return "localhost:8001"
+        return DEFAULT_URLS.get(self.service_kind, "localhost:8000")
 
     @property
     def shape_map(self) -> dict[str, tuple[int, ...]]:
@@ -221,6 +234,7 @@ class Settings:
         if self.http_client == "native" and self.server_url.startswith("https://"):
             raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
         self.https.validate()
+        self._validate_grpc_flags()
         for h in self.http_headers:
             if ":" not in h:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
@@ -272,6 +286,36 @@ class Settings:
                 raise OptionError(f"{flag} does not apply to --service-kind {kind}")
         if kind != "triton" and self.protocol != "http":
             raise OptionError(f"-i {self.protocol} does not apply to --service-kind {kind}")
+    def _validate_grpc_flags(self) -> None:
+        if self.grpc_channels < 1:
+            raise OptionError(f"--grpc-channels: must be >= 1, got {self.grpc_channels}")
+        if self.grpc_compression_algorithm not in GRPC_COMPRESSION:
+            raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
+                              f"{', '.join(GRPC_COMPRESSION)}")
+        tls_files = (("--ssl-grpc-root-certifications-file", self.ssl_grpc_root_certifications_file),
+                     ("--ssl-grpc-private-key-file", self.ssl_grpc_private_key_file),
+                     ("--ssl-grpc-certificate-chain-file", self.ssl_grpc_certificate_chain_file))
+        for flag, path in tls_files:
+            if path and not os.path.isfile(path):
+                raise OptionError(f"{flag} {path}: no such file")
+        if bool(self.ssl_grpc_private_key_file) != bool(self.ssl_grpc_certificate_chain_file):
+            raise OptionError("--ssl-grpc-private-key-file and --ssl-grpc-certificate-chain-file go together "
+                              "(the client's key and its certificate, for mutual TLS)")
+        if self.protocol != "grpc":
+            if self.streaming:
+                raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
+            if self.ssl_grpc_use_ssl:
+                raise OptionError("--ssl-grpc-use-ssl is only allowed with gRPC protocol (-i grpc)")
+            return
+        if self.streaming and self.request_timeout_ms:
+            raise OptionError("--request-timeout is not supported with --streaming (a deadline would end the stream)")
+        if "://" in self.server_url:
+            raise OptionError(f"-u {self.server_url}: -i grpc expects host:port (no scheme)")
+        if self.http_headers:
+            raise OptionError("-H: custom headers are not supported with -i grpc")
+        if self.input_tensor_format != "binary" or self.output_tensor_format != "binary":
+            raise OptionError("--input-tensor-format/--output-tensor-format json apply to HTTP only; "
+                              "gRPC always sends raw tensor contents")
 
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:

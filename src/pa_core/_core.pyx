@@ -56,9 +56,11 @@ cdef extern from "window_stats.h":
         uint64_t bytes_received
         uint64_t delayed
         uint64_t postponed
+        uint64_t responses
         pa_hist latency
         pa_hist response_latency
         pa_hist lag
+        pa_hist first_response
     ctypedef struct pa_recorder:
         pass
     void pa_stats_reset(pa_window_stats *s) nogil
@@ -321,6 +323,19 @@ cdef class WindowStats:
     def lag_percentile_ns(self, double percent) -> int:
         return pa_hist_percentile(&self.s.lag, percent)
 
+    @property
+    def responses(self) -> int:
+        """Streaming: responses of the successful requests (0 when unary)."""
+        return self.s.responses
+
+    @property
+    def first_response_count(self) -> int:
+        return self.s.first_response.total
+
+    def first_response_percentile_ns(self, double percent) -> int:
+        """Streaming: send start -> first response."""
+        return pa_hist_percentile(&self.s.first_response, percent)
+
     def response_histogram(self) -> Histogram:
         cdef Histogram h = Histogram()
         pa_hist_merge(h.h, &self.s.response_latency)
@@ -491,3 +506,4 @@ cdef class Engine:
 include "validate.pxi"  # before the transports: they take a Validator
 include "http_engine.pxi"
 include "capi_engine.pxi"
+include "grpc_engine.pxi"

@@ -181,6 +181,10 @@ void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now_ns);
 void pa_engine_add_message(pa_engine *e, const char *msg);
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg);
+/* Streaming: a successful request that got `responses` responses, the first
+ * at first_ns (its latency ends at the last non-empty one, t->end_ns). */
+void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received,
+                                uint64_t responses, uint64_t first_ns);
 /* A complete HTTP answer: a 2xx counts as success, anything else as an
  * error by status class with "HTTP <status>: <start of the body>". */
 void pa_engine_record_http(pa_engine *e, const pa_request_times *t, long status, uint64_t sent,

@@ -11,6 +11,7 @@ void pa_stats_reset(pa_window_stats *s) {
     pa_hist_reset(&s->latency);
     pa_hist_reset(&s->response_latency);
     pa_hist_reset(&s->lag);
+    pa_hist_reset(&s->first_response);
 }
 
 void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
@@ -25,9 +26,11 @@ void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
     dst->bytes_received += src->bytes_received;
     dst->delayed += src->delayed;
     dst->postponed += src->postponed;
+    dst->responses += src->responses;
     pa_hist_merge(&dst->latency, &src->latency);
     pa_hist_merge(&dst->response_latency, &src->response_latency);
     pa_hist_merge(&dst->lag, &src->lag);
+    pa_hist_merge(&dst->first_response, &src->first_response);
 }
 
 /* Relaxed atomic adds: several writers may share the active buffer of a
@@ -70,6 +73,11 @@ void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t 
 }
 
 void pa_stats_record_postponed(pa_window_stats *s) { add_u64(&s->postponed, 1); }
+
+void pa_stats_record_stream(pa_window_stats *s, uint64_t responses, uint64_t first_response_ns) {
+    add_u64(&s->responses, responses);
+    pa_hist_record(&s->first_response, first_response_ns);
+}
 
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { add_u64(&s->errors[kind], 1); }
 

@@ -39,9 +39,11 @@ typedef struct pa_window_stats {
     uint64_t bytes_received;
     uint64_t delayed;            /* open loop: sent more than 1 ms after their scheduled time */
     uint64_t postponed;          /* open loop: waited for a free slot (the --max-inflight cap) */
+    uint64_t responses;          /* streaming: responses of the successful requests (0 when unary) */
     pa_hist latency;             /* successful requests only, from the actual send */
     pa_hist response_latency;    /* open loop: from the scheduled send time (coordinated-omission corrected) */
     pa_hist lag;                 /* open loop: actual minus scheduled send time */
+    pa_hist first_response;      /* streaming: send start -> first response */
 } pa_window_stats;
 
 #define PA_DELAYED_NS 1000000ull
@@ -52,6 +54,8 @@ void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src);
 void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind);
 void pa_stats_record_postponed(pa_window_stats *s);
+/* Streaming: a successful request's response count and first-response latency. */
+void pa_stats_record_stream(pa_window_stats *s, uint64_t responses, uint64_t first_response_ns);
 
 typedef struct pa_recorder {
     int64_t start_epoch;  /* sign selects the active buffer: >= 0 -> buf[0] */

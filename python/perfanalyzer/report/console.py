@@ -68,6 +68,8 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         lines.append(f"    Throughput: {f.throughput:.2f} infer/sec")
     else:
         lines.append(f"    Throughput: {fmt_rate(f.throughput)} infer/sec")
+    if f.stream is not None:
+        lines.append(f"    Response Throughput: {fmt_rate(f.stream.response_throughput)} infer/sec")
     if percentile == -1:
         lines.append(f"    Avg latency: {f.avg_us} usec (standard deviation {f.std_us} usec)")
     if verbose:
@@ -76,7 +78,16 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         lines.append(f"    p{p} latency: {v} usec")
     if f.open_loop is not None:
         lines += open_loop_lines(f.open_loop)
-    if verbose:
+    if f.stream is not None:  # ours: perf_analyzer reports only latency to the last response
+        pct = ", ".join(f"p{p} {v} usec" for p, v in f.stream.first_response_percentiles_us.items())
+        lines.append(f"    First response latency: {pct}")
+    if protocol_label == "gRPC":
+        # gRPC has no send/recv split: marshal = call handed to gRPC core, unmarshal = response released.
+        lines.append(
+            f"    Avg gRPC time: {f.http_us} usec ((un)marshal request/response {f.send_us + f.recv_us} usec + "
+            f"response wait {f.response_wait_us} usec)"
+        )
+    elif verbose:
         lines.append(
             f"    Avg {protocol_label} time: {f.http_us} usec (send {f.send_us} usec + response wait "
             f"{f.response_wait_us} usec + receive {f.recv_us} usec)"

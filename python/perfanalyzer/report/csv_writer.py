@@ -12,9 +12,11 @@ from perfanalyzer.report.metrics_text import CSV_COLUMNS, csv_cells
 BASE_PERCENTILES = (50, 90, 95, 99)
 
 
-def header(percentile: int, uses_cache: bool, mode: str = "concurrency") -> list[str]:
-    cols = ["Concurrency" if mode == "concurrency" else "Request Rate", "Inferences/Second", "Client Send",
-            "Network+Server Send/Recv", "Server Queue", "Server Compute Input", "Server Compute Infer",
+def header(percentile: int, uses_cache: bool, mode: str = "concurrency", streaming: bool = False) -> list[str]:
+    cols = ["Concurrency" if mode == "concurrency" else "Request Rate", "Inferences/Second"]
+    if streaming:
+        cols.append("Response Throughput")
+    cols += ["Client Send", "Network+Server Send/Recv", "Server Queue", "Server Compute Input", "Server Compute Infer",
             "Server Compute Output"]
     if uses_cache:
         cols += ["Server Cache Hit", "Server Cache Miss"]
@@ -27,9 +29,12 @@ def percentiles(percentile: int) -> list[int]:
     return sorted(set(BASE_PERCENTILES) | ({percentile} if percentile != -1 else set()))
 
 
-def row(f: LevelFigures, percentile: int, uses_cache: bool) -> list[str]:
+def row(f: LevelFigures, percentile: int, uses_cache: bool, streaming: bool = False) -> list[str]:
     s = f.server or {}
-    cells = [f.value_text, fmt_rate(f.throughput), str(f.send_us), str(f.network_us),
+    cells = [f.value_text, fmt_rate(f.throughput)]
+    if streaming:
+        cells.append(fmt_rate(f.stream.response_throughput if f.stream else 0.0))
+    cells += [str(f.send_us), str(f.network_us),
              str(s.get("queue", 0)), str(s.get("compute_input", 0)), str(s.get("compute_infer", 0)),
              str(s.get("compute_output", 0))]
     if uses_cache:
@@ -55,10 +60,11 @@ def verbose_row(f: LevelFigures, percentile: int, metrics: bool) -> list[str]:
 def render(levels: Sequence[LevelFigures], percentile: int, verbose: bool = False, metrics: bool = False) -> str:
     uses_cache = any((f.server or {}).get("uses_cache") for f in levels)
     mode = levels[0].mode if levels else "concurrency"
-    head = header(percentile, uses_cache, mode) + (verbose_header(percentile, metrics) if verbose else [])
+    streaming = any(f.stream is not None for f in levels)
+    head = header(percentile, uses_cache, mode, streaming) + (verbose_header(percentile, metrics) if verbose else [])
     lines = [",".join(head)]
     for f in sorted(levels, key=lambda f: f.throughput):
-        cells = row(f, percentile, uses_cache) + (verbose_row(f, percentile, metrics) if verbose else [])
+        cells = row(f, percentile, uses_cache, streaming) + (verbose_row(f, percentile, metrics) if verbose else [])
         lines.append(",".join(cells))
     return "\n".join(lines) + "\n"
 

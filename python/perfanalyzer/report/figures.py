@@ -38,6 +38,14 @@ class OpenLoopFigures:
 
 
 @dataclass(frozen=True)
+class StreamFigures:
+    """What only a --streaming level has: responses, and latency to the first one."""
+
+    response_throughput: float  # responses per second
+    first_response_percentiles_us: dict[int, int]
+
+
+@dataclass(frozen=True)
 class LevelFigures:
     mode: str
     value: float
@@ -55,6 +63,7 @@ class LevelFigures:
     client_overhead_pct: float = 0.0  # share of slot time with no request in flight
     open_loop: OpenLoopFigures | None = None
     metrics: LevelMetrics | None = None  # --collect-metrics, over the stable windows
+    stream: StreamFigures | None = None
 
     @property
     def value_text(self) -> str:
@@ -106,6 +115,15 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
         client_overhead_pct=client_overhead_pct(m, level.value) if level.mode == "concurrency" else 0.0,
         open_loop=open_loop_figures(m, wanted) if level.mode != "concurrency" else None,
         server=server,
+        stream=stream_figures(m, wanted) if m.client.first_response_count else None,
+    )
+
+
+def stream_figures(m: Measurement, wanted: list[int]) -> StreamFigures:
+    seconds = m.duration_ns / 1e9
+    return StreamFigures(
+        response_throughput=m.client.responses / seconds if seconds > 0 else 0.0,
+        first_response_percentiles_us={p: us(m.client.first_response_percentile_ns(p)) for p in wanted},
     )
 
 

@@ -199,7 +199,8 @@ BINARY_ONLY = ("FP16", "BF16")
 
 def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
     """A ModelSpec from Triton's model metadata and config documents (the
-    same JSON over HTTP and from the in-process C API)."""
+    same JSON over HTTP, from the in-process C API, and from gRPC's answers
+    converted to JSON)."""
     max_batch = int(config.get("max_batch_size", 0))
     # Only the config says which inputs are optional; the metadata does not.
     optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
@@ -207,7 +208,7 @@ def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: 
     def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
         out = []
         for t in entries:
-            dims = tuple(int(d) for d in t["shape"])
+            dims = tuple(int(d) for d in t.get("shape", []))
             if max_batch > 0 and dims:
                 dims = dims[1:]  # metadata includes the batch dimension as -1
             out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))

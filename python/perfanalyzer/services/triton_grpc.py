@@ -1,0 +1,140 @@
+"""Triton over gRPC: control plane through tritonclient.grpc, and the KServe v2
+ModelInferRequest messages the compiled engine sends, serialized once here.
+
+The control-plane answers are converted to the JSON shapes the HTTP service
+reads, so model specs and server statistics are built by the same code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from perfanalyzer.errors import ServerError
+from perfanalyzer.inputs import tensor_bytes
+from perfanalyzer.model import ModelSpec
+from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.services.triton_http import spec_from_documents
+
+INFER_METHOD = "inference.GRPCInferenceService/ModelInfer"
+
+
+def encode_request(spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "",
+                   parameters: dict[str, int | str | bool] | None = None) -> bytes:
+    """One serialized ModelInferRequest: every input present in `tensors` as raw
+    contents (the same bytes the HTTP binary format carries), every output asked for."""
+    from tritonclient.grpc import service_pb2
+
+    req = service_pb2.ModelInferRequest(model_name=spec.name, model_version=spec.version, id=request_id)
+    for name, value in (parameters or {}).items():
+        p = req.parameters[name]
+        if isinstance(value, bool):  # before int: bool is an int in Python
+            p.bool_param = value
+        elif isinstance(value, int):
+            p.int64_param = value
+        else:
+            p.string_param = str(value)
+    for t in spec.inputs:
+        if t.name not in tensors:
+            continue  # an optional input left out
+        array = tensors[t.name]
+        entry = req.inputs.add()
+        entry.name = t.name
+        entry.datatype = t.datatype
+        entry.shape.extend(int(d) for d in array.shape)
+        req.raw_input_contents.append(tensor_bytes(t.datatype, array))
+    for o in spec.outputs:
+        req.outputs.add().name = o.name
+    return req.SerializeToString()
+
+
+class TritonGrpcService:
+    """Control plane over Triton's gRPC endpoint (KServe v2 + extensions)."""
+
+    protocol_label = "gRPC"
+
+    def __init__(self, url: str, verbose: bool = False, timeout_s: float = 30.0, ssl: bool = False,
+                 root_certificates: str | None = None, private_key: str | None = None,
+                 certificate_chain: str | None = None) -> None:
+        import tritonclient.grpc as grpcclient
+
+        self.target = url.rstrip("/")
+        if "://" in self.target or not self.target:
+            raise ServerError(f"-u {url}: invalid gRPC server address (expected host:port)")
+        self._exception = grpcclient.InferenceServerException
+        self._timeout_s = timeout_s
+        try:
+            self._client = grpcclient.InferenceServerClient(
+                self.target, verbose=verbose, ssl=ssl, root_certificates=root_certificates,
+                private_key=private_key, certificate_chain=certificate_chain)
+        except self._exception as e:
+            raise ServerError(f"-u {url}: {_message(e)}") from None
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, client_timeout=self._timeout_s, **kwargs)
+        except self._exception as e:
+            raise ServerError(f"{what} failed on the server at {self.target}: {_message(e)}") from None
+
+    def check_ready(self) -> None:
+        try:
+            live = self._client.is_server_live(client_timeout=self._timeout_s)
+        except self._exception as e:
+            raise ServerError(f"cannot reach the server at {self.target}: {_message(e)}") from None
+        if not live:
+            raise ServerError(f"the server at {self.target} is not live")
+        if not self._call("checking readiness", self._client.is_server_ready):
+            raise ServerError(f"the server at {self.target} is not ready")
+
+    def model_spec(self, model: str, version: str = "") -> ModelSpec:
+        try:
+            meta = self._client.get_model_metadata(model, version, as_json=True, client_timeout=self._timeout_s)
+        except self._exception as e:
+            raise ServerError(
+                f"model '{model}'{f' version {version}' if version else ''} is not available on the "
+                f"server at {self.target}: {_message(e)}"
+            ) from None
+        config = self._call(f"reading the config of model '{model}'", self._client.get_model_config, model, version,
+                            as_json=True).get("config", {})
+        if not self._call(f"checking model '{model}'", self._client.is_model_ready, model, version):
+            raise ServerError(f"model '{model}' is not ready on the server at {self.target}")
+        return spec_from_documents(model, version, meta, config)
+
+    def server_stats(self, model: str, version: str = "") -> ServerStats:
+        # JSON from protobuf: 64-bit counters come as strings, zero fields are
+        # left out; from_response reads both.
+        return ServerStats.from_response(self.statistics(model, version), model, version)
+
+    def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
+        """Triton's statistics answer as JSON; model "" asks for every model."""
+        return self._call("reading statistics", self._client.get_inference_statistics, model, version,
+                          as_json=True)
+
+    def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        return self._call(f"reading the config of model '{model}'", self._client.get_model_config, model, version,
+                          as_json=True).get("config", {})
+
+    def infer_url(self, model: str, version: str = "") -> str:
+        """The endpoint named in an export (gRPC has no per-model URL)."""
+        return f"grpc://{self.target}/{INFER_METHOD}"
+
+    def encode_request(self, spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "", *,
+                       input_format: str = "binary", output_format: str = "binary",
+                       parameters: dict[str, int | str | bool] | None = None) -> bytes:
+        """The HTTP service's signature; the tensor formats are HTTP's alone (settings refuse json for gRPC)."""
+        return encode_request(spec, tensors, request_id, parameters)
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # closing a channel that never connected must not mask the run's outcome
+            pass
+
+
+def _message(e: Exception) -> str:
+    """tritonclient's exception text without its "[StatusCode.X]" prefix noise."""
+    msg = getattr(e, "message", None)
+    text = msg() if callable(msg) else str(e)
+    status = getattr(e, "status", None)
+    code = status() if callable(status) else None
+    return f"{text} ({code})" if code and code not in text else text

@@ -1,0 +1,16 @@
+/* What the unary and the streaming gRPC engines share. */
+#ifndef PA_GRPC_COMMON_H
+#define PA_GRPC_COMMON_H
+
+#include <grpc/grpc.h>
+
+#include "grpc_config.h"
+
+/* Opens n channels to cfg->target with the config's credentials and
+ * compression, each on its own connection; 0, or -1 with err filled (the
+ * channels opened so far are left in `channels` for the caller to destroy). */
+int pa_grpc_open_channels(const pa_grpc_config *cfg, grpc_channel **channels, unsigned n, char *err, size_t errlen);
+/* Which error kind a non-OK status counts as. */
+enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
+
+#endif

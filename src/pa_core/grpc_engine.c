@@ -1,0 +1,406 @@
+/* Closed- and open-loop unary gRPC load on the gRPC C core. Each request is
+ * one call with one batch (send metadata, send message, close, receive
+ * metadata, message and status), so it costs one completion on the engine's
+ * completion queue, polled by the engine thread itself.
+ *
+ * Request messages are serialized once: each becomes one refcounted slice,
+ * and each slot owns one byte buffer that is refilled with a reference to
+ * that slice per call, so nothing is allocated per request here (gRPC core
+ * allocates the call's arena and the response).
+ *
+ * Timestamps (one completion per call means gRPC tells us nothing between
+ * the send and the answer):
+ *   start_ns      before the call is created
+ *   send_end_ns   the call is created and its message in place, just before
+ *                 grpc_call_start_batch (which starts writing it to the network)
+ *   recv_start_ns the completion was taken from the queue
+ *   end_ns        the response and the call were released (the "unmarshal" part)
+ * so "(un)marshal" = send + recv (the client's own work around the call; the
+ * message itself was serialized before the run) and "response wait" = writing
+ * the request, waiting, and reading the response, as perf_analyzer defines it. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/slice_buffer.h>
+#include <grpc/support/time.h>
+
+#include "clock.h"
+#include "grpc_common.h"
+
+/* The loop polls at least this often: gRPC's C API has no portable way to
+ * interrupt another thread's grpc_completion_queue_next, so control changes
+ * (new level, budget, stop) are seen within this time when nothing completes. */
+#define MAX_WAIT_NS 2000000ull
+#define CANCEL_WAIT_MS 2000
+
+typedef struct slot {
+    pa_slot base; /* first */
+    grpc_call *call;
+    grpc_byte_buffer *send; /* refilled per call with a reference to the message slice */
+    grpc_byte_buffer *recv;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_status_code status;
+    grpc_slice details;
+    size_t sent_len;
+    pa_request_times t;
+} slot;
+
+typedef struct grpc_engine {
+    pa_engine base; /* first: the engine is used through a pa_engine pointer */
+    grpc_completion_queue *cq;
+    grpc_channel **channels;
+    unsigned n_channels;
+    unsigned next_channel;
+    grpc_slice method;
+    grpc_slice *messages;
+    size_t n_messages;
+    size_t next_message;
+    long request_timeout_ms;
+    int grpc_inited;
+    char where[300];
+} grpc_engine;
+
+static const char *const STATUS_NAMES[] = {
+    "OK",       "CANCELLED",           "UNKNOWN",            "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",        "DATA_LOSS",        "UNAUTHENTICATED",
+};
+
+const char *pa_grpc_status_name(int code) {
+    if (code < 0 || code >= (int)(sizeof(STATUS_NAMES) / sizeof(STATUS_NAMES[0])))
+        return "UNKNOWN_CODE";
+    return STATUS_NAMES[code];
+}
+
+/* The caller's mistakes go with HTTP 4xx, the server's with 5xx, and no
+ * answer at all (unreachable, cancelled, deadline) with transport errors. */
+enum pa_error_kind pa_grpc_error_kind(grpc_status_code code) {
+    switch (code) {
+    case GRPC_STATUS_UNAVAILABLE:
+    case GRPC_STATUS_CANCELLED:
+    case GRPC_STATUS_DEADLINE_EXCEEDED:
+        return PA_ERR_TRANSPORT;
+    case GRPC_STATUS_INVALID_ARGUMENT:
+    case GRPC_STATUS_NOT_FOUND:
+    case GRPC_STATUS_ALREADY_EXISTS:
+    case GRPC_STATUS_PERMISSION_DENIED:
+    case GRPC_STATUS_FAILED_PRECONDITION:
+    case GRPC_STATUS_OUT_OF_RANGE:
+    case GRPC_STATUS_UNAUTHENTICATED:
+        return PA_ERR_HTTP_4XX;
+    case GRPC_STATUS_UNKNOWN:
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+    case GRPC_STATUS_ABORTED:
+    case GRPC_STATUS_UNIMPLEMENTED:
+    case GRPC_STATUS_INTERNAL:
+    case GRPC_STATUS_DATA_LOSS:
+        return PA_ERR_HTTP_5XX;
+    default:
+        return PA_ERR_OTHER;
+    }
+}
+
+static gpr_timespec after_ns(uint64_t ns) {
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos((int64_t)ns, GPR_TIMESPAN));
+}
+
+static void release_call(slot *s) {
+    if (s->recv) {
+        grpc_byte_buffer_destroy(s->recv);
+        s->recv = NULL;
+    }
+    if (s->call) {
+        grpc_call_unref(s->call);
+        s->call = NULL;
+    }
+    grpc_slice_unref(s->details);
+    s->details = grpc_empty_slice();
+}
+
+static void fail_start(grpc_engine *e, slot *s, const char *what) {
+    char msg[PA_ERROR_MESSAGE_LEN];
+    snprintf(msg, sizeof(msg), "%s %s", what, e->where);
+    release_call(s);
+    s->base.active = 0;
+    pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
+    pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
+}
+
+static void start_request(pa_engine *base, pa_slot *ps) {
+    grpc_engine *e = (grpc_engine *)base;
+    slot *s = (slot *)ps;
+    grpc_slice body = e->messages[e->next_message];
+    if (++e->next_message == e->n_messages)
+        e->next_message = 0;
+    grpc_channel *ch = e->channels[e->next_channel];
+    if (++e->next_channel == e->n_channels)
+        e->next_channel = 0;
+    memset(&s->t, 0, sizeof(s->t));
+    s->t.scheduled_ns = ps->scheduled_ns;
+    s->t.start_ns = pa_now_ns();
+    ps->active = 1;
+
+    /* gRPC takes the slices of a sent message: put a new reference in. */
+    grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
+    grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(body));
+    s->sent_len = GRPC_SLICE_LENGTH(body);
+    s->initial_md.count = 0; /* arrays keep their capacity from call to call */
+    s->trailing_md.count = 0;
+    s->recv = NULL;
+    s->status = GRPC_STATUS_OK;
+
+    gpr_timespec deadline = e->request_timeout_ms > 0 ? after_ns((uint64_t)e->request_timeout_ms * 1000000ull)
+                                                      : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL, deadline, NULL);
+    if (!s->call) {
+        fail_start(e, s, "cannot create a gRPC call to");
+        return;
+    }
+    grpc_op ops[6];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &s->recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+    ops[5].data.recv_status_on_client.status = &s->status;
+    ops[5].data.recv_status_on_client.status_details = &s->details;
+    s->t.send_end_ns = pa_now_ns();
+    grpc_call_error rc = grpc_call_start_batch(s->call, ops, 6, s, NULL);
+    if (rc != GRPC_CALL_OK)
+        fail_start(e, s, "cannot start a gRPC call to");
+}
+
+static void complete(grpc_engine *e, slot *s, int success) {
+    s->t.recv_start_ns = pa_now_ns();
+    size_t received = s->recv ? grpc_byte_buffer_length(s->recv) : 0;
+    grpc_status_code status = success ? s->status : GRPC_STATUS_UNAVAILABLE;
+    char msg[PA_ERROR_MESSAGE_LEN];
+    if (status != GRPC_STATUS_OK) {
+        size_t n = GRPC_SLICE_LENGTH(s->details);
+        if (n > 256)
+            n = 256;
+        if (n)
+            snprintf(msg, sizeof(msg), "gRPC %s: %.*s", pa_grpc_status_name(status), (int)n,
+                     (const char *)GRPC_SLICE_START_PTR(s->details));
+        else
+            snprintf(msg, sizeof(msg), "gRPC %s from %s", pa_grpc_status_name(status), e->where);
+    }
+    release_call(s);
+    s->t.end_ns = pa_now_ns();
+    s->base.active = 0;
+    if (status == GRPC_STATUS_OK) {
+        pa_engine_record_ok(&e->base, &s->t, s->sent_len, received);
+        pa_engine_slot_done(&e->base, &s->base);
+        return;
+    }
+    pa_engine_record_error(&e->base, pa_grpc_error_kind(status), msg);
+    if (status == GRPC_STATUS_UNAVAILABLE) /* no server: wait before trying again, as after a refused connect */
+        pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
+    else
+        pa_engine_slot_done(&e->base, &s->base);
+}
+
+static pa_slot *new_slot(pa_engine *base) {
+    (void)base;
+    slot *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->send = grpc_raw_byte_buffer_create(NULL, 0);
+    grpc_metadata_array_init(&s->initial_md);
+    grpc_metadata_array_init(&s->trailing_md);
+    s->details = grpc_empty_slice();
+    return &s->base;
+}
+
+/* Calls still in flight when the loop ends are cancelled and their
+ * completions collected (not recorded): a call must finish before it is freed. */
+static void abandon_in_flight(grpc_engine *e) {
+    unsigned active = 0;
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        if (s->base.active && s->call) {
+            grpc_call_cancel(s->call, NULL);
+            active++;
+        }
+    }
+    while (active) {
+        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(CANCEL_WAIT_MS * 1000000ull), NULL);
+        if (ev.type != GRPC_OP_COMPLETE)
+            break;
+        slot *s = ev.tag;
+        release_call(s);
+        s->base.active = 0;
+        active--;
+    }
+}
+
+static void *run(void *arg) {
+    grpc_engine *e = arg;
+    /* Open-loop sends wake on timers; the default 50 us slack would delay them. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    for (;;) {
+        uint64_t now = pa_now_ns();
+        if (!pa_engine_tick(&e->base, now))
+            break;
+        uint64_t wait_ns = MAX_WAIT_NS, due = pa_engine_next_due_ns(&e->base), wake_at = 0;
+        if (due) {
+            now = pa_now_ns();
+            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
+            if (until <= wait_ns) {
+                wait_ns = until;
+                wake_at = now + until;
+            }
+        }
+        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(wait_ns), NULL);
+        if (ev.type == GRPC_OP_COMPLETE)
+            complete(e, ev.tag, ev.success);
+        else if (ev.type == GRPC_QUEUE_TIMEOUT && wake_at && wait_ns)
+            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
+        else if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+    }
+    abandon_in_flight(e);
+    return NULL;
+}
+
+static void wake(pa_engine *base) { (void)base; /* the loop polls every MAX_WAIT_NS */ }
+
+static void destroy(pa_engine *base) {
+    grpc_engine *e = (grpc_engine *)base;
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        release_call(s);
+        if (s->send)
+            grpc_byte_buffer_destroy(s->send);
+        grpc_metadata_array_destroy(&s->initial_md);
+        grpc_metadata_array_destroy(&s->trailing_md);
+        free(s);
+    }
+    free(e->base.slots);
+    for (unsigned i = 0; i < e->n_channels; i++)
+        if (e->channels[i])
+            grpc_channel_destroy(e->channels[i]);
+    free(e->channels);
+    if (e->cq) {
+        grpc_completion_queue_shutdown(e->cq);
+        while (grpc_completion_queue_next(e->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
+        }
+        grpc_completion_queue_destroy(e->cq);
+    }
+    for (size_t i = 0; i < e->n_messages; i++)
+        grpc_slice_unref(e->messages[i]);
+    free(e->messages);
+    if (e->grpc_inited) {
+        grpc_slice_unref(e->method);
+        grpc_shutdown();
+    }
+    free(e);
+}
+
+static grpc_arg int_arg(char *key, int value) {
+    grpc_arg a;
+    memset(&a, 0, sizeof(a));
+    a.type = GRPC_ARG_INTEGER;
+    a.key = key;
+    a.value.integer = value;
+    return a;
+}
+
+static grpc_channel_credentials *credentials(const pa_grpc_config *cfg) {
+    if (!cfg->use_ssl)
+        return grpc_insecure_credentials_create();
+    grpc_ssl_pem_key_cert_pair pair = {cfg->private_key, cfg->cert_chain};
+    int mutual = cfg->private_key && cfg->cert_chain;
+    return grpc_ssl_credentials_create(cfg->root_certs, mutual ? &pair : NULL, NULL, NULL);
+}
+
+static const pa_engine_ops grpc_ops = {run, wake, destroy, new_slot, start_request};
+
+int pa_grpc_open_channels(const pa_grpc_config *cfg, grpc_channel **channels, unsigned n_channels, char *err,
+                          size_t errlen) {
+    grpc_arg args[8];
+    size_t n_args = 0;
+    args[n_args++] = int_arg((char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1);
+    args[n_args++] = int_arg((char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
+    /* Channels with equal arguments would share one subchannel (one TCP
+     * connection): a local pool gives each channel its own. */
+    args[n_args++] = int_arg((char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    /* Per-call work we never use: the retry filter (it keeps a copy of every
+     * sent message for a possible replay) and channelz call counters. */
+    args[n_args++] = int_arg((char *)GRPC_ARG_ENABLE_RETRIES, 0);
+    args[n_args++] = int_arg((char *)GRPC_ARG_ENABLE_CHANNELZ, 0);
+    if (cfg->compression != PA_GRPC_COMPRESS_NONE)
+        args[n_args++] = int_arg((char *)GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM,
+                                 cfg->compression == PA_GRPC_COMPRESS_GZIP ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_DEFLATE);
+    grpc_channel_args channel_args = {n_args, args};
+    for (unsigned i = 0; i < n_channels; i++) {
+        grpc_channel_credentials *creds = credentials(cfg);
+        if (!creds) {
+            snprintf(err, errlen, "cannot create the gRPC %s credentials for %s", cfg->use_ssl ? "TLS" : "insecure",
+                     cfg->target);
+            return -1;
+        }
+        channels[i] = grpc_channel_create(cfg->target, creds, &channel_args);
+        grpc_channel_credentials_release(creds);
+        if (!channels[i]) {
+            snprintf(err, errlen, "cannot create a gRPC channel to %s", cfg->target);
+            return -1;
+        }
+        grpc_channel_check_connectivity_state(channels[i], 1); /* connect now, not on the first request */
+    }
+    return 0;
+}
+
+pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen) {
+    if (!cfg->target || !*cfg->target || !cfg->method || cfg->n_messages == 0) {
+        snprintf(err, errlen, "a target, a method and at least one request message are required");
+        return NULL;
+    }
+    if (cfg->compression < PA_GRPC_COMPRESS_NONE || cfg->compression > PA_GRPC_COMPRESS_GZIP) {
+        snprintf(err, errlen, "unknown gRPC compression algorithm %d", cfg->compression);
+        return NULL;
+    }
+    unsigned n_channels = cfg->channels ? cfg->channels : 1;
+    grpc_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "out of memory creating the gRPC engine");
+        return NULL;
+    }
+    pa_engine_init(&e->base, &grpc_ops);
+    grpc_init();
+    e->grpc_inited = 1;
+    e->method = grpc_slice_from_copied_string(cfg->method);
+    snprintf(e->where, sizeof(e->where), "%s", cfg->target);
+    e->request_timeout_ms = cfg->request_timeout_ms;
+    e->cq = grpc_completion_queue_create_for_next(NULL);
+    e->channels = calloc(n_channels, sizeof(*e->channels));
+    e->messages = calloc(cfg->n_messages, sizeof(*e->messages));
+    if (!e->cq || !e->channels || !e->messages)
+        goto oom;
+    for (size_t i = 0; i < cfg->n_messages; i++)
+        e->messages[e->n_messages++] = grpc_slice_from_copied_buffer(cfg->messages[i].data, cfg->messages[i].len);
+
+    e->n_channels = n_channels; /* destroy skips the NULL ones */
+    if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {
+        destroy(&e->base);
+        return NULL;
+    }
+    return &e->base;
+oom:
+    snprintf(err, errlen, "out of memory creating the gRPC engine");
+    destroy(&e->base);
+    return NULL;
+}

@@ -1,0 +1,89 @@
+# gRPC transport: unary calls on the gRPC C core.
+
+cdef extern from "grpc_config.h":
+    ctypedef struct pa_grpc_message:
+        const char *data
+        size_t len
+    ctypedef struct pa_grpc_config:
+        const char *target
+        const char *method
+        const pa_grpc_message *messages
+        size_t n_messages
+        unsigned channels
+        int compression
+        long request_timeout_ms
+        int use_ssl
+        const char *root_certs
+        const char *private_key
+        const char *cert_chain
+    pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
+    pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
+    const char *pa_grpc_status_name(int code)
+
+GRPC_COMPRESSION = ("none", "deflate", "gzip")  # position = the C enum's value
+GRPC_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
+GRPC_STREAM_METHOD = "/inference.GRPCInferenceService/ModelStreamInfer"
+
+
+def grpc_status_name(int code) -> str:
+    return pa_grpc_status_name(code).decode()
+
+
+cdef class GrpcEngine(Engine):
+    """gRPC load: N calls in flight on the engine thread.
+
+    streaming: one bidirectional ModelStreamInfer stream per slot instead of
+    unary calls; the messages must ask for the final-response flag.
+    messages: serialized request messages (bytes) cycled through in order;
+    channels: calls go round-robin over this many channels (connections);
+    root_certs / private_key / cert_chain: PEM contents (bytes) when use_ssl."""
+    cdef readonly str target
+    cdef readonly unsigned channels
+
+    cdef readonly bint streaming
+
+    def __cinit__(self, str target, list messages, str method="", unsigned channels=1,
+                  str compression="none", long request_timeout_ms=0, bint use_ssl=False,
+                  bytes root_certs=None, bytes private_key=None, bytes cert_chain=None, bint streaming=False):
+        if compression not in GRPC_COMPRESSION:
+            raise ValueError(f"unknown gRPC compression '{compression}' (expected one of {', '.join(GRPC_COMPRESSION)})")
+        cdef char err[512]
+        cdef pa_grpc_config cfg
+        cdef Py_ssize_t i, n = len(messages)
+        if n == 0:
+            raise ValueError("at least one request message is required")
+        cdef pa_grpc_message *cm = <pa_grpc_message *> malloc(n * sizeof(pa_grpc_message))
+        if cm == NULL:
+            raise MemoryError()
+        keep = []  # holds the bytes alive while create() copies them
+        cdef bytes b
+        try:
+            for i in range(n):
+                b = bytes(messages[i])
+                keep.append(b)
+                cm[i].data = <const char *> b
+                cm[i].len = len(b)
+            target_b = target.encode()
+            method_b = (method or (GRPC_STREAM_METHOD if streaming else GRPC_INFER_METHOD)).encode()
+            cfg.target = <const char *> target_b
+            cfg.method = <const char *> method_b
+            cfg.messages = cm
+            cfg.n_messages = n
+            cfg.channels = channels
+            cfg.compression = GRPC_COMPRESSION.index(compression)
+            cfg.request_timeout_ms = request_timeout_ms
+            cfg.use_ssl = use_ssl
+            cfg.root_certs = <const char *> root_certs if root_certs is not None else NULL
+            cfg.private_key = <const char *> private_key if private_key is not None else NULL
+            cfg.cert_chain = <const char *> cert_chain if cert_chain is not None else NULL
+            if streaming:
+                self.e = pa_grpc_stream_engine_create(&cfg, err, sizeof(err))
+            else:
+                self.e = pa_grpc_engine_create(&cfg, err, sizeof(err))
+            if self.e == NULL:
+                raise RuntimeError(err.decode(errors="replace"))
+            self.target = target
+            self.channels = channels if channels else 1
+            self.streaming = streaming
+        finally:
+            free(cm)

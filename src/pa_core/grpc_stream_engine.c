@@ -1,0 +1,552 @@
+/* Bidirectional streaming gRPC load (KServe v2 ModelStreamInfer) on the gRPC
+ * C core. Each slot owns one stream and has one request in flight on it, so
+ * every response on a stream belongs to its slot's current request: no id
+ * matching is needed. A request may get several responses (decoupled models)
+ * and ends with the one flagged "triton_final_response" (the messages ask for
+ * it with "triton_enable_empty_final_response"), which may be empty.
+ *
+ * Three operations are outstanding per stream: a send (one per request), a
+ * receive (re-armed after each response) and the status (completes when the
+ * stream ends). A stream is freed and reopened only when all three are done,
+ * so a completion never reaches a slot's next stream.
+ *
+ * Timestamps: start (before the send), send end (just before
+ * grpc_call_start_batch), the first response and the last non-empty response
+ * (end_ns): latency runs to the last response with data, as perf_analyzer
+ * measures decoupled models. Receive start is end_ns: the time between the
+ * first and the last response is the server's, not the client's unmarshalling. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/slice.h>
+#include <grpc/slice_buffer.h>
+#include <grpc/support/time.h>
+
+#include "clock.h"
+#include "grpc_common.h"
+
+#define MAX_WAIT_NS 2000000ull /* see grpc_engine.c: the C API cannot interrupt a wait */
+#define CANCEL_WAIT_MS 2000
+#define FINAL_KEY "triton_final_response"
+
+enum { TAG_SEND = 0, TAG_RECV = 1, TAG_STATUS = 2 };
+
+typedef struct slot {
+    pa_slot base; /* first */
+    grpc_call *call; /* the slot's stream; NULL when none */
+    int metadata_sent;
+    int send_pending;
+    int queued;      /* a request waits for the previous send to complete */
+    int ended;       /* the stream is over (no more responses) */
+    int ops;         /* operations outstanding on the stream */
+    grpc_byte_buffer *send, *recv;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_status_code status;
+    grpc_slice details;
+    grpc_slice body;
+    uint64_t received, responses;
+    uint64_t first_ns;
+    pa_request_times t;
+} slot;
+
+typedef struct stream_engine {
+    pa_engine base; /* first */
+    grpc_completion_queue *cq;
+    grpc_channel **channels;
+    unsigned n_channels, next_channel;
+    grpc_slice method;
+    grpc_slice *messages;
+    size_t n_messages, next_message;
+    char where[200];
+} stream_engine;
+
+/* Slots are calloc'ed, so their low pointer bits are free for the op kind. */
+static void *tag(slot *s, int kind) { return (void *)((uintptr_t)s | (uintptr_t)kind); }
+
+/* ---- the few protobuf fields we read ------------------------------------ */
+
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Next field: number, wire type, and for length-delimited ones the bytes. */
+static int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, const uint8_t **data, size_t *len,
+                      uint64_t *value) {
+    uint64_t key;
+    if (varint(p, end, &key) != 0)
+        return -1;
+    *field = (uint32_t)(key >> 3);
+    switch (key & 7) {
+    case 0:
+        return varint(p, end, value);
+    case 1:
+        if (end - *p < 8)
+            return -1;
+        *p += 8;
+        return 0;
+    case 2: {
+        uint64_t n;
+        if (varint(p, end, &n) != 0 || n > (uint64_t)(end - *p))
+            return -1;
+        *data = *p;
+        *len = (size_t)n;
+        *p += n;
+        return 0;
+    }
+    case 5:
+        if (end - *p < 4)
+            return -1;
+        *p += 4;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+typedef struct response_info {
+    int final;
+    int has_data;
+    const uint8_t *error;
+    size_t error_len;
+} response_info;
+
+/* parameters map entry {1: key, 2: InferParameter {1: bool_param}} */
+static void parse_parameter(const uint8_t *p, const uint8_t *end, response_info *r) {
+    int is_final_key = 0, value_true = 0;
+    while (p < end) {
+        uint32_t f;
+        const uint8_t *d = NULL;
+        size_t n = 0;
+        uint64_t v = 0;
+        if (next_field(&p, end, &f, &d, &n, &v) != 0)
+            return;
+        if (f == 1 && d)
+            is_final_key = n == sizeof(FINAL_KEY) - 1 && memcmp(d, FINAL_KEY, n) == 0;
+        else if (f == 2 && d) {
+            const uint8_t *q = d, *qe = d + n;
+            while (q < qe) {
+                uint32_t g;
+                const uint8_t *dd = NULL;
+                size_t nn = 0;
+                uint64_t vv = 0;
+                if (next_field(&q, qe, &g, &dd, &nn, &vv) != 0)
+                    break;
+                if (g == 1)
+                    value_true = vv != 0;
+            }
+        }
+    }
+    if (is_final_key && value_true)
+        r->final = 1;
+}
+
+/* ModelStreamInferResponse {1: error_message, 2: ModelInferResponse {4: parameters, 5: outputs, 6: raw}} */
+static int parse_response(const uint8_t *p, size_t len, response_info *r) {
+    const uint8_t *end = p + len;
+    memset(r, 0, sizeof(*r));
+    while (p < end) {
+        uint32_t f;
+        const uint8_t *d = NULL;
+        size_t n = 0;
+        uint64_t v = 0;
+        if (next_field(&p, end, &f, &d, &n, &v) != 0)
+            return -1;
+        if (f == 1 && d && n) {
+            r->error = d;
+            r->error_len = n;
+        } else if (f == 2 && d) {
+            const uint8_t *q = d, *qe = d + n;
+            while (q < qe) {
+                uint32_t g;
+                const uint8_t *dd = NULL;
+                size_t nn = 0;
+                uint64_t vv = 0;
+                if (next_field(&q, qe, &g, &dd, &nn, &vv) != 0)
+                    return -1;
+                if (g == 4 && dd)
+                    parse_parameter(dd, dd + nn, r);
+                else if (g == 5 || g == 6)
+                    r->has_data = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- the stream's life ---------------------------------------------------- */
+
+static gpr_timespec after_ns(uint64_t ns) {
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos((int64_t)ns, GPR_TIMESPAN));
+}
+
+static int start_ops(slot *s, grpc_op *ops, size_t n, int kind) {
+    if (grpc_call_start_batch(s->call, ops, n, tag(s, kind), NULL) != GRPC_CALL_OK)
+        return -1;
+    s->ops++;
+    return 0;
+}
+
+static int arm_recv(slot *s) {
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &s->recv;
+    s->recv = NULL;
+    return start_ops(s, &op, 1, TAG_RECV);
+}
+
+static int open_stream(stream_engine *e, slot *s) {
+    grpc_channel *ch = e->channels[e->next_channel];
+    if (++e->next_channel == e->n_channels)
+        e->next_channel = 0;
+    s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL,
+                                       gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    if (!s->call)
+        return -1;
+    s->metadata_sent = s->send_pending = s->queued = s->ended = 0;
+    s->initial_md.count = s->trailing_md.count = 0;
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+    ops[0].data.recv_status_on_client.status = &s->status;
+    ops[0].data.recv_status_on_client.status_details = &s->details;
+    if (start_ops(s, ops, 1, TAG_STATUS) != 0)
+        return -1;
+    ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[0].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    ops[1].op = GRPC_OP_RECV_MESSAGE;
+    ops[1].data.recv_message.recv_message = &s->recv;
+    s->recv = NULL;
+    return start_ops(s, ops, 2, TAG_RECV);
+}
+
+static int send_request(slot *s) {
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = 0;
+    if (!s->metadata_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    /* gRPC takes the slices of a sent message: put a new reference in. */
+    grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
+    grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(s->body));
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = s->send;
+    s->t.send_end_ns = pa_now_ns();
+    if (start_ops(s, ops, n, TAG_SEND) != 0)
+        return -1;
+    s->metadata_sent = 1;
+    s->send_pending = 1;
+    return 0;
+}
+
+static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, const char *msg, int backoff) {
+    s->base.active = 0;
+    pa_engine_record_error(&e->base, kind, msg);
+    if (backoff)
+        pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
+    else
+        pa_engine_slot_done(&e->base, &s->base);
+}
+
+/* Every operation of an ended stream is done: free it; a request still on it failed. */
+static void finish_stream(stream_engine *e, slot *s) {
+    grpc_status_code status = s->status;
+    char msg[PA_ERROR_MESSAGE_LEN];
+    size_t n = GRPC_SLICE_LENGTH(s->details);
+    if (n > 256)
+        n = 256;
+    if (status == GRPC_STATUS_OK)
+        snprintf(msg, sizeof(msg), "gRPC stream to %s ended before the final response", e->where);
+    else if (n)
+        snprintf(msg, sizeof(msg), "gRPC %s: %.*s", pa_grpc_status_name(status), (int)n,
+                 (const char *)GRPC_SLICE_START_PTR(s->details));
+    else
+        snprintf(msg, sizeof(msg), "gRPC %s from %s", pa_grpc_status_name(status), e->where);
+    grpc_slice_unref(s->details);
+    s->details = grpc_empty_slice();
+    grpc_call_unref(s->call);
+    s->call = NULL;
+    if (s->base.active)
+        record_failure(e, s, status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status), msg,
+                       status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
+}
+
+static void on_response(stream_engine *e, slot *s, const response_info *r, size_t len) {
+    if (!s->base.active)
+        return; /* nothing asked for it (a response after an error answer) */
+    uint64_t now = pa_now_ns();
+    if (r->error) {
+        char msg[PA_ERROR_MESSAGE_LEN];
+        snprintf(msg, sizeof(msg), "gRPC stream error: %.*s", (int)(r->error_len > 256 ? 256 : r->error_len),
+                 (const char *)r->error);
+        record_failure(e, s, PA_ERR_OTHER, msg, 0);
+        return;
+    }
+    s->received += len;
+    if (r->has_data) {
+        if (!s->responses++)
+            s->first_ns = now;
+        s->t.end_ns = now;
+    }
+    if (!r->final)
+        return;
+    if (!s->responses) /* only an empty final response: it ends the latency */
+        s->first_ns = s->t.end_ns = now;
+    s->t.recv_start_ns = s->t.end_ns;
+    s->base.active = 0;
+    pa_engine_record_stream_ok(&e->base, &s->t, GRPC_SLICE_LENGTH(s->body), s->received, s->responses, s->first_ns);
+    pa_engine_slot_done(&e->base, &s->base);
+}
+
+static void on_recv(stream_engine *e, slot *s, int success) {
+    if (!success || !s->recv) {
+        s->ended = 1; /* the status follows */
+        return;
+    }
+    response_info r;
+    size_t len = grpc_byte_buffer_length(s->recv);
+    grpc_byte_buffer_reader reader;
+    grpc_slice *one = NULL;
+    int parsed = -1;
+    if (grpc_byte_buffer_reader_init(&reader, s->recv)) {
+        if (s->recv->data.raw.compression == GRPC_COMPRESS_NONE && s->recv->data.raw.slice_buffer.count == 1 &&
+            grpc_byte_buffer_reader_peek(&reader, &one)) {
+            parsed = parse_response(GRPC_SLICE_START_PTR(*one), GRPC_SLICE_LENGTH(*one), &r);
+        } else {
+            grpc_slice all = grpc_byte_buffer_reader_readall(&reader); /* several slices: one copy */
+            parsed = parse_response(GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &r);
+            grpc_slice_unref(all);
+        }
+        grpc_byte_buffer_reader_destroy(&reader);
+    }
+    grpc_byte_buffer_destroy(s->recv);
+    s->recv = NULL;
+    if (arm_recv(s) != 0)
+        s->ended = 1;
+    if (parsed != 0) {
+        if (s->base.active) {
+            char msg[PA_ERROR_MESSAGE_LEN];
+            snprintf(msg, sizeof(msg), "malformed gRPC stream response from %s", e->where);
+            record_failure(e, s, PA_ERR_OTHER, msg, 0);
+        }
+        return;
+    }
+    on_response(e, s, &r, len);
+}
+
+static void on_completion(stream_engine *e, void *t, int success) {
+    slot *s = (slot *)((uintptr_t)t & ~(uintptr_t)3);
+    int kind = (int)((uintptr_t)t & 3);
+    s->ops--;
+    if (kind == TAG_SEND) {
+        s->send_pending = 0;
+        if (success && s->queued && !s->ended) {
+            s->queued = 0;
+            if (send_request(s) != 0)
+                s->ended = 1;
+        }
+    } else if (kind == TAG_RECV) {
+        on_recv(e, s, success);
+    } else {
+        s->ended = 1;
+    }
+    if (s->ended && s->ops == 0 && s->call)
+        finish_stream(e, s);
+}
+
+static void start_request(pa_engine *base, pa_slot *ps) {
+    stream_engine *e = (stream_engine *)base;
+    slot *s = (slot *)ps;
+    s->body = e->messages[e->next_message];
+    if (++e->next_message == e->n_messages)
+        e->next_message = 0;
+    memset(&s->t, 0, sizeof(s->t));
+    s->t.scheduled_ns = ps->scheduled_ns;
+    s->t.start_ns = pa_now_ns();
+    s->received = s->responses = 0;
+    ps->active = 1;
+    if (s->call && s->ended) {
+        /* the old stream is still winding down: cancel it; this request fails with it */
+        grpc_call_cancel(s->call, NULL);
+        return;
+    }
+    if (!s->call && open_stream(e, s) != 0) {
+        char msg[PA_ERROR_MESSAGE_LEN];
+        snprintf(msg, sizeof(msg), "cannot open a gRPC stream to %s", e->where);
+        if (s->call) {
+            grpc_call_cancel(s->call, NULL); /* finish_stream records it once its ops are done */
+            s->ended = 1;
+            return;
+        }
+        record_failure(e, s, PA_ERR_TRANSPORT, msg, 1);
+        return;
+    }
+    if (s->send_pending) {
+        s->queued = 1;
+        return;
+    }
+    if (send_request(s) != 0) {
+        grpc_call_cancel(s->call, NULL);
+        s->ended = 1;
+    }
+}
+
+static pa_slot *new_slot(pa_engine *base) {
+    (void)base;
+    slot *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->send = grpc_raw_byte_buffer_create(NULL, 0);
+    grpc_metadata_array_init(&s->initial_md);
+    grpc_metadata_array_init(&s->trailing_md);
+    s->details = grpc_empty_slice();
+    return &s->base;
+}
+
+static void *run(void *arg) {
+    stream_engine *e = arg;
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    for (;;) {
+        uint64_t now = pa_now_ns();
+        if (!pa_engine_tick(&e->base, now))
+            break;
+        uint64_t wait_ns = MAX_WAIT_NS, due = pa_engine_next_due_ns(&e->base), wake_at = 0;
+        if (due) {
+            now = pa_now_ns();
+            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
+            if (until <= wait_ns) {
+                wait_ns = until;
+                wake_at = now + until;
+            }
+        }
+        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(wait_ns), NULL);
+        if (ev.type == GRPC_OP_COMPLETE)
+            on_completion(e, ev.tag, ev.success);
+        else if (ev.type == GRPC_QUEUE_TIMEOUT && wake_at && wait_ns)
+            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
+        else if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+    }
+    /* Every stream is cancelled and its operations collected, nothing recorded. */
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        s->base.active = 0;
+        if (s->call)
+            grpc_call_cancel(s->call, NULL);
+    }
+    for (;;) {
+        int open = 0;
+        for (unsigned i = 0; i < e->base.n_slots && !open; i++)
+            open = ((slot *)e->base.slots[i])->call != NULL;
+        if (!open)
+            break;
+        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(CANCEL_WAIT_MS * 1000000ull), NULL);
+        if (ev.type != GRPC_OP_COMPLETE)
+            break;
+        slot *s = (slot *)((uintptr_t)ev.tag & ~(uintptr_t)3);
+        s->ops--;
+        s->ended = 1;
+        if (s->recv && ((uintptr_t)ev.tag & 3) == TAG_RECV) {
+            grpc_byte_buffer_destroy(s->recv);
+            s->recv = NULL;
+        }
+        if (s->ops == 0 && s->call) {
+            grpc_slice_unref(s->details);
+            s->details = grpc_empty_slice();
+            grpc_call_unref(s->call);
+            s->call = NULL;
+        }
+    }
+    return NULL;
+}
+
+static void wake(pa_engine *base) { (void)base; }
+
+static void destroy(pa_engine *base) {
+    stream_engine *e = (stream_engine *)base;
+    for (unsigned i = 0; i < e->base.n_slots; i++) {
+        slot *s = (slot *)e->base.slots[i];
+        if (s->call)
+            grpc_call_unref(s->call);
+        if (s->recv)
+            grpc_byte_buffer_destroy(s->recv);
+        grpc_byte_buffer_destroy(s->send);
+        grpc_slice_unref(s->details);
+        grpc_metadata_array_destroy(&s->initial_md);
+        grpc_metadata_array_destroy(&s->trailing_md);
+        free(s);
+    }
+    free(e->base.slots);
+    for (unsigned i = 0; i < e->n_channels; i++)
+        if (e->channels[i])
+            grpc_channel_destroy(e->channels[i]);
+    free(e->channels);
+    if (e->cq) {
+        grpc_completion_queue_shutdown(e->cq);
+        while (grpc_completion_queue_next(e->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
+        }
+        grpc_completion_queue_destroy(e->cq);
+    }
+    for (size_t i = 0; i < e->n_messages; i++)
+        grpc_slice_unref(e->messages[i]);
+    free(e->messages);
+    grpc_slice_unref(e->method);
+    grpc_shutdown();
+    free(e);
+}
+
+static const pa_engine_ops stream_ops = {run, wake, destroy, new_slot, start_request};
+
+pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen) {
+    if (!cfg->target || !*cfg->target || !cfg->method || cfg->n_messages == 0) {
+        snprintf(err, errlen, "a target, a method and at least one request message are required");
+        return NULL;
+    }
+    if (cfg->request_timeout_ms > 0) {
+        snprintf(err, errlen, "a request timeout is not supported on gRPC streams");
+        return NULL;
+    }
+    unsigned n_channels = cfg->channels ? cfg->channels : 1;
+    stream_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "out of memory creating the gRPC streaming engine");
+        return NULL;
+    }
+    pa_engine_init(&e->base, &stream_ops);
+    grpc_init();
+    e->method = grpc_slice_from_copied_string(cfg->method);
+    snprintf(e->where, sizeof(e->where), "%s", cfg->target);
+    e->cq = grpc_completion_queue_create_for_next(NULL);
+    e->channels = calloc(n_channels, sizeof(*e->channels));
+    e->messages = calloc(cfg->n_messages, sizeof(*e->messages));
+    if (!e->cq || !e->channels || !e->messages) {
+        snprintf(err, errlen, "out of memory creating the gRPC streaming engine");
+        destroy(&e->base);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_messages; i++)
+        e->messages[e->n_messages++] = grpc_slice_from_copied_buffer(cfg->messages[i].data, cfg->messages[i].len);
+    e->n_channels = n_channels;
+    if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {
+        destroy(&e->base);
+        return NULL;
+    }
+    return &e->base;
+}
