@@ -58,6 +58,9 @@ class TritonHttpService:
             self._curl.perform()
         except pc.error as e:
             reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
+            hint = _tls_hint(e.args[0], reason) if e.args else None
+            if hint is not None:
+                raise ServerError(f"TLS with the server at {self.base_url} failed: {reason}{hint}") from None
             raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
         status = int(self._curl.getinfo(pc.RESPONSE_CODE))
         try:
@@ -97,7 +100,10 @@ class TritonHttpService:
         for what in ("live", "ready"):
             status, body = self._get(f"/v2/health/{what}")
             if status != 200:
-                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}")
+                # nginx and others answer 400 when a required client certificate is missing or refused.
+                hint = _CLIENT_CERT_HINT if isinstance(body, str) and "SSL certificate" in body else ""
+                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}"
+                                  f"{hint}")
 
     @staticmethod
     def _model_path(model: str, version: str) -> str:
@@ -192,6 +198,29 @@ class TritonHttpService:
     def close(self) -> None:
         self._curl.close()
 
+
+# libcurl's TLS error codes -> what to check (CURLE_SSL_CONNECT_ERROR 35,
+# CURLE_SSL_CERTPROBLEM 58, CURLE_SSL_CIPHER 59, CURLE_PEER_FAILED_VERIFICATION 60,
+# CURLE_SSL_CACERT_BADFILE 77, CURLE_SSL_ISSUER_ERROR 83).
+_VERIFY_HINT = (" (give the CA that signed the server's certificate with --ssl-https-ca-certificates-file, "
+                "or skip the check with --ssl-https-verify-peer 0)")
+_TLS_HINTS = {
+    35: "",
+    58: " (check --ssl-https-client-certificate-file/-type and --ssl-https-private-key-file/-type)",
+    59: "",
+    60: _VERIFY_HINT,
+    77: " (check --ssl-https-ca-certificates-file)",
+    83: _VERIFY_HINT,
+}
+_CLIENT_CERT_HINT = (" (the server requires a client certificate it trusts: --ssl-https-client-certificate-file "
+                     "and --ssl-https-private-key-file)")
+
+
+def _tls_hint(code: int, reason: str) -> str | None:
+    """None when the error is not about TLS."""
+    if code == 60 and ("subject name" in reason or "host name" in reason):
+        return " (the certificate does not name the host of -u; --ssl-https-verify-host 0 skips that check)"
+    return _TLS_HINTS.get(code)
 
 # Triton reads and writes these only as binary data, never as JSON values.
 BINARY_ONLY = ("FP16", "BF16")
