@@ -1,9 +1,9 @@
 """What watches a run besides the measurement itself: server metrics, server
 trace settings, live progress and the per-window callback of the Python API.
 
-The runner enters one RunObservers around the sweep; leaving it (normally,
-on an error or on Ctrl-C) stops the sampler and the progress line and puts
-the server's trace settings back."""
+The runner starts one RunObservers before the load and stops it when the
+load has stopped (normally, on an error or on Ctrl-C): that stops the sampler
+and the progress line and puts the server's trace settings back."""
 
 from __future__ import annotations
 
@@ -43,17 +43,18 @@ class RunObservers:
                                                level_label(settings.load_mode), clock_ns)
                          if show_progress else None)
 
-    def __enter__(self) -> RunObservers:
+    def start(self) -> None:
         self.trace.__enter__()  # before any load, so every measured request can be traced
         if self.sampler is not None:
             self.sampler.start()
         if self.progress is not None:
             self.progress.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Safe to call more than once; never raises for the trace restore."""
         if self.progress is not None:
             self.progress.stop()
+            self.progress = None
         if self.sampler is not None:
             self.sampler.stop()
         try:

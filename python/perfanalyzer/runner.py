@@ -95,15 +95,20 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
 
     if settings.profile_export_file:
         engine.keep_records()
-    engine.start()
+    observers.start()  # trace settings go on before any load; a refusal ends the run here
+    try:
+        engine.start()
+    except BaseException:
+        observers.stop()
+        raise
     result: SweepResult | None = None
     try:
-        with observers:
-            profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
-            profiler.on_window = observers.on_window
-            result = profiler.sweep(on_level, on_level_start)
+        profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+        profiler.on_window = observers.on_window
+        result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
+        observers.stop()
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, export.request_inputs(
                 {t.name: t.datatype for t in spec.inputs}, request_tensors(spec, data, settings.batch_size)))
