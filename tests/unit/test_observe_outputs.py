@@ -190,3 +190,25 @@ def test_api_keywords_build_the_cli_settings() -> None:
         settings_from("m", concurrency=1, request_rate=10)
     with pytest.raises(OptionError, match="-p"):
         settings_from("m", measurement_interval_ms=0)
+
+
+def test_plot_export_json(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    import json
+
+    t0 = 1_700_000_000_000_000_000
+    requests = [{"timestamp": t0 + i * 1_000_000, "request_inputs": {},
+                 "response_timestamps": [t0 + i * 1_000_000 + 300_000 + (i % 7) * 10_000], "response_outputs": [{}]}
+                for i in range(500)]
+    doc = {"experiments": [{"experiment": {"mode": "concurrency", "value": 1}, "requests": requests,
+                            "window_boundaries": [t0, t0 + 250_000_000, t0 + 501_000_000]}],
+           "version": "x", "service_kind": "triton", "endpoint": "v2/models/m/infer"}
+    src = tmp_path / "e.json"
+    src.write_text(json.dumps(doc))
+    assert cli.main(["plot", str(src)]) == 0
+    for name in ("e_throughput_over_time.png", "e_latency_histogram.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert cli.main(["plot", str(bad)]) != 0
+    assert "not a profile export" in capsys.readouterr().err
