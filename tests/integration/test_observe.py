@@ -181,7 +181,10 @@ def test_python_api_typed_results(triton) -> None:
     (level,) = result.levels
     assert result.status == "ok" and level.stable and level.value == 2
     assert len(windows) == level.windows >= 3 and all(w.level == 2 for w in windows)
-    assert level.server is not None and level.server["success_count"] >= level.request_count > 0
+    assert level.server is not None and level.request_count > 0
+    # The server's counters are read just after the client's boundaries: a few requests may fall either side.
+    assert abs(level.server["success_count"] - level.request_count) <= max(10, level.request_count // 10)
+    assert level.server["queue"] >= 0 and level.server["compute_infer"] > 0
     assert level.percentiles_us[50] <= level.percentiles_us[99]
     assert level.metrics is not None and level.metrics["cpu_utilization"] is not None
     json.dumps(result.to_dict())
