@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from perfanalyzer.errors import ServerError
+from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.metrics import LevelMetrics, MetricsSampler
 from perfanalyzer.profiler import STABLE_WINDOWS, LevelResult, Measurement, level_label
 from perfanalyzer.report import progress as progress_mod
@@ -36,7 +36,12 @@ class RunObservers:
         self.user_on_window = on_window
         self.sampler = (MetricsSampler(settings.metrics_endpoint, settings.metrics_interval_ms, _warn, clock_ns)
                         if settings.collect_metrics else None)
-        self.trace = TraceSession(service, settings.model_name, requested(settings))
+        wanted = requested(settings)
+        if wanted and not hasattr(service, "trace_settings"):
+            raise OptionError("--trace-level/--trace-rate/--trace-count/--log-frequency/--trace-file: server "
+                              f"traces need Triton's trace extension, which --service-kind "
+                              f"{settings.service_kind} does not offer")
+        self.trace = TraceSession(service, settings.model_name, wanted)
         if show_progress is None:
             show_progress = progress_mod.wanted(settings.quiet)
         self.progress = (progress_mod.Progress(engine, settings.max_trials, settings.stability_percentage,

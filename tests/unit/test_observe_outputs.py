@@ -212,3 +212,13 @@ def test_plot_export_json(tmp_path: Path, capsys) -> None:
     bad.write_text("{}")
     assert cli.main(["plot", str(bad)]) != 0
     assert "not a profile export" in capsys.readouterr().err
+
+
+def test_trace_flags_need_a_service_with_the_trace_extension() -> None:
+    from perfanalyzer.observe import RunObservers
+
+    s = Settings(model_name="m", service_kind="torchserve", trace_levels=("TIMESTAMPS",))
+    with pytest.raises(OptionError, match="torchserve"):
+        RunObservers(s, object(), Counters(), lambda: 0, show_progress=False)
+    quiet = Settings(model_name="m", service_kind="torchserve")
+    RunObservers(quiet, object(), Counters(), lambda: 0, show_progress=False).stop()  # nothing asked, nothing done
