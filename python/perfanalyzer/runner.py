@@ -19,7 +19,7 @@ from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAna
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import console, csv_writer, export, html
+from perfanalyzer.report import composing_csv, console, csv_writer, export, html
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
@@ -224,6 +224,8 @@ def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures]
         try:
             csv_writer.write_atomic(settings.filename, csv_writer.render(
                 stable, settings.percentile, settings.verbose_csv, settings.collect_metrics))
+            for path, text in composing_csv.files(settings.filename, stable).items():
+                csv_writer.write_atomic(path, text)
         except OSError as e:
             raise PerfAnalyzerError(f"-f {settings.filename}: cannot write the CSV: {e.strerror}") from None
     if settings.html_report and printed:

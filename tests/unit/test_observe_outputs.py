@@ -222,3 +222,18 @@ def test_trace_flags_need_a_service_with_the_trace_extension() -> None:
         RunObservers(s, object(), Counters(), lambda: 0, show_progress=False)
     quiet = Settings(model_name="m", service_kind="torchserve")
     RunObservers(quiet, object(), Counters(), lambda: 0, show_progress=False).stop()  # nothing asked, nothing done
+
+
+def test_composing_model_csvs() -> None:
+    from perfanalyzer.report import composing_csv
+
+    step = {"name": "add_sub", "version": "1", "success_count": 50, "overhead": 5, "queue": 7, "compute_input": 1,
+            "compute_infer": 90, "compute_output": 2, "uses_cache": 0, "cache_hit": 0, "cache_miss": 0}
+    f = level(2, 200.0)
+    f = LevelFigures(**{**f.__dict__, "server": {"success_count": 100, "composing": [step]}})
+    (path, text), = composing_csv.files("out/r.csv", [f]).items()
+    assert path == os.path.join("out", "add_sub_v1.r.csv")
+    assert text.splitlines() == ["Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
+                                 "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv",
+                                 "2,100,0,5,7,1,90,2,0"]
+    assert composing_csv.files("r.csv", [level()]) == {}  # a plain model writes no extra file
