@@ -50,7 +50,8 @@ demo: setup
 	  $(VENV)/bin/perfanalyzer -m identity -u '{http_url}' --concurrency-range 1:4 \
 	  -p 1000 -s 25 -r 20 -f $(DEMO_OUT)/identity.csv
 	$(VENV)/bin/perfanalyzer plot $(DEMO_OUT)/identity.csv
-	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png"
+	$(VENV)/bin/perfanalyzer report $(DEMO_OUT)/identity.csv -o $(DEMO_OUT)/identity.html
+	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png  report: $(DEMO_OUT)/identity.html"
 
 test: setup
 	$(VENV)/bin/pytest -q tests bench

@@ -19,7 +19,7 @@ from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAna
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import console, csv_writer, export, html
+from perfanalyzer.report import composing_csv, console, csv_writer, export, html
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
@@ -189,17 +189,25 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
 
     if settings.profile_export_file:
         engine.keep_records()
-    engine.start()
+    observers.start()  # trace settings go on before any load; a refusal ends the run here
+    try:
+        engine.start()
+    except BaseException:
+        observers.stop()
+        raise
     if settings.load_mode == "periodic_concurrency":
-        return _run_ramp(settings, engine, service)
+        try:
+            return _run_ramp(settings, engine, service)
+        finally:
+            observers.stop()
     result: SweepResult | None = None
     try:
-        with observers:
-            profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
-            profiler.on_window = observers.on_window
-            result = profiler.sweep(on_level, on_level_start)
+        profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+        profiler.on_window = observers.on_window
+        result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
+        observers.stop()
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
@@ -253,6 +261,8 @@ def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures]
         try:
             csv_writer.write_atomic(settings.filename, csv_writer.render(
                 stable, settings.percentile, settings.verbose_csv, settings.collect_metrics))
+            for path, text in composing_csv.files(settings.filename, stable).items():
+                csv_writer.write_atomic(path, text)
         except OSError as e:
             raise PerfAnalyzerError(f"-f {settings.filename}: cannot write the CSV: {e.strerror}") from None
     if settings.html_report and printed:
