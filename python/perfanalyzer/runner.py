@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import perfanalyzer
-from perfanalyzer import _core
+from perfanalyzer import _core, sequences
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
@@ -61,12 +61,21 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     spec = service.model_spec(settings.model_name, settings.model_version)
     spec.check_batch_size(settings.batch_size)
     data = load_data(settings, spec)
+    sequencer = None
+    if spec.sequence:
+        sequences.check_client(settings)
+        settings = sequences.open_loop_settings(settings)
+        tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
+        sequencer = sequences.make_sequencer(settings, data)
+        validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format,
+                                    sequences.request_steps(spec, data, settings.batch_size))
+    else:
+        tensors_list = request_tensors(spec, data, settings.batch_size)
+        validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
     bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
                                      output_format=settings.output_tensor_format,
-                                     parameters=settings.request_parameter_map)
-              for tensors in request_tensors(spec, data, settings.batch_size)]
-
-    validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
+                                     parameters=settings.request_parameter_map, sequence=spec.sequence)
+              for tensors in tensors_list]
 
     def server_stats() -> ServerStats | None:
         return service.server_stats(settings.model_name, settings.model_version)
@@ -74,6 +83,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client, validator=validator,
+        sequencer=sequencer,
     )
     if data.from_json:
         out(data.read_message())

@@ -13,6 +13,7 @@ cdef extern from "http_config.h":
         long request_timeout_ms
         long connect_timeout_ms
         const pa_validator *validator
+        pa_sequencer *sequencer
     int pa_curl_global_init()
     pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
     pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
@@ -29,13 +30,15 @@ cdef class HttpEngine(Engine):
     bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order.
     client: "native" (our HTTP/1.1 client, plain http:// only) or "curl"
     (libcurl multi, also https://); "auto" picks native where it can.
-    validator: a Validator with the expected outputs of each body, or None."""
+    validator: a Validator with the expected outputs of each body, or None.
+    sequencer: a Sequencer (sequence models: bodies are the streams' steps), or None."""
     cdef readonly str url
     cdef readonly str client
     cdef readonly object validator  # kept alive: the C engine reads it
+    cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto", Validator validator=None):
+                  str client="auto", Validator validator=None, Sequencer sequencer=None):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
@@ -78,6 +81,13 @@ cdef class HttpEngine(Engine):
             cfg.request_timeout_ms = request_timeout_ms
             cfg.connect_timeout_ms = connect_timeout_ms
             cfg.validator = validator.v if validator is not None else NULL
+            cfg.sequencer = NULL
+            if sequencer is not None:
+                if client != "native":
+                    raise ValueError("sequences are sent by the native HTTP client only (plain http://)")
+                if sequencer.n_bodies != n:
+                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n}")
+                cfg.sequencer = sequencer.take()
             if validator is not None and validator.n_bodies != n:
                 raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
             if client == "native":
@@ -88,6 +98,7 @@ cdef class HttpEngine(Engine):
                 raise RuntimeError(err.decode(errors="replace"))
             self.url = url
             self.validator = validator
+            self.sequencer = sequencer
             self.client = client
         finally:
             for p in headers_ptrs:

@@ -24,7 +24,8 @@ from triton_launcher import TritonServer, TritonServerError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO_ROOT / "tools" / "triton_launcher.py"
-MODELS = ["add_sub", "identity", "identity_dynamic", "optional_add", "sleep_2ms", "string_echo"]
+MODELS = ["add_sub", "identity", "identity_dynamic", "optional_add", "sequence_accumulate", "sleep_2ms",
+          "string_echo"]
 
 
 def _request(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
