@@ -10,9 +10,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
+from perfanalyzer import tls
+from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import (
+    Range,
     Settings,
+    parse_periodic_range,
     parse_range,
     parse_rate_range,
     parse_request_parameter,
@@ -82,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
     p.add_argument("--request-rate-range", default=None,
                    help="start:end:step of request rates in requests/s (open loop); end 0 = increase until -l")
+    p.add_argument("--periodic-concurrency-range", default=None,
+                   help="start:end:step: start with 'start' requests in flight and add 'step' each time every "
+                   "request added last had --request-period responses, up to 'end'; no stability check, "
+                   "results only in --profile-export-file")
+    p.add_argument("--request-period", type=int, default=10,
+                   help="responses each added request must receive before the next step (default 10)")
     p.add_argument("--request-distribution", default="constant",
                    help="open-loop arrivals: constant (evenly spaced, default) or poisson")
     p.add_argument("--seed", type=int, default=None,
@@ -118,13 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-a", "--async", dest="async_mode", action="store_true",
                       help="accepted; closed-loop load is the same either way")
     mode.add_argument("--sync", dest="async_mode", action="store_false", help="accepted (default)")
-    p.add_argument("--max-threads", type=int, default=16,
-                   help="accepted; the compiled engine needs one thread whatever the concurrency")
+    p.add_argument("--max-threads", type=int, default=None,
+                   help="engine threads, each with its own connections and share of the load (default: one, "
+                   "which drives any concurrency; capped at the usable CPUs and, closed loop, the largest "
+                   "concurrency)")
     p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
                    help="fail a request that takes longer than this many msec (default: never)")
     p.add_argument("--http-client", default="auto",
                    help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
                    "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
+    p.add_argument("--bls-composing-models", default="",
+                   help="name[:version],... of the models a BLS model calls: their server statistics are "
+                   "reported under it, as an ensemble's steps are")
+    tls.add_flags(p)
     return p
 
 
@@ -143,7 +159,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                                       "1:1:1" if ns.concurrency_range is None else ns.concurrency_range),
         load_modes=tuple(mode for mode, given in (("concurrency", ns.concurrency_range),
                                                   ("request_rate", ns.request_rate_range),
-                                                  ("request_intervals", ns.request_intervals)) if given is not None),
+                                                  ("request_intervals", ns.request_intervals),
+                                                  ("periodic_concurrency", ns.periodic_concurrency_range))
+                          if given is not None),
+        periodic_concurrency_range=(parse_periodic_range(ns.periodic_concurrency_range)
+                                    if ns.periodic_concurrency_range is not None else Range(1, 1, 1)),
+        request_period=ns.request_period,
         request_rate_range=parse_rate_range("1.0:1.0:1.0" if ns.request_rate_range is None else ns.request_rate_range),
         request_distribution=ns.request_distribution,
         seed=ns.seed,
@@ -167,6 +188,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         max_threads=ns.max_threads,
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
+        https=tls.from_args(ns),
+        bls_composing_models=parse_bls_models(ns.bls_composing_models) if ns.bls_composing_models else (),
     ).validate()
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.server_stats import ServerStats, StatsSnapshot
 from perfanalyzer.settings import Settings
 
 STABLE_WINDOWS = 3
@@ -146,7 +146,7 @@ class Profiler:
         self,
         settings: Settings,
         engine: Engine,
-        server_stats: Callable[[], ServerStats | None],
+        server_stats: Callable[[], ServerStats | StatsSnapshot | None],  # a reading; end - start = delta
         log: Callable[[str], None] = print,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
@@ -156,7 +156,7 @@ class Profiler:
         self.log = log
         self.clock_ns = clock_ns
         self._boundary_ns = 0
-        self._server_at_boundary: ServerStats | None = None
+        self._server_at_boundary: ServerStats | StatsSnapshot | None = None
         self._skew_ns = 0
 
     def _mark_boundary(self) -> Measurement:

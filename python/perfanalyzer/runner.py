@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 import perfanalyzer
 from perfanalyzer import _core, sequences
 from perfanalyzer.batching import request_tensors
+from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
+from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
 from perfanalyzer.report import console, csv_writer, export
 from perfanalyzer.report.figures import LevelFigures, figures
-from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
 from perfanalyzer.validation import build_validator
@@ -42,7 +45,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunRes
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
-    service = TritonHttpService(settings.server_url, settings.http_headers)
+    service = TritonHttpService(settings.server_url, settings.http_headers, https=settings.https)
     try:
         return _profile(settings, service, out)
     finally:
@@ -77,13 +80,19 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
                                      parameters=settings.request_parameter_map, sequence=spec.sequence)
               for tensors in tensors_list]
 
-    def server_stats() -> ServerStats | None:
-        return service.server_stats(settings.model_name, settings.model_version)
+    composing = composing_map(service.model_config, settings.model_name, settings.model_version,
+                              settings.bls_composing_models)
+    query = StatsQuery(service.statistics, settings.model_name, settings.model_version, composing,
+                       warn=lambda text: print(text, file=sys.stderr, flush=True))
+
+    def server_stats() -> StatsSnapshot | None:
+        return query.read()
 
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
-        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client, validator=validator,
-        sequencer=sequencer,
+        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+        tls=settings.https.engine_options(),
+        threads=1 if sequencer else engine_threads(settings), validator=validator, sequencer=sequencer,
     )
     if data.from_json:
         out(data.read_message())
@@ -101,6 +110,8 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     if settings.profile_export_file:
         engine.keep_records()
     engine.start()
+    if settings.load_mode == "periodic_concurrency":
+        return _run_ramp(settings, engine, service)
     result: SweepResult | None = None
     try:
         profiler = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns)
@@ -113,15 +124,40 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
+def _run_ramp(settings: Settings, engine: _core.HttpEngine, service: TritonHttpService) -> RunResult:
+    """--periodic-concurrency-range: as perf_analyzer, the settings block is
+    all the console shows; the export holds every request."""
+    ramp: RampResult | None = None
+    try:
+        ramp = run_ramp(settings, engine, _core.now_ns, log=_print)
+    finally:
+        engine.stop(drain_ms=2000)
+        if ramp is not None:
+            mono_to_wall = _core.wall_ns() - _core.now_ns()
+            records = engine.records()
+            experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
+                                                settings.periodic_concurrency_range.end, mono_to_wall)
+            export.write(settings.profile_export_file, [], records, mono_to_wall,
+                         _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment)
+        engine.close()
+    if ramp.message:
+        print(ramp.message, file=sys.stderr, flush=True)
+    return RunResult(SweepResult(status=ramp.status, message=ramp.message),
+                     exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR)
+
+
+def _endpoint(settings: Settings, service: TritonHttpService) -> str:
+    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
+    return endpoint.split("/", 1)[-1]
+
+
 def _write_export(settings: Settings, result: SweepResult | None, engine: _core.HttpEngine,
                   service: TritonHttpService) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
-    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
-    endpoint = endpoint.split("/", 1)[-1]
-    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall, endpoint,
-                 perfanalyzer.__version__)
+    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
+                 _endpoint(settings, service), perfanalyzer.__version__)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

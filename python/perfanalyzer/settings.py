@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from perfanalyzer.errors import OptionError
+from perfanalyzer.tls import HttpsOptions
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
 HTTP_CLIENTS = ("auto", "native", "curl")
@@ -51,7 +52,7 @@ class RateRange:
 
 
 LOAD_FLAGS = {"concurrency": "--concurrency-range", "request_rate": "--request-rate-range",
-              "request_intervals": "--request-intervals"}
+              "request_intervals": "--request-intervals", "periodic_concurrency": "--periodic-concurrency-range"}
 DISTRIBUTIONS = ("constant", "poisson")
 
 
@@ -89,7 +90,7 @@ class Settings:
     filename: str | None = None
     verbose: bool = False
     async_mode: bool = False
-    max_threads: int = 16
+    max_threads: int | None = None   # engine threads; None: one (see engine_threads)
     request_timeout_ms: int = 0
     http_client: str = "auto"
     # open loop (request rate); load_modes lists what the user asked for
@@ -104,6 +105,11 @@ class Settings:
     warmup_request_count: int = 0     # sent before the first level and discarded
     binary_search: bool = False
     profile_export_file: str | None = None
+    https: HttpsOptions = field(default_factory=HttpsOptions)  # --ssl-https-*
+    bls_composing_models: tuple[tuple[str, str], ...] = ()  # (name, version "" = any) a BLS model calls
+    # --periodic-concurrency-range: a ramp with no windows, recorded in the export only
+    periodic_concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
+    request_period: int = 10
 
     @property
     def load_mode(self) -> str:
@@ -140,8 +146,12 @@ class Settings:
         if self.request_distribution not in DISTRIBUTIONS:
             raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
                               f"{', '.join(DISTRIBUTIONS)}")
+        if self.request_period <= 0:
+            raise OptionError(f"Failed to parse --request-period. The value must be > 0 (got {self.request_period})")
+        if self.load_mode == "periodic_concurrency":
+            self._validate_periodic()
         if self.binary_search:
-            if self.load_mode == "request_intervals":
+            if self.load_mode in ("request_intervals", "periodic_concurrency"):
                 raise OptionError("--binary-search works over --concurrency-range or --request-rate-range")
             r = self.concurrency_range if self.load_mode == "concurrency" else self.request_rate_range
             if r.end == 0 or r.end < r.start or self.latency_threshold_ms <= 0:
@@ -186,7 +196,7 @@ class Settings:
             raise OptionError(f"-r: max trials must be > 0, got {self.max_trials}")
         if self.percentile != -1 and not 1 <= self.percentile <= 99:
             raise OptionError(f"--percentile: must be -1 or within 1..99, got {self.percentile}")
-        if self.max_threads <= 0:
+        if self.max_threads is not None and self.max_threads <= 0:
             raise OptionError(f"--max-threads: must be > 0, got {self.max_threads}")
         for name, dims in self.shapes:
             if any(d <= 0 for d in dims):
@@ -195,6 +205,7 @@ class Settings:
             raise OptionError(f"--http-client: '{self.http_client}' is not one of {', '.join(HTTP_CLIENTS)}")
         if self.http_client == "native" and self.server_url.startswith("https://"):
             raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
+        self.https.validate()
         for h in self.http_headers:
             if ":" not in h:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
@@ -240,6 +251,15 @@ class Settings:
                 else f"--num-of-sequences ({self.num_of_sequences})"
             raise OptionError(f"--sequence-id-range: sequence id range specified is smaller than {what}, "
                               "sequence id collision may occur.")
+
+    def _validate_periodic(self) -> None:
+        if not self.profile_export_file:
+            raise OptionError("Must provide --profile-export-file when using the --periodic-concurrency-range option.")
+        # A ramp is one experiment without windows: flags about windows do not apply.
+        for flag, given in (("--request-count", self.request_count), ("--warmup-request-count",
+                                                                      self.warmup_request_count)):
+            if given:
+                raise OptionError(f"{flag} can not be used with --periodic-concurrency-range")
 
     def _validate_rate_range(self) -> None:
         r = self.request_rate_range
@@ -292,6 +312,32 @@ def read_intervals(path: str) -> tuple[int, ...]:
     if out and sum(out) == 0:
         raise OptionError(f"--request-intervals {path}: the intervals sum to zero")
     return tuple(out)
+
+
+def parse_periodic_range(text: str) -> Range:
+    """--periodic-concurrency-range start:end[:step], with perf_analyzer's checks."""
+    flag = "--periodic-concurrency-range"
+    parts = text.split(":")
+    if len(parts) < 2:
+        raise OptionError(f"Failed to parse {flag}. Both <start> and <end> values must be provided.")
+    if len(parts) > 3:
+        raise OptionError(f"Failed to parse {flag}. The value does not match <start:end:step>.")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"Failed to parse {flag}. Invalid value provided: {text}") from None
+    start, end = values[0], values[1]
+    step = values[2] if len(values) > 2 else 1
+    if start <= 0:
+        raise OptionError(f"Failed to parse {flag}. The <start> value must be > 0.")
+    if step <= 0:
+        raise OptionError(f"Failed to parse {flag}. The <step> value must be > 0.")
+    if start > end:
+        raise OptionError(f"Failed to parse {flag}. The <start> must be <= <end>.")
+    if (end - start) % step:
+        raise OptionError(f"Failed to parse {flag}. The <step> value must be a factor of the range size "
+                          "(<end> - <start>).")
+    return Range(start, end, step)
 
 
 def parse_range(flag: str, text: str) -> Range:

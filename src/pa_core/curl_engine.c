@@ -42,6 +42,9 @@ struct curl_engine {
     size_t next_body;
     long request_timeout_ms;
     long connect_timeout_ms;
+    long tls_verify_peer;
+    long tls_verify_host;
+    char *tls[5]; /* CA file, cert file, cert type, key file, key type; NULL: unset */
     const pa_validator *validator;
 
     CURLM *multi;
@@ -121,6 +124,13 @@ static pa_slot *new_slot(pa_engine *base) {
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->request_timeout_ms);
     if (e->connect_timeout_ms > 0)
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, e->tls_verify_peer);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, e->tls_verify_host);
+    static const CURLoption tls_opts[5] = {CURLOPT_CAINFO, CURLOPT_SSLCERT, CURLOPT_SSLCERTTYPE, CURLOPT_SSLKEY,
+                                           CURLOPT_SSLKEYTYPE};
+    for (int i = 0; i < 5; i++)
+        if (e->tls[i])
+            curl_easy_setopt(c, tls_opts[i], e->tls[i]);
     return &s->base;
 }
 
@@ -228,6 +238,8 @@ static void destroy(pa_engine *base) {
         }
         free(e->bodies);
     }
+    for (int i = 0; i < 5; i++)
+        free(e->tls[i]);
     free(e->url);
     free(e);
 }
@@ -247,6 +259,13 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
     pa_engine_init(&e->base, &curl_ops);
     e->request_timeout_ms = cfg->request_timeout_ms;
     e->connect_timeout_ms = cfg->connect_timeout_ms;
+    e->tls_verify_peer = cfg->tls_verify_peer;
+    e->tls_verify_host = cfg->tls_verify_host;
+    const char *tls[5] = {cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_cert_type, cfg->tls_key_file,
+                          cfg->tls_key_type};
+    for (int i = 0; i < 5; i++)
+        if (tls[i] && tls[i][0] && !(e->tls[i] = strdup(tls[i])))
+            goto oom;
     e->validator = cfg->validator;
     e->url = strdup(cfg->url);
     e->bodies = calloc(cfg->n_bodies, sizeof(body));

@@ -22,6 +22,16 @@ typedef struct pa_http_config {
     size_t n_bodies;
     long request_timeout_ms;    /* 0: none */
     long connect_timeout_ms;    /* 0: the transport's default */
+    /* TLS for https:// (curl client; the native client speaks plain HTTP).
+     * verify_peer 0|1, verify_host 0|1|2 as libcurl; NULL or "" strings
+     * leave libcurl's defaults (system CA bundle, no client certificate). */
+    long tls_verify_peer;
+    long tls_verify_host;
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_cert_type;  /* "PEM" or "DER" */
+    const char *tls_key_file;
+    const char *tls_key_type;   /* "PEM" or "DER" */
     const pa_validator *validator; /* NULL: responses are not validated; else outlives the engine */
     pa_sequencer *sequencer;    /* NULL: no sequences; else bodies are streams' steps, used by the engine thread */
 } pa_http_config;

@@ -28,6 +28,24 @@ def check_path(path: str) -> None:
         raise OptionError(f"--profile-export-file {path}: directory {directory} does not exist")
 
 
+def _requests(chosen: np.ndarray, mono_to_wall_ns: int) -> list[dict]:
+    return [
+        {"timestamp": int(r["start_ns"]) + mono_to_wall_ns, "request_inputs": {},
+         "response_timestamps": [int(r["end_ns"]) + mono_to_wall_ns], "response_outputs": [{}]}
+        for r in chosen
+    ]
+
+
+def ramp_experiment(records: np.ndarray, start_ns: int, end_ns: int, peak: int, mono_to_wall_ns: int) -> dict:
+    """--periodic-concurrency-range: every request of the ramp, oldest send
+    first, in one experiment. perf_analyzer writes value 1 and boundaries
+    [0, 2^64-1]; we write the peak concurrency and the ramp's real start and end."""
+    chosen = records[np.argsort(records["start_ns"], kind="stable")]
+    return {"experiment": {"mode": "concurrency", "value": peak},
+            "requests": _requests(chosen, mono_to_wall_ns),
+            "window_boundaries": [start_ns + mono_to_wall_ns, end_ns + mono_to_wall_ns]}
+
+
 def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int) -> list[dict]:
     out = []
     ends = records["end_ns"].astype(np.int64)
@@ -40,12 +58,7 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
         # A request belongs to the window in which it completed (bounds inclusive of the end).
         lo = np.searchsorted(ends_sorted, first, side="right")
         hi = np.searchsorted(ends_sorted, last, side="right")
-        chosen = records[order[lo:hi]]
-        requests = [
-            {"timestamp": int(r["start_ns"]) + mono_to_wall_ns, "request_inputs": {},
-             "response_timestamps": [int(r["end_ns"]) + mono_to_wall_ns], "response_outputs": [{}]}
-            for r in chosen
-        ]
+        requests = _requests(records[order[lo:hi]], mono_to_wall_ns)
         value: float | int = level.value
         if level.mode == "concurrency":
             value = int(level.value)
@@ -58,7 +71,8 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
 
 
 def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
-          endpoint: str, version: str) -> None:
-    doc = {"experiments": experiments(levels, records, mono_to_wall_ns), "version": version,
-           "service_kind": "triton", "endpoint": endpoint}
+          endpoint: str, version: str, ramp: dict | None = None) -> None:
+    """`ramp`: a ramp_experiment, written instead of the levels' experiments."""
+    exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns)
+    doc = {"experiments": exps, "version": version, "service_kind": "triton", "endpoint": endpoint}
     write_atomic(path, json.dumps(doc, separators=(",", ":")))

@@ -4,6 +4,7 @@ request bodies (JSON header + binary tensor data) the compiled engine sends."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import TensorDataError, tensor_bytes, tensor_json_values
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.tls import HttpsOptions
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -31,7 +33,7 @@ class TritonHttpService:
     which the benchmark charges to every request of a short run."""
 
     def __init__(self, url: str, headers: tuple[str, ...] = (), verbose: bool = False,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, https: HttpsOptions | None = None) -> None:
         import pycurl
 
         self.scheme, self.host = split_url(url)
@@ -45,6 +47,7 @@ class TritonHttpService:
         self._curl.setopt(pycurl.TIMEOUT_MS, int(timeout_s * 1000))
         self._curl.setopt(pycurl.VERBOSE, 1 if verbose else 0)
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
+        (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
     def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
         """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
@@ -64,7 +67,8 @@ class TritonHttpService:
         try:
             body = json.loads(buf) if buf else None
         except ValueError:
-            body = None
+            # Not Triton's JSON (a proxy's error page, say): keep its text for the message.
+            body = _page_text(bytes(buf))
         return status, body
 
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
@@ -74,10 +78,10 @@ class TritonHttpService:
         return body
 
     def check_ready(self) -> None:
-        if self._get("/v2/health/live")[0] != 200:
-            raise ServerError(f"the server at {self.base_url} is not live")
-        if self._get("/v2/health/ready")[0] != 200:
-            raise ServerError(f"the server at {self.base_url} is not ready")
+        for what in ("live", "ready"):
+            status, body = self._get(f"/v2/health/{what}")
+            if status != 200:
+                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}")
 
     @staticmethod
     def _model_path(model: str, version: str) -> str:
@@ -118,8 +122,21 @@ class TritonHttpService:
         )
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
-        response = self._get_json("reading statistics", self._model_path(model, version) + "/stats")
-        return ServerStats.from_response(response, model, version)
+        return ServerStats.from_response(self.statistics(model, version), model, version)
+
+    def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
+        """Triton's statistics answer for one model, or for every model when model is ""."""
+        path = self._model_path(model, version) + "/stats" if model else "/v2/models/stats"
+        return self._get_json("reading statistics", path)
+
+    def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        status, config = self._get(self._model_path(model, version) + "/config")
+        if status != 200 or not isinstance(config, dict):
+            raise ServerError(
+                f"model '{model}'{f' version {version}' if version else ''} is not available on the "
+                f"server at {self.base_url}: {_server_message(status, config)}"
+            )
+        return config
 
     def register_system_shm(self, region: str, key: str, byte_size: int) -> None:
         """Registers a POSIX shared-memory object (shm_open `key`) as `region`."""
@@ -242,7 +259,20 @@ def _requested_output(o: TensorSpec, output_format: str) -> dict[str, Any]:
 
 
 def _server_message(status: int, body: Any) -> str:
-    """Triton answers errors as {"error": "..."}; fall back to the status."""
+    """Triton answers errors as {"error": "..."}; fall back to the status and
+    whatever text came instead (a proxy's error page)."""
     if isinstance(body, dict) and body.get("error"):
         return str(body["error"])
+    if isinstance(body, str) and body:
+        return f"HTTP {status}: {body}"
     return f"HTTP {status}"
+
+
+def _page_text(raw: bytes, limit: int = 200) -> str:
+    """An HTML page's <title> (e.g. nginx's "400 No required SSL certificate
+    was sent"), or the start of a plain-text body, on one line."""
+    text = raw.decode("utf-8", errors="replace")
+    m = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if m:
+        text = m.group(1)
+    return " ".join(text.split())[:limit]
