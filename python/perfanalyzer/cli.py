@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request-rate modes: sequences in flight together (default 4)")
     p.add_argument("--serial-sequences", action="store_true",
                    help="request-rate modes: a sequence sends its next request only after the previous answer")
+    p.add_argument("--shared-memory", default="none", type=str.lower,
+                   help="none (default), system (POSIX shared memory registered with the server) or cuda")
+    p.add_argument("--output-shared-memory-size", type=int, default=102400,
+                   help="bytes of shared memory per output whose size is not fixed (default 102400)")
     p.add_argument("--concurrency-range", default=None,
                    help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
     p.add_argument("--request-rate-range", default=None,
@@ -208,6 +212,8 @@ def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
         **parse_sequence_id_range(ns.sequence_id_range),
         num_of_sequences=ns.num_of_sequences,
         serial_sequences=ns.serial_sequences,
+        shared_memory=ns.shared_memory,
+        output_shared_memory_size=ns.output_shared_memory_size,
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import perfanalyzer
-from perfanalyzer import _core, sequences
+from perfanalyzer import _core, sequences, shm
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
@@ -49,6 +49,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunRes
     try:
         return _profile(settings, service, out)
     finally:
+        shm.close_all()  # before the service: it unregisters the regions
         service.close()
 
 
@@ -75,10 +76,13 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     else:
         tensors_list = request_tensors(spec, data, settings.batch_size)
         validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
+    in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, validator is not None)
     bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
                                      output_format=settings.output_tensor_format,
-                                     parameters=settings.request_parameter_map, sequence=spec.sequence)
-              for tensors in tensors_list]
+                                     parameters=settings.request_parameter_map, sequence=spec.sequence,
+                                     input_regions=in_regions[i] if in_regions else None,
+                                     output_regions=out_regions)
+              for i, tensors in enumerate(tensors_list)]
 
     composing = composing_map(service.model_config, settings.model_name, settings.model_version,
                               settings.bls_composing_models)

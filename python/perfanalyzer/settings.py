@@ -19,6 +19,7 @@ INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a dire
 DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
+SHARED_MEMORY_KINDS = ("none", "system", "cuda")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Settings:
     sequence_id_range: int = 2**32 - 1    # ids start .. start + range - 1, reused modulo the range
     num_of_sequences: int = 4            # request-rate modes: sequences in flight together
     serial_sequences: bool = False
+    shared_memory: str = "none"          # none, system or cuda
+    output_shared_memory_size: int = 102400
     concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
     latency_threshold_ms: int = 0
     measurement_interval_ms: int = 5000
@@ -229,6 +232,11 @@ class Settings:
         for name, value, kind in self.request_parameters:
             typed_parameter(name, value, kind)
         self._validate_sequence_flags()
+        if self.shared_memory not in SHARED_MEMORY_KINDS:
+            raise OptionError(f"--shared-memory: unsupported type '{self.shared_memory}'; the available options "
+                              "are 'none', 'system' or 'cuda'")
+        if self.output_shared_memory_size <= 0:
+            raise OptionError(f"--output-shared-memory-size: must be > 0, got {self.output_shared_memory_size}")
 
     def _validate_sequence_flags(self) -> None:
         if self.sequence_length is not None and self.sequence_length < 1:

@@ -19,6 +19,7 @@ import numpy as np
 from perfanalyzer.errors import OptionError, PerfAnalyzerError
 from perfanalyzer.inputs import element_count, tensor_bytes
 from perfanalyzer.model import ModelSpec
+from perfanalyzer.settings import Settings
 
 SHM_DIR = "/dev/shm"  # where Linux keeps shm_open objects
 SHM_PREFIX = "perfanalyzer_"
@@ -36,6 +37,35 @@ def check_cuda() -> None:
                           f"tritonclient[cuda]; not available here ({str(e).splitlines()[0] if str(e) else e!r})"
                           ) from None
     raise OptionError("--shared-memory cuda: not supported by this version yet; use --shared-memory system")
+
+
+_open: list[SharedMemory] = []
+
+
+def close_all() -> None:
+    """Releases every region this process still holds (the run's finally)."""
+    for s in list(_open):
+        s.close()
+
+
+def regions(settings: Settings, service: object, spec: ModelSpec, tensors_list: list[dict[str, np.ndarray]],
+            validating: bool) -> tuple[list[dict[str, tuple[str, int, int]]] | None, dict[str, tuple[str, int]] | None]:
+    """--shared-memory: per request, where its inputs are, and where outputs go
+    (None, None without shared memory). close_all() releases them."""
+    if settings.shared_memory == "none":
+        return None, None
+    if settings.shared_memory == "cuda":
+        check_cuda()
+    if validating:
+        raise OptionError("validation_data can not be checked with --shared-memory: the outputs are written to "
+                          "shared memory, not returned in the responses")
+    memory = SharedMemory(service, spec, settings.output_shared_memory_size)
+    try:
+        return memory.inputs(tensors_list), memory.outputs(settings.batch_size)
+    except OSError as e:
+        memory.close()
+        raise PerfAnalyzerError(f"--shared-memory system: cannot create a shared-memory region in {SHM_DIR}: "
+                                f"{e.strerror}") from None
 
 
 class Region:
@@ -74,6 +104,7 @@ class SharedMemory:
         self.regions: dict[str, Region] = {}   # registered name -> region
         self.registered: list[str] = []
         self.closed = False
+        _open.append(self)
         atexit.register(self.close)
 
     def __enter__(self) -> SharedMemory:
@@ -134,6 +165,8 @@ class SharedMemory:
             return
         self.closed = True
         atexit.unregister(self.close)
+        if self in _open:
+            _open.remove(self)
         for name in self.registered:
             try:
                 self.service.unregister_system_shm(name)  # type: ignore[attr-defined]
