@@ -67,7 +67,7 @@ def _profile(settings: Settings, service: TritonHttpService, out: Callable[[str]
     data = load_data(settings, spec)
     sequencer = None
     if spec.sequence:
-        sequences.check_client(settings)
+        sequences.check_settings(settings)
         settings = sequences.open_loop_settings(settings)
         tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
         sequencer = sequences.make_sequencer(settings, data)

@@ -59,8 +59,12 @@ def open_loop_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, max_inflight=cap)
 
 
-def check_client(settings: Settings) -> None:
-    """Only the native HTTP client patches sequence fields per request."""
+def check_settings(settings: Settings) -> None:
+    """Only the native HTTP client patches sequence fields per request, and
+    Triton's sequence batcher takes one sequence step per request."""
+    if settings.batch_size > 1:
+        raise OptionError(f"-b {settings.batch_size}: model '{settings.model_name}' is a sequence model, and "
+                          "Triton's sequence batcher takes requests of batch size 1 only")
     if settings.http_client == "curl" or settings.server_url.lower().startswith("https://"):
         raise OptionError(f"model '{settings.model_name}' is a sequence model: its requests are sent by the native "
                           "HTTP client only (plain http://, --http-client native or auto)")

@@ -157,3 +157,12 @@ def test_id_range_smaller_than_concurrency_is_exit_3(server: Server) -> None:
     assert run.code == 3
     assert run.stderr.strip() == ("error: --sequence-id-range: sequence id range specified is smaller than the "
                                   "maximum possible concurrency, sequence id collision may occur.")
+
+
+def test_batch_size_over_1_is_exit_3_and_sends_nothing(server: Server) -> None:
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", server.url, "-b", "2", *LOOSE)
+    assert run.code == 3
+    assert run.stderr.strip() == (f"error: -b 2: model '{MODEL}' is a sequence model, and Triton's sequence "
+                                  "batcher takes requests of batch size 1 only")
+    assert server.requests() == []

@@ -13,7 +13,7 @@ from perfanalyzer.cli import parse_args
 from perfanalyzer.data_loader import DataSet
 from perfanalyzer.errors import OptionError
 from perfanalyzer.model import ModelSpec, TensorSpec
-from perfanalyzer.sequences import check_client, make_sequencer, open_loop_settings, request_steps
+from perfanalyzer.sequences import check_settings, make_sequencer, open_loop_settings, request_steps
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
 
@@ -165,10 +165,12 @@ def test_bad_sequence_flags(args: list[str], words: str) -> None:
     assert words in str(info.value)
 
 
-def test_sequence_models_need_the_native_client() -> None:
+def test_sequence_models_need_the_native_client_and_batch_size_1() -> None:
     with pytest.raises(OptionError, match="native HTTP client only"):
-        check_client(Settings(model_name="seq", http_client="curl").validate())
-    check_client(Settings(model_name="seq").validate())
+        check_settings(Settings(model_name="seq", http_client="curl").validate())
+    with pytest.raises(OptionError, match="-b 2: model 'seq' is a sequence model"):
+        check_settings(Settings(model_name="seq", batch_size=2).validate())
+    check_settings(Settings(model_name="seq").validate())
 
 
 def test_streams_taken_round_robin_by_new_sequences() -> None:
