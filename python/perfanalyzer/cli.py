@@ -82,8 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request-rate modes: sequences in flight together (default 4)")
     p.add_argument("--serial-sequences", action="store_true",
                    help="request-rate modes: a sequence sends its next request only after the previous answer")
-    p.add_argument("--shared-memory", default="none", type=str.lower,
-                   help="none (default), system (POSIX shared memory registered with the server) or cuda")
     p.add_argument("--output-shared-memory-size", type=int, default=102400,
                    help="bytes of shared memory per output whose size is not fixed (default 102400)")
     p.add_argument("--concurrency-range", default=None,
@@ -145,7 +143,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="name[:version],... of the models a BLS model calls: their server statistics are "
                    "reported under it, as an ensemble's steps are")
     tls.add_flags(p)
+    _add_observe_flags(p)
+    kinds = p.add_argument_group(
+        "service kinds", "flags that apply to one kind only are rejected with the others")
+    kinds.add_argument("--service-kind", default="triton", type=str.lower,
+                       help="triton (default: a Triton server over -i http), triton_c_api (Triton inside this "
+                       "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
+                       "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
+                       "naming the body file; client-side statistics only)")
+    kinds.add_argument("--triton-server-directory", default="",
+                       help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
+                       "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
+    kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
+    kinds.add_argument("--shared-memory", default="none", type=str.lower,
+                       help="none (default), system (POSIX shared memory registered with the server) or cuda "
+                       "(not yet); neither applies to triton_c_api and torchserve")
     return p
+
+
+def _add_observe_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--collect-metrics", action="store_true",
+                   help="sample the server's Prometheus metrics during the measurement (GPU, and Triton's CPU "
+                   "metrics when present)")
+    p.add_argument("--metrics-url", default="",
+                   help="metrics endpoint (default: the host of -u, port 8002, path /metrics)")
+    p.add_argument("--metrics-interval", type=int, default=1000, help="msec between metrics samples (default 1000)")
+    p.add_argument("--verbose-csv", action="store_true",
+                   help="add Avg latency, request/response, response wait (and the GPU metrics) to the -f CSV")
+    p.add_argument("--trace-file", default=None, help="server trace file (the server must allow setting it)")
+    p.add_argument("--trace-level", dest="trace_levels", action="append", default=[], type=str.upper,
+                   help="server trace level OFF, TIMESTAMPS or TENSORS (repeatable), set for the run and restored")
+    p.add_argument("--trace-rate", type=int, default=None, help="trace one request in this many (server default 1000)")
+    p.add_argument("--trace-count", type=int, default=None,
+                   help="stop tracing after this many traces (server default -1: no limit)")
+    p.add_argument("--log-frequency", type=int, default=None,
+                   help="traces per trace file before the server starts a new one (server default 0: one file)")
+    p.add_argument("--html-report", default=None,
+                   help="(new) write a self-contained HTML report (settings, table, plot) to this file")
+    p.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -159,6 +194,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         batch_size=ns.batch_size,
         shapes=tuple(parse_shape(s) for s in ns.shapes),
         **_data_fields(ns),
+        **_observe_fields(ns),
         concurrency_range=parse_range("--concurrency-range",
                                       "1:1:1" if ns.concurrency_range is None else ns.concurrency_range),
         load_modes=tuple(mode for mode, given in (("concurrency", ns.concurrency_range),
@@ -194,6 +230,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         http_client=ns.http_client,
         https=tls.from_args(ns),
         bls_composing_models=parse_bls_models(ns.bls_composing_models) if ns.bls_composing_models else (),
+        service_kind=ns.service_kind,
+        triton_server_directory=ns.triton_server_directory,
+        model_repository=ns.model_repository,
+        shared_memory=ns.shared_memory,
     ).validate()
 
 
@@ -212,8 +252,23 @@ def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
         **parse_sequence_id_range(ns.sequence_id_range),
         num_of_sequences=ns.num_of_sequences,
         serial_sequences=ns.serial_sequences,
-        shared_memory=ns.shared_memory,
         output_shared_memory_size=ns.output_shared_memory_size,
+    )
+
+
+def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
+    return dict(
+        collect_metrics=ns.collect_metrics,
+        metrics_url=ns.metrics_url,
+        metrics_interval_ms=ns.metrics_interval,
+        verbose_csv=ns.verbose_csv,
+        trace_file=ns.trace_file,
+        trace_levels=tuple(ns.trace_levels),
+        trace_rate=ns.trace_rate,
+        trace_count=ns.trace_count,
+        log_frequency=ns.log_frequency,
+        html_report=ns.html_report,
+        quiet=ns.quiet,
     )
 
 
@@ -240,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from perfanalyzer.report.plot import main as plot_main
 
         return plot_main(args[1:])
+    if args[:1] == ["report"]:
+        from perfanalyzer.report.html import main as report_main
+
+        return report_main(args[1:])
     argv = args
     try:
         settings = parse_args(argv)

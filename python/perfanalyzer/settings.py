@@ -19,7 +19,10 @@ INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a dire
 DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
+TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
+SERVICE_KINDS = ("triton", "triton_c_api", "torchserve")
 SHARED_MEMORY_KINDS = ("none", "system", "cuda")
+DEFAULT_URLS = {"triton": "localhost:8000", "torchserve": "localhost:8080"}
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,7 @@ class Settings:
     sequence_id_range: int = 2**32 - 1    # ids start .. start + range - 1, reused modulo the range
     num_of_sequences: int = 4            # request-rate modes: sequences in flight together
     serial_sequences: bool = False
-    shared_memory: str = "none"          # none, system or cuda
-    output_shared_memory_size: int = 102400
+    output_shared_memory_size: int = 102400  # --shared-memory: bytes per output whose size is not fixed
     concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
     latency_threshold_ms: int = 0
     measurement_interval_ms: int = 5000
@@ -113,6 +115,22 @@ class Settings:
     # --periodic-concurrency-range: a ramp with no windows, recorded in the export only
     periodic_concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
     request_period: int = 10
+    # observing the run: server metrics, traces, extra outputs
+    collect_metrics: bool = False
+    metrics_url: str = ""                # default: host of -u, port 8002, /metrics
+    metrics_interval_ms: int = 1000
+    verbose_csv: bool = False
+    trace_file: str | None = None        # trace settings: None/() = not asked for, left as they are
+    trace_levels: tuple[str, ...] = ()
+    trace_rate: int | None = None
+    trace_count: int | None = None
+    log_frequency: int | None = None
+    html_report: str | None = None
+    quiet: bool = False                  # no live progress on stderr
+    service_kind: str = "triton"
+    triton_server_directory: str = ""  # triton_c_api; empty: found at run time
+    model_repository: str = ""         # triton_c_api
+    shared_memory: str = "none"
 
     @property
     def load_mode(self) -> str:
@@ -120,7 +138,7 @@ class Settings:
 
     @property
     def server_url(self) -> str:
-        return self.url or "localhost:8000"
+        return self.url or DEFAULT_URLS.get(self.service_kind, "localhost:8000")
 
     @property
     def shape_map(self) -> dict[str, tuple[int, ...]]:
@@ -143,6 +161,8 @@ class Settings:
         if self.batch_size <= 0:
             raise OptionError(f"-b: batch size must be > 0, got {self.batch_size}")
         self._validate_data_flags()
+        self._validate_observe_flags()
+        self._validate_service_kind()
         if len(self.load_modes) > 1:
             a, b = (LOAD_FLAGS[m] for m in self.load_modes[:2])
             raise OptionError(f"Cannot use both {a} and {b} inference load modes.")
@@ -214,6 +234,52 @@ class Settings:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
         return self
 
+    def _validate_service_kind(self) -> None:
+        """Each service kind takes its own flags; one that does not apply is
+        an error naming the kind, never silently ignored."""
+        kind = self.service_kind
+        if kind not in SERVICE_KINDS:
+            raise OptionError(f"--service-kind: unsupported '{kind}' (supported: {', '.join(SERVICE_KINDS)})")
+        if self.shared_memory not in SHARED_MEMORY_KINDS:
+            raise OptionError(f"--shared-memory: '{self.shared_memory}' is not one of {', '.join(SHARED_MEMORY_KINDS)}")
+        if self.shared_memory != "none":
+            if kind == "triton_c_api":
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind "
+                                  "triton_c_api: the in-process server reads the input buffers directly")
+            if kind == "torchserve":
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind torchserve")
+        if kind != "triton_c_api":
+            for flag, given in (("--triton-server-directory", self.triton_server_directory),
+                                ("--model-repository", self.model_repository)):
+                if given:
+                    raise OptionError(f"{flag} applies only to --service-kind triton_c_api (got {kind})")
+        if kind == "triton_c_api":
+            if not self.model_repository:
+                raise OptionError("--model-repository is required with --service-kind triton_c_api")
+            if not os.path.isdir(self.model_repository):
+                raise OptionError(f"--model-repository {self.model_repository}: no such directory")
+            if self.triton_server_directory and not os.path.isdir(self.triton_server_directory):
+                raise OptionError(f"--triton-server-directory {self.triton_server_directory}: no such directory")
+            not_applicable = [("-u", bool(self.url)), ("-H", bool(self.http_headers)),
+                              ("--http-client", self.http_client != "auto"),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary")]
+        elif kind == "torchserve":
+            not_applicable = [("-b", self.batch_size != 1), ("--shape", bool(self.shapes)),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary"),
+                              ("--request-parameter", bool(self.request_parameters))]
+            if len(self.input_data_paths) != 1 or not os.path.isfile(self.input_data_paths[0]):
+                raise OptionError("--service-kind torchserve needs --input-data with one JSON file naming the "
+                                  'file sent as each request\'s body: {"data": [{"TORCHSERVE_INPUT": ["file"]}]}')
+        else:
+            not_applicable = []
+        for flag, given in not_applicable:
+            if given:
+                raise OptionError(f"{flag} does not apply to --service-kind {kind}")
+        if kind != "triton" and self.protocol != "http":
+            raise OptionError(f"-i {self.protocol} does not apply to --service-kind {kind}")
+
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:
             raise OptionError(f"--input-data: unsupported type '{self.input_data}'; {INPUT_DATA_CHOICES}")
@@ -232,9 +298,6 @@ class Settings:
         for name, value, kind in self.request_parameters:
             typed_parameter(name, value, kind)
         self._validate_sequence_flags()
-        if self.shared_memory not in SHARED_MEMORY_KINDS:
-            raise OptionError(f"--shared-memory: unsupported type '{self.shared_memory}'; the available options "
-                              "are 'none', 'system' or 'cuda'")
         if self.output_shared_memory_size <= 0:
             raise OptionError(f"--output-shared-memory-size: must be > 0, got {self.output_shared_memory_size}")
 
@@ -268,6 +331,31 @@ class Settings:
                                                                       self.warmup_request_count)):
             if given:
                 raise OptionError(f"{flag} can not be used with --periodic-concurrency-range")
+    def _validate_observe_flags(self) -> None:
+        if self.metrics_interval_ms <= 0:
+            raise OptionError(f"--metrics-interval: must be > 0 msec, got {self.metrics_interval_ms}")
+        for level in self.trace_levels:
+            if level not in TRACE_LEVELS:
+                raise OptionError(f"--trace-level: '{level}' is not one of {', '.join(TRACE_LEVELS)}")
+        if self.trace_rate is not None and self.trace_rate <= 0:
+            raise OptionError(f"--trace-rate: must be > 0, got {self.trace_rate}")
+        if self.trace_count is not None and self.trace_count < -1:
+            raise OptionError(f"--trace-count: must be >= -1 (-1 = no limit), got {self.trace_count}")
+        if self.log_frequency is not None and self.log_frequency < 0:
+            raise OptionError(f"--log-frequency: must be >= 0, got {self.log_frequency}")
+        if self.html_report:
+            directory = os.path.dirname(os.path.abspath(self.html_report))
+            if not os.path.isdir(directory):
+                raise OptionError(f"--html-report {self.html_report}: directory {directory} does not exist")
+
+    @property
+    def metrics_endpoint(self) -> str:
+        """--metrics-url, or perf_analyzer's default from the host of -u."""
+        if self.metrics_url:
+            return self.metrics_url
+        rest = self.server_url.split("://", 1)[-1].split("/", 1)[0]
+        host = rest[: rest.index("]") + 1] if rest.startswith("[") else rest.rsplit(":", 1)[0]
+        return f"{host or 'localhost'}:8002/metrics"
 
     def _validate_rate_range(self) -> None:
         r = self.request_rate_range

@@ -491,3 +491,4 @@ cdef class Engine:
 include "validate.pxi"  # before the transports: they take a Validator
 include "sequence.pxi"  # ... and a Sequencer
 include "http_engine.pxi"
+include "capi_engine.pxi"

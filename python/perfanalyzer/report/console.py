@@ -6,11 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
+from perfanalyzer.report.metrics_text import metrics_lines
 from perfanalyzer.settings import Settings
+
+SERVICE_KIND_LABELS = {"triton": "Triton", "triton_c_api": "Triton C-API", "torchserve": "TorchServe"}
 
 
 def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
-    lines = ["*** Measurement Settings ***", f"  Batch size: {s.batch_size}", "  Service Kind: Triton"]
+    lines = ["*** Measurement Settings ***", f"  Batch size: {s.batch_size}",
+             f"  Service Kind: {SERVICE_KIND_LABELS.get(s.service_kind, 'Triton')}"]
     if s.measurement_mode == "count_windows":
         lines.append('  Using "count_windows" mode for stabilization')
         lines.append(f"  Minimum number of samples in each window: {s.measurement_request_count}")
@@ -84,6 +88,8 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
         )
     if f.server is not None:
         lines += ["  Server: ", *server_lines(f.server, 1)]
+    if f.metrics is not None:
+        lines += metrics_lines(f.metrics)
     return "\n".join(lines) + "\n"
 
 

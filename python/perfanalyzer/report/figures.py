@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from perfanalyzer.metrics import LevelMetrics
 from perfanalyzer.profiler import PERCENTILES, LevelResult, Measurement
 from perfanalyzer.server_stats import ServerStats
 
@@ -53,6 +54,7 @@ class LevelFigures:
     server: dict[str, Any] | None
     client_overhead_pct: float = 0.0  # share of slot time with no request in flight
     open_loop: OpenLoopFigures | None = None
+    metrics: LevelMetrics | None = None  # --collect-metrics, over the stable windows
 
     @property
     def value_text(self) -> str:

@@ -71,6 +71,26 @@ class TritonHttpService:
             body = _page_text(bytes(buf))
         return status, body
 
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
+        pc, buf = self._pycurl, bytearray()
+        self._curl.setopt(pc.URL, self.base_url + path)
+        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
+        self._curl.setopt(pc.POSTFIELDS, json.dumps(body))
+        try:
+            self._curl.perform()
+        except pc.error as e:
+            reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
+            raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
+        finally:
+            self._curl.setopt(pc.HTTPGET, 1)  # the handle is shared with the GETs
+        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+        try:
+            answer = json.loads(buf) if buf else None
+        except ValueError:
+            answer = None
+        return status, answer
+
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
         status, body = self._get(path)
         if status != 200 or not isinstance(body, dict):
@@ -98,28 +118,7 @@ class TritonHttpService:
         config = self._get_json(f"reading the config of model '{model}'", path + "/config")
         if self._get(path + "/ready")[0] != 200:
             raise ServerError(f"model '{model}' is not ready on the server at {self.base_url}")
-        max_batch = int(config.get("max_batch_size", 0))
-        # Only the config says which inputs are optional; the metadata does not.
-        optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
-
-        def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
-            out = []
-            for t in entries:
-                dims = tuple(int(d) for d in t["shape"])
-                if max_batch > 0 and dims:
-                    dims = dims[1:]  # metadata includes the batch dimension as -1
-                out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
-            return tuple(out)
-
-        return ModelSpec(
-            name=model,
-            version=version,
-            platform=meta.get("platform", ""),
-            max_batch_size=max_batch,
-            inputs=tensors(meta.get("inputs", [])),
-            outputs=tensors(meta.get("outputs", [])),
-            sequence="sequence_batching" in config,
-        )
+        return spec_from_documents(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
         return ServerStats.from_response(self.statistics(model, version), model, version)
@@ -158,6 +157,19 @@ class TritonHttpService:
             raise ServerError(f"reading the shared-memory status failed on the server at {self.base_url}: "
                               f"{_server_message(status, reply)}")
         return reply
+
+    def trace_settings(self, model: str = "") -> dict[str, Any]:
+        """Triton's trace extension: the model's settings, or the global ones."""
+        path = (self._model_path(model, "") if model else "/v2") + "/trace/setting"
+        return self._get_json("reading the trace settings", path)
+
+    def update_trace_settings(self, model: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """POSTs `changes` (None clears a model setting back to the global one)."""
+        status, answer = self._post(self._model_path(model, "") + "/trace/setting", changes)
+        if status != 200 or not isinstance(answer, dict):
+            raise ServerError(f"updating the trace settings of model '{model}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, answer)}")
+        return answer
 
     def infer_url(self, model: str, version: str = "") -> str:
         return self.base_url + self._model_path(model, version) + "/infer"
@@ -239,6 +251,33 @@ def _fixed_width_sequence_fields(json_part: bytes) -> bytes:
 
 # Triton reads and writes these only as binary data, never as JSON values.
 BINARY_ONLY = ("FP16", "BF16")
+
+
+def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
+    """A ModelSpec from Triton's model metadata and config documents (the
+    same JSON over HTTP and from the in-process C API)."""
+    max_batch = int(config.get("max_batch_size", 0))
+    # Only the config says which inputs are optional; the metadata does not.
+    optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
+
+    def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+        out = []
+        for t in entries:
+            dims = tuple(int(d) for d in t["shape"])
+            if max_batch > 0 and dims:
+                dims = dims[1:]  # metadata includes the batch dimension as -1
+            out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
+        return tuple(out)
+
+    return ModelSpec(
+        name=model,
+        version=version,
+        platform=meta.get("platform", ""),
+        max_batch_size=max_batch,
+        inputs=tensors(meta.get("inputs", [])),
+        outputs=tensors(meta.get("outputs", [])),
+        sequence="sequence_batching" in config,
+    )
 
 
 def _json_data(t: TensorSpec, array: np.ndarray) -> list[object]:
