@@ -99,7 +99,7 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
     endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
     endpoint = endpoint.split("/", 1)[-1]
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall, endpoint,
-                 perfanalyzer.__version__)
+                 perfanalyzer.__version__, settings.service_kind)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

@@ -4,6 +4,7 @@ in the process that profiles, and servers must not pile up in pytest's."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -133,3 +134,13 @@ def test_shared_memory_is_rejected() -> None:
     run = capi("-m", "identity", "--model-repository", str(MODELS), "--shared-memory", "system")
     assert run.returncode == 3
     one_line(run.stderr, "--shared-memory system does not apply to --service-kind triton_c_api")
+
+
+def test_profile_export_names_the_service_kind(server_dir: str, tmp_path: Path) -> None:
+    export = tmp_path / "export.json"
+    run = capi("-m", "add_sub", "--model-repository", str(MODELS), "--request-count", "20",
+               "--profile-export-file", str(export), server_dir=server_dir)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(export.read_text())
+    assert (doc["service_kind"], doc["endpoint"]) == ("triton_c_api", "")
+    assert len(doc["experiments"][0]["requests"]) == 20

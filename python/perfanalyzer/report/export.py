@@ -58,7 +58,7 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
 
 
 def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
-          endpoint: str, version: str) -> None:
+          endpoint: str, version: str, service_kind: str = "triton") -> None:
     doc = {"experiments": experiments(levels, records, mono_to_wall_ns), "version": version,
-           "service_kind": "triton", "endpoint": endpoint}
+           "service_kind": service_kind, "endpoint": endpoint}
     write_atomic(path, json.dumps(doc, separators=(",", ":")))
