@@ -144,7 +144,18 @@ class TritonCapiService:
         return spec_from_documents(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
-        return ServerStats.from_response(self._document(self.server.statistics, model), model, version)
+        return ServerStats.from_response(self.statistics(model, version), model, version)
+
+    def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
+        """Triton's statistics answer, as the HTTP endpoint gives it; model ""
+        asks for every model (for an ensemble's composing models)."""
+        try:
+            return json.loads(self.server.statistics(model, numeric_version(version) if version else -1))
+        except RuntimeError as e:
+            raise ServerError(f"statistics of model '{model or '*'}': {e}") from None
+
+    def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        return self._document(self.server.config, model)
 
     def make_engine(self, settings: Settings, spec: ModelSpec, data: DataSet) -> Any:
         """The engine with every distinct request's inputs copied in once."""
