@@ -96,9 +96,24 @@ def test_model_that_fails_to_load(server_dir: str, tmp_path: Path) -> None:
     (model / "config.pbtxt").write_text(
         'name: "broken"\nbackend: "no_such_backend"\nmax_batch_size: 0\n'
         'input [{name: "I" data_type: TYPE_FP32 dims: [1]}]\noutput [{name: "O" data_type: TYPE_FP32 dims: [1]}]\n')
-    run = capi("-m", "broken", "--model-repository", str(tmp_path), server_dir=server_dir)
+    run = capi("-m", "broken", "--model-repository", str(tmp_path), server_dir=server_dir, timeout=90)
     assert run.returncode == 99
     one_line(run.stderr, "model 'broken' failed to load", "no_such_backend")
+
+
+def test_model_whose_code_fails(server_dir: str, tmp_path: Path) -> None:
+    model = tmp_path / "broken"
+    (model / "1").mkdir(parents=True)
+    (model / "config.pbtxt").write_text(
+        'name: "broken"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [{name: "I" data_type: TYPE_FP32 dims: [1]}]\noutput [{name: "O" data_type: TYPE_FP32 dims: [1]}]\n')
+    (model / "1" / "model.py").write_text("raise RuntimeError('model.py fails on import')\n")
+    run = capi("-m", "broken", "--model-repository", str(tmp_path), server_dir=server_dir, timeout=90)
+    assert run.returncode == 99
+    # The backend's stub process logs its own lines on the stderr it inherits; ours is one line.
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "model 'broken' failed to load" in errors[0] and "model.py fails on import" in errors[0]
 
 
 def test_missing_library_names_the_path(tmp_path: Path) -> None:
