@@ -260,7 +260,8 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
             experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
                                                 settings.periodic_concurrency_range.end, mono_to_wall)
             export.write(settings.profile_export_file, [], records, mono_to_wall,
-                         _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment)
+                         _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment,
+                         service_kind=settings.service_kind)
         engine.close()
     if ramp.message:
         print(ramp.message, file=sys.stderr, flush=True)
@@ -279,7 +280,7 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
-                 _endpoint(settings, service), perfanalyzer.__version__, inputs)
+                 _endpoint(settings, service), perfanalyzer.__version__, inputs, service_kind=settings.service_kind)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

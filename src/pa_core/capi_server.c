@@ -195,6 +195,12 @@ pa_capi_server *pa_capi_server_create(const pa_capi_server_options *o, char *err
     rc = rc ? rc : check(s, s->api.ServerOptionsSetPinnedMemoryPoolByteSize(opt, 0), "setting the pinned pool",
                          err, errlen);
     rc = rc ? rc : check(s, s->api.ServerOptionsSetExitTimeout(opt, 5), "setting the exit timeout", err, errlen);
+    /* A model that fails to load must fail once, not be retried for ever;
+     * the option exists only in newer libraries, hence looked up apart. */
+    TRITONSERVER_Error *(*set_retries)(TRITONSERVER_ServerOptions *, unsigned) = NULL;
+    *(void **)(&set_retries) = dlsym(s->dl, "TRITONSERVER_ServerOptionsSetModelLoadRetryCount");
+    if (rc == 0 && set_retries)
+        rc = check(s, set_retries(opt, 0), "setting the model load retries", err, errlen);
     if (rc == 0)
         rc = check(s, s->api.ServerNew(&s->server, opt), "the in-process server did not start", err, errlen);
     TRITONSERVER_Error *de = s->api.ServerOptionsDelete(opt);

@@ -4,6 +4,7 @@ in the process that profiles, and servers must not pile up in pytest's."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -95,9 +96,24 @@ def test_model_that_fails_to_load(server_dir: str, tmp_path: Path) -> None:
     (model / "config.pbtxt").write_text(
         'name: "broken"\nbackend: "no_such_backend"\nmax_batch_size: 0\n'
         'input [{name: "I" data_type: TYPE_FP32 dims: [1]}]\noutput [{name: "O" data_type: TYPE_FP32 dims: [1]}]\n')
-    run = capi("-m", "broken", "--model-repository", str(tmp_path), server_dir=server_dir)
+    run = capi("-m", "broken", "--model-repository", str(tmp_path), server_dir=server_dir, timeout=90)
     assert run.returncode == 99
     one_line(run.stderr, "model 'broken' failed to load", "no_such_backend")
+
+
+def test_model_whose_code_fails(server_dir: str, tmp_path: Path) -> None:
+    model = tmp_path / "broken"
+    (model / "1").mkdir(parents=True)
+    (model / "config.pbtxt").write_text(
+        'name: "broken"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [{name: "I" data_type: TYPE_FP32 dims: [1]}]\noutput [{name: "O" data_type: TYPE_FP32 dims: [1]}]\n')
+    (model / "1" / "model.py").write_text("raise RuntimeError('model.py fails on import')\n")
+    run = capi("-m", "broken", "--model-repository", str(tmp_path), server_dir=server_dir, timeout=90)
+    assert run.returncode == 99
+    # The backend's stub process logs its own lines on the stderr it inherits; ours is one line.
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "model 'broken' failed to load" in errors[0] and "model.py fails on import" in errors[0]
 
 
 def test_missing_library_names_the_path(tmp_path: Path) -> None:
@@ -133,3 +149,13 @@ def test_shared_memory_is_rejected() -> None:
     run = capi("-m", "identity", "--model-repository", str(MODELS), "--shared-memory", "system")
     assert run.returncode == 3
     one_line(run.stderr, "--shared-memory system does not apply to --service-kind triton_c_api")
+
+
+def test_profile_export_names_the_service_kind(server_dir: str, tmp_path: Path) -> None:
+    export = tmp_path / "export.json"
+    run = capi("-m", "add_sub", "--model-repository", str(MODELS), "--request-count", "20",
+               "--profile-export-file", str(export), server_dir=server_dir)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(export.read_text())
+    assert (doc["service_kind"], doc["endpoint"]) == ("triton_c_api", "")
+    assert len(doc["experiments"][0]["requests"]) == 20

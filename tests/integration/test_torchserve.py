@@ -103,9 +103,12 @@ def test_requests_reach_the_predictions_endpoint(torchserve: tuple[str, Received
 
 def test_without_version_and_time_windows(torchserve: tuple[str, Received], data_file: Path) -> None:
     url, received = torchserve
+    export = data_file.parent / "export.json"
     run = cli("-m", MODEL, "--service-kind", "torchserve", "-u", f"http://{url}", "--input-data", str(data_file),
-              "-p", "300", "-s", "50", "-r", "20")
+              "-p", "300", "-s", "50", "-r", "20", "--profile-export-file", str(export))
     assert run.code == 0, run.stderr
+    doc = json.loads(export.read_text())
+    assert (doc["service_kind"], doc["endpoint"]) == ("torchserve", f"predictions/{MODEL}")
     client = int(run.stdout.split("    Request count: ")[1].split("\n")[0])
     assert 0 < client <= len(received.requests)
     assert {path for path, _, _ in received.requests} == {f"/predictions/{MODEL}"}

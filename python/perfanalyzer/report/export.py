@@ -99,8 +99,9 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
 
 
 def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
-          endpoint: str, version: str, inputs: dict[str, Any] | None = None, ramp: dict | None = None) -> None:
+          endpoint: str, version: str, inputs: dict[str, Any] | None = None, ramp: dict | None = None,
+          service_kind: str = "triton") -> None:
     """`ramp`: a ramp_experiment, written instead of the levels' experiments."""
     exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs)
-    doc = {"experiments": exps, "version": version, "service_kind": "triton", "endpoint": endpoint}
+    doc = {"experiments": exps, "version": version, "service_kind": service_kind, "endpoint": endpoint}
     write_atomic(path, json.dumps(doc, separators=(",", ":")))

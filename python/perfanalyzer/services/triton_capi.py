@@ -138,7 +138,8 @@ class TritonCapiService:
         try:
             self.server.load_model(model, self.version)
         except RuntimeError as e:
-            raise ServerError(str(e)) from None
+            # The Python backend's message carries a traceback: one line, all of it.
+            raise ServerError(" ".join(str(e).split())) from None
         meta = self._document(self.server.metadata, model)
         config = self._document(self.server.config, model)
         return spec_from_documents(model, version, meta, config)
