@@ -188,3 +188,16 @@ def test_streaming_server_errors_are_reported(triton) -> None:
     assert run.code == 99
     assert "priority" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_open_loop_over_grpc(triton) -> None:
+    from perfanalyzer.settings import RateRange
+
+    result = profile(settings(triton, model_name="identity", load_modes=("request_rate",),
+                              request_rate_range=RateRange(200.0, 200.0, 1.0)))
+    assert result.exit_code == 0, result.sweep.message
+    (level,) = result.sweep.levels
+    m = level.merged
+    assert m.throughput == pytest.approx(200, rel=0.2)  # the schedule sets the rate, not the server
+    assert m.client.scheduled_count == m.request_count
+    assert_counts_agree(level, 4)
