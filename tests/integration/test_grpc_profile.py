@@ -28,7 +28,10 @@ def assert_counts_agree(level, concurrency: int, batch: int = 1) -> None:
     skew_s = sum(m.server_skew_ns) / 1e9 + 0.002
     diff = abs(m.request_count - m.server.success_count)
     assert diff <= 2 * concurrency + m.throughput / batch * skew_s + 1, (diff, m.server_skew_ns, m.throughput)
-    assert m.server.inference_count == batch * m.server.success_count
+    # One statistics read may catch a request counted as inferred but not yet as
+    # a success: at most the requests in flight.
+    assert abs(m.server.inference_count - batch * m.server.success_count) <= batch * concurrency
+    assert m.server.inference_count % batch == 0
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
