@@ -204,3 +204,10 @@ def test_open_loop_over_grpc(triton) -> None:
     assert m.throughput == pytest.approx(200, rel=0.2)  # the schedule sets the rate, not the server
     assert m.client.scheduled_count == m.request_count
     assert_counts_agree(level, 4)
+
+
+def test_incompatible_shape_is_an_option_error(triton) -> None:
+    run = cli("-m", "identity", "-i", "grpc", "-u", triton.grpc_url, "--shape", "INPUT0:8")
+    assert run.code == 3
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "INPUT0" in lines[0] and "[16]" in lines[0], run.stderr
