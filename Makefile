@@ -4,7 +4,7 @@ PYTHON      ?= python3
 VENV        := .venv
 SRV_VENV    := .venv-server
 VPY         := $(VENV)/bin/python
-APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev openssl python3-dev python3-venv
+APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev python3-dev python3-venv nginx openssl
 PYTRITON    := nvidia-pytriton==0.7.0
 DEMO_OUT    := demo-out
 

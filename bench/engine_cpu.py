@@ -1,8 +1,9 @@
 """Engine-only CPU per request: the compiled HTTP clients (native vs curl)
 driven straight from Python, no profiler, no process start-up in the figure.
 
-Alternates the clients A B A B at each concurrency against one bundled Triton
-and prints the median of each. Usage: .venv/bin/python bench/engine_cpu.py"""
+Alternates the clients (and, with --threads 1,2, the engine thread counts)
+A B A B at each concurrency against one bundled Triton and prints the median
+of each. Usage: .venv/bin/python bench/engine_cpu.py [--threads 1,2]"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(url: str, client: str, concurrency: int, seconds: float) -> tuple[float, float]:
+def measure(url: str, client: str, concurrency: int, seconds: float, threads: int = 1) -> tuple[float, float]:
     """(requests/s, CPU µs per request) of one engine run in this process."""
     from perfanalyzer import _core
     from perfanalyzer.inputs import make_inputs
@@ -27,7 +28,7 @@ def measure(url: str, client: str, concurrency: int, seconds: float) -> tuple[fl
     svc = TritonHttpService(url)
     spec = svc.model_spec("identity")
     body = svc.encode_request(spec, make_inputs(spec, {"INPUT0": (16,)}, 1, "random"))
-    engine = _core.HttpEngine(svc.infer_url("identity"), [body], client=client)
+    engine = _core.HttpEngine(svc.infer_url("identity"), [body], client=client, threads=threads)
     engine.start()
     engine.set_concurrency(concurrency)
     time.sleep(0.5)  # connections open, steady state
@@ -47,10 +48,12 @@ def main() -> int:
     ap.add_argument("--concurrency", default="1,4,16")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--one", nargs=3, metavar=("URL", "CLIENT", "C"), help=argparse.SUPPRESS)
+    ap.add_argument("--clients", default="curl,native")
+    ap.add_argument("--threads", default="1", help="comma-separated engine thread counts to compare")
+    ap.add_argument("--one", nargs=4, metavar=("URL", "CLIENT", "C", "T"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:  # a child process: one measurement, so each run starts fresh
-        rate, cpu = measure(args.one[0], args.one[1], int(args.one[2]), args.seconds)
+        rate, cpu = measure(args.one[0], args.one[1], int(args.one[2]), args.seconds, int(args.one[3]))
         print(f"{rate:.1f} {cpu:.2f}")
         return 0
     if not args.url:
@@ -64,23 +67,28 @@ def main() -> int:
 
 def run_all(url: str, args: argparse.Namespace) -> int:
     levels = [int(c) for c in args.concurrency.split(",")]
-    results: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    clients = args.clients.split(",")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    results: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     for _ in range(args.rounds):
         for c in levels:
-            for client in ("curl", "native"):
-                out = subprocess.run([sys.executable, __file__, "--seconds", str(args.seconds), "--one", url,
-                                      client, str(c)], capture_output=True, text=True, check=True, env=env)
-                rate, cpu = map(float, out.stdout.split())
-                results.setdefault((client, c), []).append((rate, cpu))
-    print("| concurrency | client | req/s (median) | CPU µs/request (median) [min–max] |")
-    print("|---:|---|---:|---:|")
+            for client in clients:
+                for t in thread_counts:
+                    out = subprocess.run([sys.executable, __file__, "--seconds", str(args.seconds), "--one", url,
+                                          client, str(c), str(t)], capture_output=True, text=True, check=True,
+                                         env=env)
+                    rate, cpu = map(float, out.stdout.split())
+                    results.setdefault((client, c, t), []).append((rate, cpu))
+    print("| concurrency | client | engine threads | req/s (median) | CPU µs/request (median) [min–max] |")
+    print("|---:|---|---:|---:|---:|")
     for c in levels:
-        for client in ("curl", "native"):
-            runs = results[(client, c)]
-            cpus = [r[1] for r in runs]
-            print(f"| {c} | {client} | {statistics.median(r[0] for r in runs):,.0f} | "
-                  f"{statistics.median(cpus):.1f} [{min(cpus):.1f}–{max(cpus):.1f}] |")
+        for client in clients:
+            for t in thread_counts:
+                runs = results[(client, c, t)]
+                cpus = [r[1] for r in runs]
+                print(f"| {c} | {client} | {t} | {statistics.median(r[0] for r in runs):,.0f} | "
+                      f"{statistics.median(cpus):.1f} [{min(cpus):.1f}–{max(cpus):.1f}] |")
     return 0
 
 

@@ -4,10 +4,10 @@ of the measurement."""
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "profile"]
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> object:
     # Looked up lazily: importlib.metadata costs ~50 ms of start-up CPU.
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
@@ -16,4 +16,9 @@ def __getattr__(name: str) -> str:
             return version("perfanalyzer")
         except PackageNotFoundError:  # a source tree that was not installed
             return "0.0.0+unknown"
+    if name == "profile":
+        # The embedding API (perfanalyzer.api); imported on use, it loads the compiled core.
+        from perfanalyzer.api import profile
+
+        return profile
     raise AttributeError(name)

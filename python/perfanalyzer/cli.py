@@ -10,9 +10,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
+from perfanalyzer import tls
+from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import (
+    Range,
     Settings,
+    parse_periodic_range,
     parse_range,
     parse_rate_range,
     parse_request_parameter,
@@ -74,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
     p.add_argument("--request-rate-range", default=None,
                    help="start:end:step of request rates in requests/s (open loop); end 0 = increase until -l")
+    p.add_argument("--periodic-concurrency-range", default=None,
+                   help="start:end:step: start with 'start' requests in flight and add 'step' each time every "
+                   "request added last had --request-period responses, up to 'end'; no stability check, "
+                   "results only in --profile-export-file")
+    p.add_argument("--request-period", type=int, default=10,
+                   help="responses each added request must receive before the next step (default 10)")
     p.add_argument("--request-distribution", default="constant",
                    help="open-loop arrivals: constant (evenly spaced, default) or poisson")
     p.add_argument("--seed", type=int, default=None,
@@ -110,13 +120,33 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-a", "--async", dest="async_mode", action="store_true",
                       help="accepted; closed-loop load is the same either way")
     mode.add_argument("--sync", dest="async_mode", action="store_false", help="accepted (default)")
-    p.add_argument("--max-threads", type=int, default=16,
-                   help="accepted; the compiled engine needs one thread whatever the concurrency")
+    p.add_argument("--max-threads", type=int, default=None,
+                   help="engine threads, each with its own connections and share of the load (default: one, "
+                   "which drives any concurrency; capped at the usable CPUs and, closed loop, the largest "
+                   "concurrency)")
     p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
                    help="fail a request that takes longer than this many msec (default: never)")
     p.add_argument("--http-client", default="auto",
                    help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
                    "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
+    p.add_argument("--bls-composing-models", default="",
+                   help="name[:version],... of the models a BLS model calls: their server statistics are "
+                   "reported under it, as an ensemble's steps are")
+    tls.add_flags(p)
+    _add_observe_flags(p)
+    kinds = p.add_argument_group(
+        "service kinds", "flags that apply to one kind only are rejected with the others")
+    kinds.add_argument("--service-kind", default="triton", type=str.lower,
+                       help="triton (default: a Triton server over -i http), triton_c_api (Triton inside this "
+                       "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
+                       "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
+                       "naming the body file; client-side statistics only)")
+    kinds.add_argument("--triton-server-directory", default="",
+                       help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
+                       "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
+    kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
+    kinds.add_argument("--shared-memory", default="none", type=str.lower,
+                       help="none (default); system and cuda do not apply to triton_c_api and torchserve")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
@@ -132,6 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_observe_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--collect-metrics", action="store_true",
+                   help="sample the server's Prometheus metrics during the measurement (GPU, and Triton's CPU "
+                   "metrics when present)")
+    p.add_argument("--metrics-url", default="",
+                   help="metrics endpoint (default: the host of -u, port 8002, path /metrics)")
+    p.add_argument("--metrics-interval", type=int, default=1000, help="msec between metrics samples (default 1000)")
+    p.add_argument("--verbose-csv", action="store_true",
+                   help="add Avg latency, request/response, response wait (and the GPU metrics) to the -f CSV")
+    p.add_argument("--trace-file", default=None, help="server trace file (the server must allow setting it)")
+    p.add_argument("--trace-level", dest="trace_levels", action="append", default=[], type=str.upper,
+                   help="server trace level OFF, TIMESTAMPS or TENSORS (repeatable), set for the run and restored")
+    p.add_argument("--trace-rate", type=int, default=None, help="trace one request in this many (server default 1000)")
+    p.add_argument("--trace-count", type=int, default=None,
+                   help="stop tracing after this many traces (server default -1: no limit)")
+    p.add_argument("--log-frequency", type=int, default=None,
+                   help="traces per trace file before the server starts a new one (server default 0: one file)")
+    p.add_argument("--html-report", default=None,
+                   help="(new) write a self-contained HTML report (settings, table, plot) to this file")
+    p.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
     ns = build_parser().parse_args(argv)
     return Settings(
@@ -143,11 +195,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         batch_size=ns.batch_size,
         shapes=tuple(parse_shape(s) for s in ns.shapes),
         **_data_fields(ns),
+        **_observe_fields(ns),
         concurrency_range=parse_range("--concurrency-range",
                                       "1:1:1" if ns.concurrency_range is None else ns.concurrency_range),
         load_modes=tuple(mode for mode, given in (("concurrency", ns.concurrency_range),
                                                   ("request_rate", ns.request_rate_range),
-                                                  ("request_intervals", ns.request_intervals)) if given is not None),
+                                                  ("request_intervals", ns.request_intervals),
+                                                  ("periodic_concurrency", ns.periodic_concurrency_range))
+                          if given is not None),
+        periodic_concurrency_range=(parse_periodic_range(ns.periodic_concurrency_range)
+                                    if ns.periodic_concurrency_range is not None else Range(1, 1, 1)),
+        request_period=ns.request_period,
         request_rate_range=parse_rate_range("1.0:1.0:1.0" if ns.request_rate_range is None else ns.request_rate_range),
         request_distribution=ns.request_distribution,
         seed=ns.seed,
@@ -171,6 +229,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         max_threads=ns.max_threads,
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
+        https=tls.from_args(ns),
+        bls_composing_models=parse_bls_models(ns.bls_composing_models) if ns.bls_composing_models else (),
+        service_kind=ns.service_kind,
+        triton_server_directory=ns.triton_server_directory,
+        model_repository=ns.model_repository,
+        shared_memory=ns.shared_memory,
         grpc_channels=ns.grpc_channels,
         grpc_compression_algorithm=ns.grpc_compression_algorithm,
         streaming=ns.streaming,
@@ -191,6 +255,22 @@ def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
         input_tensor_format=ns.input_tensor_format,
         output_tensor_format=ns.output_tensor_format,
         request_parameters=tuple(parse_request_parameter(r) for r in ns.request_parameters),
+    )
+
+
+def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
+    return dict(
+        collect_metrics=ns.collect_metrics,
+        metrics_url=ns.metrics_url,
+        metrics_interval_ms=ns.metrics_interval,
+        verbose_csv=ns.verbose_csv,
+        trace_file=ns.trace_file,
+        trace_levels=tuple(ns.trace_levels),
+        trace_rate=ns.trace_rate,
+        trace_count=ns.trace_count,
+        log_frequency=ns.log_frequency,
+        html_report=ns.html_report,
+        quiet=ns.quiet,
     )
 
 
@@ -217,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from perfanalyzer.report.plot import main as plot_main
 
         return plot_main(args[1:])
+    if args[:1] == ["report"]:
+        from perfanalyzer.report.html import main as report_main
+
+        return report_main(args[1:])
     argv = args
     try:
         settings = parse_args(argv)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.server_stats import ServerStats, StatsSnapshot
 from perfanalyzer.settings import Settings
 
 STABLE_WINDOWS = 3
@@ -146,7 +146,7 @@ class Profiler:
         self,
         settings: Settings,
         engine: Engine,
-        server_stats: Callable[[], ServerStats | None],
+        server_stats: Callable[[], ServerStats | StatsSnapshot | None],  # a reading; end - start = delta
         log: Callable[[str], None] = print,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
@@ -156,8 +156,10 @@ class Profiler:
         self.log = log
         self.clock_ns = clock_ns
         self._boundary_ns = 0
-        self._server_at_boundary: ServerStats | None = None
+        self._server_at_boundary: ServerStats | StatsSnapshot | None = None
         self._skew_ns = 0
+        # Called after every measured window: (level value, window number, measurement).
+        self.on_window: Callable[[float, int, Measurement], None] | None = None
 
     def _mark_boundary(self) -> Measurement:
         """Ends the current window: the client's stats, the server's delta."""
@@ -207,6 +209,8 @@ class Profiler:
         self._send_exactly(self.s.request_count, value)
         m = self._mark_boundary()
         self._raise_on_errors(m.client)
+        if self.on_window is not None:
+            self.on_window(value, 1, m)
         return LevelResult(self.s.load_mode, value, m, True, 1, [start, self._boundary_ns])
 
     def _wait_for_window(self) -> None:
@@ -276,6 +280,8 @@ class Profiler:
             latencies.append(m.stabilizing_latency_ns(self.s.percentile))
             if self.s.verbose:
                 self.log(self._pass_line(trial, m))
+            if self.on_window is not None:
+                self.on_window(value, trial, m)
             if is_stable(throughputs, latencies, self.s.stability_percentage / 100.0):
                 return LevelResult(mode, value, merge(windows[-STABLE_WINDOWS:]), True, trial, boundaries)
         tail = windows[-STABLE_WINDOWS:]

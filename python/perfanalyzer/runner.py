@@ -7,19 +7,24 @@ import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import perfanalyzer
 from perfanalyzer import _core
 from perfanalyzer.batching import request_tensors
+from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
+from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.observe import RunObservers, WindowCallback
+from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import console, csv_writer, export
+from perfanalyzer.report import console, csv_writer, export, html
 from perfanalyzer.report.figures import LevelFigures, figures
-from perfanalyzer.server_stats import ServerStats
-from perfanalyzer.services.triton_grpc import TritonGrpcService
+from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
+from perfanalyzer.validation import build_validator
 
 
 @dataclass
@@ -27,6 +32,16 @@ class RunResult:
     sweep: SweepResult
     figures: list[LevelFigures] = field(default_factory=list)  # every printed level, unstable included
     exit_code: int = SUCCESS
+
+
+@dataclass
+class PreparedLoad:
+    """The compiled engine with every distinct request prepared, and what the
+    report says about the data."""
+
+    engine: Any
+    data_message: str = ""                        # the line about data read from files
+    export_inputs: dict[str, object] | None = None  # request_inputs of the export
 
 
 def _print(text: str) -> None:
@@ -37,38 +52,19 @@ def _discard(text: str) -> None:
     pass
 
 
-def profile(settings: Settings, out: Callable[[str], None] = _discard) -> RunResult:
-    """Runs the sweep; `out` receives the report text as it is produced."""
+def profile(settings: Settings, out: Callable[[str], None] = _discard,
+            on_window: WindowCallback | None = None, show_progress: bool | None = None) -> RunResult:
+    """Runs the sweep; `out` receives the report text as it is produced,
+    `on_window` every measured window; progress shows on a terminal unless
+    `show_progress` says otherwise."""
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
-    service = _service(settings)
+    service = _open_service(settings, out)
     try:
-        return _profile(settings, service, out)
+        return _profile(settings, service, out, on_window, show_progress)
     finally:
         service.close()
-
-
-def _service(settings: Settings) -> TritonHttpService | TritonGrpcService:
-    if settings.protocol == "grpc":
-        s = settings
-        return TritonGrpcService(s.server_url, ssl=s.ssl_grpc_use_ssl,
-                                 root_certificates=s.ssl_grpc_root_certifications_file or None,
-                                 private_key=s.ssl_grpc_private_key_file or None,
-                                 certificate_chain=s.ssl_grpc_certificate_chain_file or None)
-    return TritonHttpService(settings.server_url, settings.http_headers)
-
-
-def _engine(settings: Settings, service: TritonHttpService | TritonGrpcService, bodies: list) -> _core.Engine:
-    if settings.protocol == "grpc":
-        return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
-                                compression=settings.grpc_compression_algorithm,
-                                request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                                **_grpc_tls(settings))
-    return _core.HttpEngine(
-        service.infer_url(settings.model_name, settings.model_version), bodies,
-        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
-    )
 
 
 def _grpc_tls(settings: Settings) -> dict[str, object]:
@@ -96,14 +92,42 @@ def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
     return profile(settings, out).exit_code
 
 
-def _profile(settings: Settings, service: TritonHttpService | TritonGrpcService,
-             out: Callable[[str], None]) -> RunResult:
-    if settings.profile_export_file:
-        export.check_path(settings.profile_export_file)
-    service.check_ready()
+def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
+    """The control plane of the service kind (each module imported only when used)."""
+    if settings.service_kind == "triton_c_api":
+        from perfanalyzer.services.triton_capi import TritonCapiService
+
+        return TritonCapiService(settings, out)
+    if settings.service_kind == "torchserve":
+        from perfanalyzer.services.torchserve import TorchServeService
+
+        return TorchServeService(settings.server_url, settings.http_headers)
+    if settings.protocol == "grpc":
+        from perfanalyzer.services.triton_grpc import TritonGrpcService
+
+        s = settings
+        return TritonGrpcService(s.server_url, ssl=s.ssl_grpc_use_ssl,
+                                 root_certificates=s.ssl_grpc_root_certifications_file or None,
+                                 private_key=s.ssl_grpc_private_key_file or None,
+                                 certificate_chain=s.ssl_grpc_certificate_chain_file or None)
+    return TritonHttpService(settings.server_url, settings.http_headers, https=settings.https)
+
+
+def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
+    if settings.service_kind == "torchserve":
+        bodies, message = service.bodies(settings)
+        return PreparedLoad(_core.HttpEngine(service.infer_url(settings.model_name, settings.model_version), bodies,
+                                             request_timeout_ms=settings.request_timeout_ms,
+                                             client=settings.http_client, threads=engine_threads(settings)),
+                            message)
     spec = service.model_spec(settings.model_name, settings.model_version)
     spec.check_batch_size(settings.batch_size)
     data = load_data(settings, spec)
+    message = data.read_message() if data.from_json else ""
+    inputs = export.request_inputs({t.name: t.datatype for t in spec.inputs},
+                                   request_tensors(spec, data, settings.batch_size))
+    if settings.service_kind == "triton_c_api":
+        return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
     parameters = settings.request_parameter_map
     if settings.streaming:
         # Every final response is flagged (an empty one after a decoupled model's last):
@@ -113,50 +137,111 @@ def _profile(settings: Settings, service: TritonHttpService | TritonGrpcService,
                                      output_format=settings.output_tensor_format,
                                      parameters=parameters)
               for tensors in request_tensors(spec, data, settings.batch_size)]
+    if settings.protocol == "grpc":
+        engine = _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
+                                  compression=settings.grpc_compression_algorithm,
+                                  request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                                  **_grpc_tls(settings))
+        return PreparedLoad(engine, message, inputs)
+    engine = _core.HttpEngine(
+        service.infer_url(settings.model_name, settings.model_version), bodies,
+        request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+        tls=settings.https.engine_options(), threads=engine_threads(settings),
+        validator=build_validator(spec, data, settings.batch_size, settings.output_tensor_format),
+    )
+    return PreparedLoad(engine, message, inputs)
 
-    def server_stats() -> ServerStats | None:
-        return service.server_stats(settings.model_name, settings.model_version)
 
-    engine = _engine(settings, service, bodies)
-    label = "gRPC" if settings.protocol == "grpc" else "HTTP"
-    if data.from_json:
-        out(data.read_message())
-    out(console.settings_block(settings))
+def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapshot | None]:
+    """Reads the server's counters at each window boundary (none for services
+    without Triton's statistics)."""
+    if not hasattr(service, "statistics"):
+        return lambda: None
+    composing = composing_map(service.model_config, settings.model_name, settings.model_version,
+                              settings.bls_composing_models)
+    query = StatsQuery(service.statistics, settings.model_name, settings.model_version, composing,
+                       warn=lambda text: print(text, file=sys.stderr, flush=True))
+    return query.read
+
+
+def _profile(settings: Settings, service: Any, out: Callable[[str], None],
+             on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
+    if settings.profile_export_file:
+        export.check_path(settings.profile_export_file)
+    service.check_ready()
+    load = _open_engine(settings, service)
+    engine = load.engine
+    server_stats = _server_stats(settings, service)
+    label = getattr(service, "protocol_label", "HTTP")
+    if load.data_message:
+        out(load.data_message)
+    out(console.settings_block(settings, label))
     printed: list[LevelFigures] = []
+    observers = RunObservers(settings, service, engine, _core.now_ns, on_window, show_progress)
+    report = observers.wrap_out(out)
 
     def on_level(level: LevelResult) -> None:
-        f = figures(level, settings.percentile)
+        f = observers.decorate(level, figures(level, settings.percentile))
         printed.append(f)
-        out(console.level_block(f, settings.percentile, protocol_label=label, verbose=settings.verbose,
-                                header=False))
+        report(console.level_block(f, settings.percentile, label, verbose=settings.verbose, header=False))
 
     def on_level_start(value: float) -> None:
-        out(console.level_header(value, settings.load_mode))
+        observers.on_level_start(value)
+        report(console.level_header(value, settings.load_mode))
 
     if settings.profile_export_file:
         engine.keep_records()
     engine.start()
+    if settings.load_mode == "periodic_concurrency":
+        return _run_ramp(settings, engine, service)
     result: SweepResult | None = None
     try:
-        profiler = Profiler(settings, engine, server_stats, log=out, clock_ns=_core.now_ns)
-        result = profiler.sweep(on_level, on_level_start)
+        with observers:
+            profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+            profiler.on_window = observers.on_window
+            result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
         if settings.profile_export_file:
-            _write_export(settings, result, engine, service)
+            _write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
     return RunResult(result, printed, _finish(settings, result, printed, out))
 
 
+def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResult:
+    """--periodic-concurrency-range: as perf_analyzer, the settings block is
+    all the console shows; the export holds every request."""
+    ramp: RampResult | None = None
+    try:
+        ramp = run_ramp(settings, engine, _core.now_ns, log=_print)
+    finally:
+        engine.stop(drain_ms=2000)
+        if ramp is not None:
+            mono_to_wall = _core.wall_ns() - _core.now_ns()
+            records = engine.records()
+            experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
+                                                settings.periodic_concurrency_range.end, mono_to_wall)
+            export.write(settings.profile_export_file, [], records, mono_to_wall,
+                         _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment)
+        engine.close()
+    if ramp.message:
+        print(ramp.message, file=sys.stderr, flush=True)
+    return RunResult(SweepResult(status=ramp.status, message=ramp.message),
+                     exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR)
+
+
+def _endpoint(settings: Settings, service: Any) -> str:
+    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
+    return endpoint.split("/", 1)[-1]
+
+
 def _write_export(settings: Settings, result: SweepResult | None, engine: _core.Engine,
-                  service: TritonHttpService | TritonGrpcService) -> None:
+                  service: Any, inputs: dict[str, object] | None = None) -> None:
     """Every level measured so far, also when the run ends early."""
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
-    endpoint = service.infer_url(settings.model_name, settings.model_version).split("://", 1)[-1]
-    endpoint = endpoint.split("/", 1)[-1]
-    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall, endpoint,
-                 perfanalyzer.__version__)
+    export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
+                 _endpoint(settings, service), perfanalyzer.__version__, inputs)
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
@@ -168,9 +253,12 @@ def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures]
     stable = [f for f in printed if f.stable]
     if settings.filename and stable:
         try:
-            csv_writer.write_atomic(settings.filename, csv_writer.render(stable, settings.percentile))
+            csv_writer.write_atomic(settings.filename, csv_writer.render(
+                stable, settings.percentile, settings.verbose_csv, settings.collect_metrics))
         except OSError as e:
             raise PerfAnalyzerError(f"-f {settings.filename}: cannot write the CSV: {e.strerror}") from None
+    if settings.html_report and printed:
+        html.write_run(settings.html_report, settings, printed)
     if result.status == "unstable":
         return STABILITY_ERROR if not result.levels else SUCCESS
     if result.status in ("errors", "interrupted"):

@@ -3,8 +3,12 @@ server-side latency breakdown perf_analyzer prints."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from perfanalyzer.composing import ModelId
+from perfanalyzer.errors import ServerError
 
 # inference_stats sections perf_analyzer reads (each has count and ns).
 _SECTIONS = ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output",
@@ -33,25 +37,44 @@ class ServerStats:
     cache_hit_ns: int = 0
     cache_miss_count: int = 0
     cache_miss_ns: int = 0
+    # Ensemble steps or --bls-composing-models: ((name, version, stats), ...)
+    # sorted by name then version, as perf_analyzer prints them.
+    composing: tuple[tuple[str, str, ServerStats], ...] = field(default=(), compare=True)
+
+    @classmethod
+    def counter_names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name != "composing"]
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> ServerStats:
+        """One model_stats entry of Triton's statistics answer."""
+        total = {"inference_count": int(entry.get("inference_count", 0)),
+                 "execution_count": int(entry.get("execution_count", 0))}
+        inf = entry.get("inference_stats", {})
+        for section in _SECTIONS:
+            part = inf.get(section, {})
+            total[f"{section}_count"] = int(part.get("count", 0))
+            total[f"{section}_ns"] = int(part.get("ns", 0))
+        return cls(**total)
 
     @classmethod
     def from_response(cls, response: dict[str, Any], model: str, version: str = "") -> ServerStats:
         """Sums the model_stats entries of `model` (and `version` when given)."""
-        total: dict[str, int] = {f.name: 0 for f in fields(cls)}
+        total = cls()
         for entry in response.get("model_stats", []):
             if entry.get("name") != model or (version and str(entry.get("version")) != version):
                 continue
-            total["inference_count"] += int(entry.get("inference_count", 0))
-            total["execution_count"] += int(entry.get("execution_count", 0))
-            inf = entry.get("inference_stats", {})
-            for section in _SECTIONS:
-                part = inf.get(section, {})
-                total[f"{section}_count"] += int(part.get("count", 0))
-                total[f"{section}_ns"] += int(part.get("ns", 0))
-        return cls(**total)
+            total = total + cls.from_entry(entry)
+        return total
 
     def _combine(self, other: ServerStats, sign: int) -> ServerStats:
-        return ServerStats(**{f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self)})
+        """Counters added or subtracted; composing models matched by (name, version)."""
+        counters = {n: getattr(self, n) + sign * getattr(other, n) for n in self.counter_names()}
+        mine = {(n, v): st for n, v, st in self.composing}
+        theirs = {(n, v): st for n, v, st in other.composing}
+        composing = tuple((n, v, mine.get((n, v), ServerStats())._combine(theirs.get((n, v), ServerStats()), sign))
+                          for n, v in sorted(mine.keys() | theirs.keys()))
+        return ServerStats(**counters, composing=composing)
 
     def __sub__(self, other: ServerStats) -> ServerStats:
         return self._combine(other, -1)
@@ -104,3 +127,108 @@ class ServerStats:
     @property
     def uses_cache(self) -> bool:
         return self.cache_hit_count + self.cache_miss_count > 0
+
+    # -- composed models (ensembles, BLS): perf_analyzer's integer sums --------
+
+    @property
+    def composed_queue_us(self) -> int:
+        """Σ over the composing models (recursively) of their queue average, in
+        whole microseconds each, as perf_analyzer adds them."""
+        total = 0
+        for _, _, c in self.composing:
+            total += c.composed_queue_us if c.composing else int(c.queue_ns // (c.queue_count * 1000)
+                                                                   if c.queue_count else 0)
+        return total
+
+    @property
+    def composed_compute_us(self) -> int:
+        total = 0
+        for _, _, c in self.composing:
+            if c.composing:
+                total += c.composed_compute_us
+            elif c.compute_input_count:
+                ns = c.compute_input_ns + c.compute_infer_ns + c.compute_output_ns
+                total += int(ns // (c.compute_input_count * 1000))
+        return total
+
+    @property
+    def composed_overhead_us(self) -> int:
+        """Ensemble/BLS overhead: its average minus the composing models'
+        queue and compute (never negative)."""
+        avg = int(self.success_ns // (self.success_count * 1000)) if self.success_count else 0
+        return max(0, avg - self.composed_queue_us - self.composed_compute_us)
+
+
+class StatsQuery:
+    """What to read at each window boundary and how to turn two readings into
+    a ServerStats delta: the model, its version (-x, or as perf_analyzer
+    chooses), and the composing models of an ensemble or BLS model.
+
+    fetch(model, version) returns Triton's statistics answer; model "" asks
+    for every model (needed when there are composing models)."""
+
+    def __init__(self, fetch: Callable[[str, str], Mapping[str, Any]], model: str, version: str = "",
+                 composing: Mapping[str, Sequence[ModelId]] | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.fetch = fetch
+        self.model = model
+        self.version = version
+        self.composing = {k: tuple(v) for k, v in (composing or {}).items() if v}
+        self.warn = warn
+        self._warned: set[str] = set()
+
+    def read(self) -> StatsSnapshot:
+        response = self.fetch("", "") if self.composing else self.fetch(self.model, self.version)
+        counters: dict[ModelId, ServerStats] = {}
+        for entry in response.get("model_stats", []):
+            key = (str(entry.get("name", "")), str(entry.get("version", "")))
+            counters[key] = counters.get(key, ServerStats()) + ServerStats.from_entry(entry)
+        return StatsSnapshot(self, counters)
+
+    def stats_version(self, name: str, version: str, start: StatsSnapshot, end: StatsSnapshot) -> str:
+        """perf_analyzer's choice when no version is given: the version whose
+        queue count grew in the window (the highest, with a warning, if
+        several did). When none grew, the highest loaded one (its delta is
+        then zero; perf_analyzer gives up on such a window)."""
+        if version:
+            if (name, version) not in end.counters:
+                raise ServerError(f"the server has no statistics for model '{name}' version {version}")
+            return version
+        loaded = sorted((v for n, v in end.counters if n == name), key=_version_key)
+        if not loaded:
+            raise ServerError(f"the server has no statistics for model '{name}'")
+        moved = [v for v in loaded
+                 if end.counters[(name, v)].queue_count > start.counters.get((name, v), ServerStats()).queue_count]
+        if len(moved) > 1 and self.warn and name not in self._warned:
+            self._warned.add(name)
+            self.warn(f"WARNING: Multiple versions of model {name} are loaded in the triton server, and the "
+                      "version to use was unspecified. The stats for that model may be inaccurate.")
+        return (moved or loaded)[-1]
+
+    def delta(self, start: StatsSnapshot, end: StatsSnapshot) -> ServerStats:
+        return self._delta(start, end, self.model, self.stats_version(self.model, self.version, start, end))
+
+    def _delta(self, start: StatsSnapshot, end: StatsSnapshot, name: str, version: str) -> ServerStats:
+        d = end.counters[(name, version)] - start.counters.get((name, version), ServerStats())
+        composing = []
+        for cname, cversion in self.composing.get(name, ()):
+            cv = self.stats_version(cname, cversion, start, end)
+            composing.append((cname, cv, self._delta(start, end, cname, cv)))
+        return ServerStats(**{n: getattr(d, n) for n in ServerStats.counter_names()},
+                           composing=tuple(sorted(composing, key=lambda c: (c[0], _version_key(c[1])))))
+
+
+def _version_key(v: str) -> tuple[int, str]:
+    return (int(v), "") if v.isdigit() else (-1, v)
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """Every (model, version)'s cumulative counters at one instant;
+    `end - start` is the window's ServerStats (what the profiler computes)."""
+
+    query: StatsQuery
+    counters: dict[ModelId, ServerStats]
+
+    def __sub__(self, start: StatsSnapshot) -> ServerStats:
+        return self.query.delta(start, self)

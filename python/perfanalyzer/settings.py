@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from perfanalyzer.errors import OptionError
+from perfanalyzer.tls import HttpsOptions
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
 HTTP_CLIENTS = ("auto", "native", "curl")
@@ -19,6 +20,10 @@ INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a dire
 DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
+TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
+SERVICE_KINDS = ("triton", "triton_c_api", "torchserve")
+SHARED_MEMORY_KINDS = ("none", "system", "cuda")
+DEFAULT_URLS = {"triton": "localhost:8000", "torchserve": "localhost:8080"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class RateRange:
 
 
 LOAD_FLAGS = {"concurrency": "--concurrency-range", "request_rate": "--request-rate-range",
-              "request_intervals": "--request-intervals"}
+              "request_intervals": "--request-intervals", "periodic_concurrency": "--periodic-concurrency-range"}
 DISTRIBUTIONS = ("constant", "poisson")
 
 
@@ -83,7 +88,7 @@ class Settings:
     filename: str | None = None
     verbose: bool = False
     async_mode: bool = False
-    max_threads: int = 16
+    max_threads: int | None = None   # engine threads; None: one (see engine_threads)
     request_timeout_ms: int = 0
     http_client: str = "auto"
     # open loop (request rate); load_modes lists what the user asked for
@@ -98,6 +103,27 @@ class Settings:
     warmup_request_count: int = 0     # sent before the first level and discarded
     binary_search: bool = False
     profile_export_file: str | None = None
+    https: HttpsOptions = field(default_factory=HttpsOptions)  # --ssl-https-*
+    bls_composing_models: tuple[tuple[str, str], ...] = ()  # (name, version "" = any) a BLS model calls
+    # --periodic-concurrency-range: a ramp with no windows, recorded in the export only
+    periodic_concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
+    request_period: int = 10
+    # observing the run: server metrics, traces, extra outputs
+    collect_metrics: bool = False
+    metrics_url: str = ""                # default: host of -u, port 8002, /metrics
+    metrics_interval_ms: int = 1000
+    verbose_csv: bool = False
+    trace_file: str | None = None        # trace settings: None/() = not asked for, left as they are
+    trace_levels: tuple[str, ...] = ()
+    trace_rate: int | None = None
+    trace_count: int | None = None
+    log_frequency: int | None = None
+    html_report: str | None = None
+    quiet: bool = False                  # no live progress on stderr
+    service_kind: str = "triton"
+    triton_server_directory: str = ""  # triton_c_api; empty: found at run time
+    model_repository: str = ""         # triton_c_api
+    shared_memory: str = "none"
     # gRPC (-i grpc)
     grpc_channels: int = 1
     grpc_compression_algorithm: str = "none"
@@ -113,7 +139,11 @@ class Settings:
 
     @property
     def server_url(self) -> str:
-        return self.url or ("localhost:8001" if self.protocol == "grpc" else "localhost:8000")
+        if self.url:
+            return self.url
+        if self.service_kind == "triton" and self.protocol == "grpc":
+            return "localhost:8001"
+        return DEFAULT_URLS.get(self.service_kind, "localhost:8000")
 
     @property
     def shape_map(self) -> dict[str, tuple[int, ...]]:
@@ -136,14 +166,20 @@ class Settings:
         if self.batch_size <= 0:
             raise OptionError(f"-b: batch size must be > 0, got {self.batch_size}")
         self._validate_data_flags()
+        self._validate_observe_flags()
+        self._validate_service_kind()
         if len(self.load_modes) > 1:
             a, b = (LOAD_FLAGS[m] for m in self.load_modes[:2])
             raise OptionError(f"Cannot use both {a} and {b} inference load modes.")
         if self.request_distribution not in DISTRIBUTIONS:
             raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
                               f"{', '.join(DISTRIBUTIONS)}")
+        if self.request_period <= 0:
+            raise OptionError(f"Failed to parse --request-period. The value must be > 0 (got {self.request_period})")
+        if self.load_mode == "periodic_concurrency":
+            self._validate_periodic()
         if self.binary_search:
-            if self.load_mode == "request_intervals":
+            if self.load_mode in ("request_intervals", "periodic_concurrency"):
                 raise OptionError("--binary-search works over --concurrency-range or --request-rate-range")
             r = self.concurrency_range if self.load_mode == "concurrency" else self.request_rate_range
             if r.end == 0 or r.end < r.start or self.latency_threshold_ms <= 0:
@@ -188,7 +224,7 @@ class Settings:
             raise OptionError(f"-r: max trials must be > 0, got {self.max_trials}")
         if self.percentile != -1 and not 1 <= self.percentile <= 99:
             raise OptionError(f"--percentile: must be -1 or within 1..99, got {self.percentile}")
-        if self.max_threads <= 0:
+        if self.max_threads is not None and self.max_threads <= 0:
             raise OptionError(f"--max-threads: must be > 0, got {self.max_threads}")
         for name, dims in self.shapes:
             if any(d <= 0 for d in dims):
@@ -197,6 +233,7 @@ class Settings:
             raise OptionError(f"--http-client: '{self.http_client}' is not one of {', '.join(HTTP_CLIENTS)}")
         if self.http_client == "native" and self.server_url.startswith("https://"):
             raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
+        self.https.validate()
         self._validate_grpc_flags()
         for h in self.http_headers:
             if ":" not in h:
@@ -234,6 +271,53 @@ class Settings:
             raise OptionError("--input-tensor-format/--output-tensor-format json apply to HTTP only; "
                               "gRPC always sends raw tensor contents")
 
+    def _validate_service_kind(self) -> None:
+        """Each service kind takes its own flags; one that does not apply is
+        an error naming the kind, never silently ignored."""
+        kind = self.service_kind
+        if kind not in SERVICE_KINDS:
+            raise OptionError(f"--service-kind: unsupported '{kind}' (supported: {', '.join(SERVICE_KINDS)})")
+        if self.shared_memory not in SHARED_MEMORY_KINDS:
+            raise OptionError(f"--shared-memory: '{self.shared_memory}' is not one of {', '.join(SHARED_MEMORY_KINDS)}")
+        if self.shared_memory != "none":
+            if kind == "triton_c_api":
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind "
+                                  "triton_c_api: the in-process server reads the input buffers directly")
+            if kind == "torchserve":
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind torchserve")
+            raise OptionError(f"--shared-memory {self.shared_memory}: not supported yet")
+        if kind != "triton_c_api":
+            for flag, given in (("--triton-server-directory", self.triton_server_directory),
+                                ("--model-repository", self.model_repository)):
+                if given:
+                    raise OptionError(f"{flag} applies only to --service-kind triton_c_api (got {kind})")
+        if kind == "triton_c_api":
+            if not self.model_repository:
+                raise OptionError("--model-repository is required with --service-kind triton_c_api")
+            if not os.path.isdir(self.model_repository):
+                raise OptionError(f"--model-repository {self.model_repository}: no such directory")
+            if self.triton_server_directory and not os.path.isdir(self.triton_server_directory):
+                raise OptionError(f"--triton-server-directory {self.triton_server_directory}: no such directory")
+            not_applicable = [("-u", bool(self.url)), ("-H", bool(self.http_headers)),
+                              ("--http-client", self.http_client != "auto"),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary")]
+        elif kind == "torchserve":
+            not_applicable = [("-b", self.batch_size != 1), ("--shape", bool(self.shapes)),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary"),
+                              ("--request-parameter", bool(self.request_parameters))]
+            if len(self.input_data_paths) != 1 or not os.path.isfile(self.input_data_paths[0]):
+                raise OptionError("--service-kind torchserve needs --input-data with one JSON file naming the "
+                                  'file sent as each request\'s body: {"data": [{"TORCHSERVE_INPUT": ["file"]}]}')
+        else:
+            not_applicable = []
+        for flag, given in not_applicable:
+            if given:
+                raise OptionError(f"{flag} does not apply to --service-kind {kind}")
+        if kind != "triton" and self.protocol != "http":
+            raise OptionError(f"-i {self.protocol} does not apply to --service-kind {kind}")
+
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:
             raise OptionError(f"--input-data: unsupported type '{self.input_data}'; {INPUT_DATA_CHOICES}")
@@ -251,6 +335,40 @@ class Settings:
                 raise OptionError(f"{flag}: unsupported type '{fmt}'; the available options are 'binary' or 'json'")
         for name, value, kind in self.request_parameters:
             typed_parameter(name, value, kind)
+
+    def _validate_periodic(self) -> None:
+        if not self.profile_export_file:
+            raise OptionError("Must provide --profile-export-file when using the --periodic-concurrency-range option.")
+        # A ramp is one experiment without windows: flags about windows do not apply.
+        for flag, given in (("--request-count", self.request_count), ("--warmup-request-count",
+                                                                      self.warmup_request_count)):
+            if given:
+                raise OptionError(f"{flag} can not be used with --periodic-concurrency-range")
+    def _validate_observe_flags(self) -> None:
+        if self.metrics_interval_ms <= 0:
+            raise OptionError(f"--metrics-interval: must be > 0 msec, got {self.metrics_interval_ms}")
+        for level in self.trace_levels:
+            if level not in TRACE_LEVELS:
+                raise OptionError(f"--trace-level: '{level}' is not one of {', '.join(TRACE_LEVELS)}")
+        if self.trace_rate is not None and self.trace_rate <= 0:
+            raise OptionError(f"--trace-rate: must be > 0, got {self.trace_rate}")
+        if self.trace_count is not None and self.trace_count < -1:
+            raise OptionError(f"--trace-count: must be >= -1 (-1 = no limit), got {self.trace_count}")
+        if self.log_frequency is not None and self.log_frequency < 0:
+            raise OptionError(f"--log-frequency: must be >= 0, got {self.log_frequency}")
+        if self.html_report:
+            directory = os.path.dirname(os.path.abspath(self.html_report))
+            if not os.path.isdir(directory):
+                raise OptionError(f"--html-report {self.html_report}: directory {directory} does not exist")
+
+    @property
+    def metrics_endpoint(self) -> str:
+        """--metrics-url, or perf_analyzer's default from the host of -u."""
+        if self.metrics_url:
+            return self.metrics_url
+        rest = self.server_url.split("://", 1)[-1].split("/", 1)[0]
+        host = rest[: rest.index("]") + 1] if rest.startswith("[") else rest.rsplit(":", 1)[0]
+        return f"{host or 'localhost'}:8002/metrics"
 
     def _validate_rate_range(self) -> None:
         r = self.request_rate_range
@@ -303,6 +421,32 @@ def read_intervals(path: str) -> tuple[int, ...]:
     if out and sum(out) == 0:
         raise OptionError(f"--request-intervals {path}: the intervals sum to zero")
     return tuple(out)
+
+
+def parse_periodic_range(text: str) -> Range:
+    """--periodic-concurrency-range start:end[:step], with perf_analyzer's checks."""
+    flag = "--periodic-concurrency-range"
+    parts = text.split(":")
+    if len(parts) < 2:
+        raise OptionError(f"Failed to parse {flag}. Both <start> and <end> values must be provided.")
+    if len(parts) > 3:
+        raise OptionError(f"Failed to parse {flag}. The value does not match <start:end:step>.")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"Failed to parse {flag}. Invalid value provided: {text}") from None
+    start, end = values[0], values[1]
+    step = values[2] if len(values) > 2 else 1
+    if start <= 0:
+        raise OptionError(f"Failed to parse {flag}. The <start> value must be > 0.")
+    if step <= 0:
+        raise OptionError(f"Failed to parse {flag}. The <step> value must be > 0.")
+    if start > end:
+        raise OptionError(f"Failed to parse {flag}. The <start> must be <= <end>.")
+    if (end - start) % step:
+        raise OptionError(f"Failed to parse {flag}. The <step> value must be a factor of the range size "
+                          "(<end> - <start>).")
+    return Range(start, end, step)
 
 
 def parse_range(flag: str, text: str) -> Range:

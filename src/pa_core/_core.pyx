@@ -104,9 +104,13 @@ cdef extern from "engine.h":
     int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight)
     void pa_engine_set_budget(pa_engine *e, uint64_t n) nogil
     void pa_engine_keep_records(pa_engine *e)
-    const pa_record_log *pa_engine_records(const pa_engine *e)
+    int pa_engine_record_count(const pa_engine *e, size_t *total)
+    void pa_engine_copy_records(const pa_engine *e, pa_record *out)
+    int pa_engine_add_member(pa_engine *lead, pa_engine *member)
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
+    int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period)
+    int pa_engine_ramp_done(const pa_engine *e) nogil
     uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) nogil
     uint64_t pa_engine_completed(const pa_engine *e) nogil
     uint64_t pa_engine_failed(const pa_engine *e) nogil
@@ -414,6 +418,17 @@ cdef class Engine:
         """Closed loop: n requests in flight."""
         pa_engine_set_concurrency(self._live(), n)
 
+    def set_periodic(self, unsigned start, unsigned end, unsigned step, uint64_t period) -> None:
+        """Periodic concurrency: start slots; each time every slot added last
+        had `period` responses, `step` more, until `end` slots had theirs."""
+        if pa_engine_set_periodic(self._live(), start, end, step, period) != 0:
+            raise ValueError(f"invalid periodic concurrency {start}:{end}:{step} with period {period}")
+
+    @property
+    def ramp_done(self) -> bool:
+        """Periodic concurrency: the ramp reached its end; no request starts any more."""
+        return pa_engine_ramp_done(self._live()) != 0
+
     def keep_records(self) -> None:
         """Before start(): keep every request's times, for an export."""
         pa_engine_keep_records(self._live())
@@ -421,14 +436,15 @@ cdef class Engine:
     def records(self):
         """After stop(): every successful request as a structured numpy array
         (scheduled_ns, start_ns, end_ns in CLOCK_MONOTONIC ns), oldest first."""
-        cdef const pa_record_log *log = pa_engine_records(self._live())
-        if log == NULL:
+        cdef size_t total
+        cdef int rc = pa_engine_record_count(self._live(), &total)
+        if rc == -1:
             raise RuntimeError("no records: call keep_records() before start() and read them after stop()")
-        if log.out_of_memory:
+        if rc == -2:
             raise MemoryError("the request log ran out of memory; the export would be incomplete")
-        cdef cnp.ndarray out = np.empty(log.total, dtype=RECORD_DTYPE)
-        if log.total:
-            pa_record_log_copy(log, <pa_record *> out.data)
+        cdef cnp.ndarray out = np.empty(total, dtype=RECORD_DTYPE)
+        if total:
+            pa_engine_copy_records(self.e, <pa_record *> out.data)
         return out
 
     def set_budget(self, n=None) -> None:
@@ -487,5 +503,7 @@ cdef class Engine:
 
 
 # One file per transport: each defines an Engine subclass that creates its C engine.
+include "validate.pxi"  # before the transports: they take a Validator
 include "http_engine.pxi"
+include "capi_engine.pxi"
 include "grpc_engine.pxi"

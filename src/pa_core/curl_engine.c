@@ -29,6 +29,9 @@ typedef struct slot {
     size_t err_len;
     char err_body[PA_ERROR_BODY_LEN];
     char curl_err[CURL_ERROR_SIZE];
+    int keep_body;      /* validation on: the body is collected in `resp` */
+    pa_body_buf resp;
+    long json_len;      /* Inference-Header-Content-Length, -1 when absent */
 } slot;
 
 struct curl_engine {
@@ -39,6 +42,10 @@ struct curl_engine {
     size_t next_body;
     long request_timeout_ms;
     long connect_timeout_ms;
+    long tls_verify_peer;
+    long tls_verify_host;
+    char *tls[5]; /* CA file, cert file, cert type, key file, key type; NULL: unset */
+    const pa_validator *validator;
 
     CURLM *multi;
 };
@@ -67,6 +74,9 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         if (sp && sp + 4 <= buf + n)
             s->status = strtol(sp + 1, NULL, 10);
     }
+    long json_len = pa_inference_header_length(buf, n);
+    if (json_len >= 0)
+        s->json_len = json_len;
     return n;
 }
 
@@ -74,6 +84,8 @@ static size_t on_write(char *buf, size_t size, size_t nmemb, void *userdata) {
     slot *s = userdata;
     size_t n = size * nmemb;
     s->bytes_in += n;
+    if (s->keep_body)
+        pa_body_buf_append(&s->resp, buf, n);
     if ((s->status < 200 || s->status >= 300) && s->err_len < PA_ERROR_BODY_LEN - 1) {
         size_t room = PA_ERROR_BODY_LEN - 1 - s->err_len;
         size_t c = n < room ? n : room;
@@ -89,6 +101,7 @@ static pa_slot *new_slot(pa_engine *base) {
     slot *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    s->keep_body = e->validator != NULL;
     s->easy = curl_easy_init();
     if (!s->easy) {
         free(s);
@@ -111,6 +124,13 @@ static pa_slot *new_slot(pa_engine *base) {
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->request_timeout_ms);
     if (e->connect_timeout_ms > 0)
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, e->tls_verify_peer);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, e->tls_verify_host);
+    static const CURLoption tls_opts[5] = {CURLOPT_CAINFO, CURLOPT_SSLCERT, CURLOPT_SSLCERTTYPE, CURLOPT_SSLKEY,
+                                           CURLOPT_SSLKEYTYPE};
+    for (int i = 0; i < 5; i++)
+        if (e->tls[i])
+            curl_easy_setopt(c, tls_opts[i], e->tls[i]);
     return &s->base;
 }
 
@@ -129,6 +149,8 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->status = 0;
     s->bytes_in = 0;
     s->err_len = 0;
+    s->resp.len = 0;
+    s->json_len = -1;
     s->curl_err[0] = '\0';
     memset(&s->t, 0, sizeof(s->t));
     s->t.scheduled_ns = ps->scheduled_ns;
@@ -148,6 +170,14 @@ static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     if (result != CURLE_OK) {
         pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
         pa_engine_slot_backoff(&e->base, &s->base, s->t.end_ns);
+        return;
+    }
+    char msg[PA_ERROR_MESSAGE_LEN];
+    if (e->validator && s->status >= 200 && s->status < 300 &&
+        pa_validator_check_http(e->validator, (size_t)(s->body - e->bodies), s->resp.data, s->resp.len,
+                                s->json_len >= 0 ? (size_t)s->json_len : s->resp.len, msg, sizeof(msg))) {
+        pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
+        pa_engine_slot_done(&e->base, &s->base);
         return;
     }
     pa_engine_record_http(&e->base, &s->t, s->status, s->body->len, s->bytes_in, s->err_len ? s->err_body : NULL);
@@ -195,6 +225,7 @@ static void destroy(pa_engine *base) {
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
         curl_easy_cleanup(s->easy);
+        free(s->resp.data);
         free(s);
     }
     free(e->base.slots);
@@ -207,6 +238,8 @@ static void destroy(pa_engine *base) {
         }
         free(e->bodies);
     }
+    for (int i = 0; i < 5; i++)
+        free(e->tls[i]);
     free(e->url);
     free(e);
 }
@@ -226,6 +259,14 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
     pa_engine_init(&e->base, &curl_ops);
     e->request_timeout_ms = cfg->request_timeout_ms;
     e->connect_timeout_ms = cfg->connect_timeout_ms;
+    e->tls_verify_peer = cfg->tls_verify_peer;
+    e->tls_verify_host = cfg->tls_verify_host;
+    const char *tls[5] = {cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_cert_type, cfg->tls_key_file,
+                          cfg->tls_key_type};
+    for (int i = 0; i < 5; i++)
+        if (tls[i] && tls[i][0] && !(e->tls[i] = strdup(tls[i])))
+            goto oom;
+    e->validator = cfg->validator;
     e->url = strdup(cfg->url);
     e->bodies = calloc(cfg->n_bodies, sizeof(body));
     if (!e->url || !e->bodies)

@@ -10,13 +10,35 @@
 void pa_engine_init(pa_engine *e, const pa_engine_ops *ops) {
     memset(e, 0, offsetof(pa_engine, recorder));
     e->ops = ops;
+    e->lead = e;
     e->budget = UINT64_MAX;
     e->spin_ns = PA_SPIN_MIN_NS;
+    e->stride = 1;
     pthread_mutex_init(&e->control, NULL);
+    pthread_mutex_init(&e->messages_lock, NULL);
     pa_recorder_init(&e->recorder);
 }
 
-int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
+int pa_engine_add_member(pa_engine *lead, pa_engine *member) {
+    if (lead->lead != lead || member == lead || member->thread_started || lead->thread_started)
+        return -1;
+    pa_engine **grown = realloc(lead->members, (lead->n_members + 1) * sizeof(*grown));
+    if (!grown)
+        return -1;
+    lead->members = grown;
+    lead->members[lead->n_members++] = member;
+    member->lead = lead;
+    member->keep_records = lead->keep_records;
+    return 0;
+}
+
+/* The engines of e's group: the lead is number 0. */
+static unsigned group_size(const pa_engine *e) { return 1 + e->lead->n_members; }
+static pa_engine *group_member(pa_engine *e, unsigned k) { return k ? e->lead->members[k - 1] : e->lead; }
+/* Member k's part of n when n is spread as evenly as possible over g. */
+static unsigned share(unsigned n, unsigned k, unsigned g) { return n / g + (k < n % g); }
+
+static int start_one(pa_engine *e, char *err, size_t errlen) {
     if (e->thread_started) {
         snprintf(err, errlen, "the engine is already started");
         return -1;
@@ -30,85 +52,190 @@ int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
     return 0;
 }
 
-void pa_engine_set_budget(pa_engine *e, uint64_t n) {
-    __atomic_store_n(&e->budget, n, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&e->budget_gen, 1, __ATOMIC_RELEASE); /* idle slots may start again */
-    e->ops->wake(e);
+int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
+    for (unsigned k = 0; k < group_size(e); k++)
+        if (start_one(group_member(e, k), err, errlen) != 0)
+            return -1; /* the ones started stop with the group */
+    return 0;
 }
 
-/* Takes one request from the budget and counts it in flight; 0 when the
- * budget is spent. Counting first means a reader that set the budget to 0
- * and then sees nothing in flight has really seen the last request. */
+void pa_engine_set_budget(pa_engine *e, uint64_t n) {
+    pa_engine *lead = e->lead;
+    __atomic_store_n(&lead->budget, n, __ATOMIC_RELEASE);
+    __atomic_store_n(&lead->restart_ns, pa_now_ns(), __ATOMIC_RELEASE);
+    __atomic_fetch_add(&lead->budget_gen, 1, __ATOMIC_RELEASE); /* idle slots may start again */
+    for (unsigned k = 0; k < group_size(e); k++)
+        group_member(e, k)->ops->wake(group_member(e, k));
+}
+
+/* Takes one request from the group's budget and counts it in flight; 0 when
+ * the budget is spent. Counting first means a reader that set the budget to
+ * 0 and then sees nothing in flight has really seen the last request. */
 static int take_budget(pa_engine *e) {
-    __atomic_fetch_add(&e->in_flight, 1, __ATOMIC_ACQ_REL);
-    uint64_t b = __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE);
+    pa_engine *lead = e->lead;
+    __atomic_fetch_add(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
+    uint64_t b = __atomic_load_n(&lead->budget, __ATOMIC_ACQUIRE);
     for (;;) {
         if (b == UINT64_MAX)
-            return 1;
+            break;
         if (b == 0) {
-            __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
+            __atomic_fetch_sub(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
             return 0;
         }
-        if (__atomic_compare_exchange_n(&e->budget, &b, b - 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return 1;
+        if (__atomic_compare_exchange_n(&lead->budget, &b, b - 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
     }
+    e->own_in_flight++;
+    return 1;
 }
 
-static void hand_over(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
+typedef struct load {
+    unsigned max_inflight;
+    const pa_periodic *periodic;
+    unsigned stride, offset;
+    uint64_t start_ns;
+} load;
+
+static void hand_over(pa_engine *e, pa_schedule *schedule, const load *l) {
+    static const pa_periodic off = {0, 0, 0};
     pthread_mutex_lock(&e->control);
     pa_schedule_free(&e->pending);
     e->pending = *schedule;
-    e->pending_max_inflight = max_inflight;
+    e->pending_max_inflight = l->max_inflight;
+    e->pending_periodic = l->periodic ? *l->periodic : off;
+    e->pending_stride = l->stride ? l->stride : 1;
+    e->pending_offset = l->offset;
+    e->pending_start_ns = l->start_ns;
     __atomic_fetch_add(&e->load_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&e->control);
     e->ops->wake(e);
 }
 
-void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
+static void set_concurrency_one(pa_engine *e, unsigned n, const pa_periodic *periodic) {
     pa_schedule closed;
     pa_schedule_init(&closed, PA_LOAD_CLOSED, 0, 0, NULL, 0);
+    load l = {0, periodic, 1, 0, 0};
     __atomic_store_n(&e->target, n, __ATOMIC_RELEASE);
-    hand_over(e, &closed, 0);
+    hand_over(e, &closed, &l);
 }
+
+void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
+    unsigned g = group_size(e);
+    for (unsigned k = 0; k < g; k++)
+        set_concurrency_one(group_member(e, k), share(n, k, g), NULL);
+}
+
+int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period) {
+    if (start == 0 || end < start || end > PA_MAX_SLOTS || step == 0 || period == 0)
+        return -1;
+    pa_periodic p = {end, step, period};
+    pa_engine *lead = e->lead;
+    /* The ramp counts every slot's responses in one place: the lead's thread. */
+    for (unsigned k = 1; k < group_size(e); k++)
+        set_concurrency_one(group_member(e, k), 0, NULL);
+    __atomic_store_n(&lead->ramp_done, 0, __ATOMIC_RELEASE);
+    set_concurrency_one(lead, start, &p);
+    return 0;
+}
+
+int pa_engine_ramp_done(const pa_engine *e) { return __atomic_load_n(&e->lead->ramp_done, __ATOMIC_ACQUIRE); }
 
 int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
     if (schedule->kind == PA_LOAD_CLOSED)
         return -1;
-    __atomic_store_n(&e->target, 0, __ATOMIC_RELEASE);
-    hand_over(e, schedule, max_inflight);
-    memset(schedule, 0, sizeof(*schedule)); /* owned by the engine now */
+    /* Engine k sends the schedule's times k, k + g, k + 2g, ...: together
+     * exactly the one schedule. With a cap below the group size, only as many
+     * engines as the cap send, so that each has a cap of at least one. */
+    unsigned g = group_size(e);
+    if (max_inflight && max_inflight < g)
+        g = max_inflight;
+    uint64_t start = pa_now_ns();
+    for (unsigned k = 0; k < group_size(e); k++) {
+        pa_engine *m = group_member(e, k);
+        if (k >= g) {
+            set_concurrency_one(m, 0, NULL);
+            continue;
+        }
+        pa_schedule copy = *schedule;
+        if (k + 1 < g && schedule->intervals_ns) {
+            copy.intervals_ns = malloc(schedule->n_intervals * sizeof(uint64_t));
+            if (!copy.intervals_ns)
+                return -1;
+            memcpy(copy.intervals_ns, schedule->intervals_ns, schedule->n_intervals * sizeof(uint64_t));
+        }
+        load l = {max_inflight ? share(max_inflight, k, g) : 0, NULL, g, k, start};
+        __atomic_store_n(&m->target, 0, __ATOMIC_RELEASE);
+        hand_over(m, &copy, &l); /* the last one takes the caller's intervals */
+    }
+    memset(schedule, 0, sizeof(*schedule)); /* owned by the engines now */
     return 0;
 }
 
-uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) { return pa_recorder_swap(&e->recorder, out); }
-uint64_t pa_engine_completed(const pa_engine *e) { return __atomic_load_n(&e->completed, __ATOMIC_ACQUIRE); }
-uint64_t pa_engine_failed(const pa_engine *e) { return __atomic_load_n(&e->failed, __ATOMIC_ACQUIRE); }
-unsigned pa_engine_in_flight(const pa_engine *e) { return __atomic_load_n(&e->in_flight, __ATOMIC_RELAXED); }
+uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out) { return pa_recorder_swap(&e->lead->recorder, out); }
+uint64_t pa_engine_completed(const pa_engine *e) { return __atomic_load_n(&e->lead->completed, __ATOMIC_ACQUIRE); }
+uint64_t pa_engine_failed(const pa_engine *e) { return __atomic_load_n(&e->lead->failed, __ATOMIC_ACQUIRE); }
+unsigned pa_engine_in_flight(const pa_engine *e) { return __atomic_load_n(&e->lead->in_flight, __ATOMIC_RELAXED); }
 
 size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max) {
-    size_t n = __atomic_load_n(&e->n_messages, __ATOMIC_ACQUIRE);
+    pa_engine *lead = e->lead;
+    size_t n = __atomic_load_n(&lead->n_messages, __ATOMIC_ACQUIRE);
     if (n > max)
         n = max;
     for (size_t i = 0; i < n; i++)
-        msgs[i] = e->messages[i];
+        msgs[i] = lead->messages[i];
     return n;
 }
 
+/* Every engine of the group drains at once, then each thread is joined. */
 void pa_engine_stop(pa_engine *e, long drain_ms) {
-    if (!e->thread_started)
-        return;
-    __atomic_store_n(&e->drain_ms, drain_ms < 0 ? 0 : drain_ms, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->stopping, 1, __ATOMIC_RELEASE);
-    e->ops->wake(e);
-    pthread_join(e->thread, NULL);
-    e->thread_started = 0;
-    __atomic_store_n(&e->in_flight, 0, __ATOMIC_RELAXED);
+    unsigned g = group_size(e);
+    for (unsigned k = 0; k < g; k++) {
+        pa_engine *m = group_member(e, k);
+        if (!m->thread_started)
+            continue;
+        __atomic_store_n(&m->drain_ms, drain_ms < 0 ? 0 : drain_ms, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->stopping, 1, __ATOMIC_RELEASE);
+        m->ops->wake(m);
+    }
+    for (unsigned k = 0; k < g; k++) {
+        pa_engine *m = group_member(e, k);
+        if (!m->thread_started)
+            continue;
+        pthread_join(m->thread, NULL);
+        m->thread_started = 0;
+        m->own_in_flight = 0;
+    }
+    __atomic_store_n(&e->lead->in_flight, 0, __ATOMIC_RELAXED);
 }
 
-void pa_engine_keep_records(pa_engine *e) { e->keep_records = 1; }
+void pa_engine_keep_records(pa_engine *e) {
+    for (unsigned k = 0; k < group_size(e); k++)
+        group_member(e, k)->keep_records = 1;
+}
 
 const pa_record_log *pa_engine_records(const pa_engine *e) {
     return e->keep_records && !e->thread_started ? &e->records : NULL;
+}
+
+int pa_engine_record_count(const pa_engine *e, size_t *total) {
+    *total = 0;
+    for (unsigned k = 0; k < group_size(e); k++) {
+        const pa_record_log *log = pa_engine_records(group_member((pa_engine *)e, k));
+        if (!log)
+            return -1;
+        if (log->out_of_memory)
+            return -2;
+        *total += log->total;
+    }
+    return 0;
+}
+
+void pa_engine_copy_records(const pa_engine *e, pa_record *out) {
+    for (unsigned k = 0; k < group_size(e); k++) {
+        const pa_record_log *log = &group_member((pa_engine *)e, k)->records;
+        pa_record_log_copy(log, out);
+        out += log->total;
+    }
 }
 
 static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status) {
@@ -122,11 +249,19 @@ void pa_engine_destroy(pa_engine *e) {
     if (!e)
         return;
     pa_engine_stop(e, 0);
+    if (e->lead == e) {
+        for (unsigned k = 0; k < e->n_members; k++)
+            pa_engine_destroy(e->members[k]);
+        free(e->members);
+        e->members = NULL;
+        e->n_members = 0;
+    }
     pa_record_log_free(&e->records);
     pa_schedule_free(&e->pending);
     pa_schedule_free(&e->schedule);
     free(e->free_slots);
     pthread_mutex_destroy(&e->control);
+    pthread_mutex_destroy(&e->messages_lock);
     e->ops->destroy(e);
 }
 
@@ -188,6 +323,19 @@ static void push_free(pa_engine *e, pa_slot *s) {
     }
 }
 
+/* Open loop: this engine's first send time is the offset-th of the
+ * schedule, its next ones every stride-th after it. */
+static void start_schedule(pa_engine *e, uint64_t start_ns) {
+    pa_schedule_start(&e->schedule, start_ns);
+    for (unsigned i = 0; i < e->offset; i++)
+        pa_schedule_advance(&e->schedule);
+}
+
+static void advance_schedule(pa_engine *e) {
+    for (unsigned i = 0; i < e->stride; i++)
+        pa_schedule_advance(&e->schedule);
+}
+
 /* Takes the load the controller handed over, if it changed. */
 static void take_load(pa_engine *e, uint64_t now) {
     unsigned gen = __atomic_load_n(&e->load_gen, __ATOMIC_ACQUIRE);
@@ -198,6 +346,10 @@ static void take_load(pa_engine *e, uint64_t now) {
     e->schedule = e->pending;
     memset(&e->pending, 0, sizeof(e->pending));
     e->max_inflight = e->pending_max_inflight;
+    e->periodic = e->pending_periodic;
+    e->stride = e->pending_stride ? e->pending_stride : 1;
+    e->offset = e->pending_offset;
+    uint64_t start_ns = e->pending_start_ns ? e->pending_start_ns : now;
     e->seen_gen = __atomic_load_n(&e->load_gen, __ATOMIC_ACQUIRE);
     pthread_mutex_unlock(&e->control);
     e->waiting_for_slot = 0;
@@ -206,12 +358,18 @@ static void take_load(pa_engine *e, uint64_t now) {
         e->slots[i]->free_listed = 0;
     if (e->schedule.kind == PA_LOAD_CLOSED) {
         e->filled_for = (unsigned)-1; /* refill for the new target */
+        if (e->periodic.end) {
+            for (unsigned i = 0; i < e->n_slots; i++)
+                e->slots[i]->responses = 0;
+            e->ramp_lo = 0;
+            e->ramp_waiting = pa_engine_target(e);
+        }
         return;
     }
     for (unsigned i = 0; i < e->n_slots; i++)
         if (!e->slots[i]->active)
             push_free(e, e->slots[i]);
-    pa_schedule_start(&e->schedule, now);
+    start_schedule(e, start_ns); /* the group's engines share one start */
 }
 
 /* A slot for the due request: an idle one, a new one, or none (capped).
@@ -222,7 +380,7 @@ static pa_slot *slot_for_due(pa_engine *e) {
         s->free_listed = 0;
         return s;
     }
-    if (e->max_inflight && pa_engine_in_flight(e) >= e->max_inflight)
+    if (e->max_inflight && e->own_in_flight >= e->max_inflight)
         return NULL;
     unsigned before = e->n_slots;
     if (grow_slots(e, before + 1) == before)
@@ -242,9 +400,10 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
         if (!s) {
             if (!e->waiting_for_slot) {
                 e->waiting_for_slot = 1;
-                int64_t token = pa_recorder_enter(&e->recorder);
-                pa_stats_record_postponed(pa_recorder_buffer(&e->recorder, token));
-                pa_recorder_exit(&e->recorder, token);
+                pa_recorder *r = &e->lead->recorder;
+                int64_t token = pa_recorder_enter(r);
+                pa_stats_record_postponed(pa_recorder_buffer(r, token));
+                pa_recorder_exit(r, token);
             }
             return;
         }
@@ -254,7 +413,7 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
             return;
         }
         s->scheduled_ns = sc->due_ns;
-        pa_schedule_advance(sc);
+        advance_schedule(e);
         e->ops->start_request(e, s);
         now = pa_now_ns();
     }
@@ -262,17 +421,19 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
 
 int pa_engine_tick(pa_engine *e, uint64_t now) {
     take_load(e, now);
-    unsigned budget_gen = __atomic_load_n(&e->budget_gen, __ATOMIC_ACQUIRE);
+    unsigned budget_gen = __atomic_load_n(&e->lead->budget_gen, __ATOMIC_ACQUIRE);
     if (budget_gen != e->seen_budget_gen) {
         e->seen_budget_gen = budget_gen;
         e->filled_for = (unsigned)-1; /* refill: slots idled by a spent budget */
+        /* No burst for the time the budget was spent; the group restarts together. */
+        uint64_t restart = __atomic_load_n(&e->lead->restart_ns, __ATOMIC_ACQUIRE);
         if (e->schedule.kind != PA_LOAD_CLOSED)
-            pa_schedule_start(&e->schedule, now); /* no burst for the time the budget was spent */
+            start_schedule(e, restart ? restart : now);
     }
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
             e->drain_deadline = now + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
-        return pa_engine_in_flight(e) != 0 && now < e->drain_deadline;
+        return e->own_in_flight != 0 && now < e->drain_deadline;
     }
     if (e->schedule.kind != PA_LOAD_CLOSED)
         dispatch_due(e, now);
@@ -283,7 +444,7 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
 
 uint64_t pa_engine_next_due_ns(const pa_engine *e) {
     if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot ||
-        __atomic_load_n(&e->budget, __ATOMIC_ACQUIRE) == 0)
+        __atomic_load_n(&e->lead->budget, __ATOMIC_ACQUIRE) == 0)
         return 0;
     return e->schedule.due_ns;
 }
@@ -296,13 +457,36 @@ void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns) {
     uint64_t late = woke_ns > wanted_ns ? woke_ns - wanted_ns : 0;
     e->overshoot_ns = e->overshoot_ns - e->overshoot_ns / 8 + late / 8;
     /* Spinning costs a core: never more than a tenth of the time between sends. */
-    uint64_t cap = pa_schedule_mean_gap_ns(&e->schedule) / 10;
+    uint64_t cap = pa_schedule_mean_gap_ns(&e->schedule) * e->stride / 10;
     if (cap > PA_SPIN_MAX_NS)
         cap = PA_SPIN_MAX_NS;
     uint64_t spin = 2 * e->overshoot_ns + 5000;
     if (spin > cap)
         spin = cap;
     e->spin_ns = spin < PA_SPIN_MIN_NS ? PA_SPIN_MIN_NS : spin;
+}
+
+/* Periodic concurrency: counts a response of slot s; raises the target when
+ * the last raise's slots all had their period. 0 once the ramp is done. */
+static int ramp_response(pa_engine *e, pa_slot *s) {
+    if (__atomic_load_n(&e->ramp_done, __ATOMIC_ACQUIRE))
+        return 0;
+    if (s->index >= pa_engine_target(e)) /* left over from an earlier load: not part of the ramp */
+        return 1;
+    if (++s->responses != e->periodic.period || s->index < e->ramp_lo || --e->ramp_waiting != 0)
+        return 1;
+    unsigned target = pa_engine_target(e);
+    if (target >= e->periodic.end) {
+        /* The budget closes too, so no idle or backed-off slot starts again. */
+        __atomic_store_n(&e->lead->budget, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->ramp_done, 1, __ATOMIC_RELEASE);
+        return 0;
+    }
+    unsigned next = target + e->periodic.step > e->periodic.end ? e->periodic.end : target + e->periodic.step;
+    e->ramp_lo = target;
+    e->ramp_waiting = next - target;
+    __atomic_store_n(&e->target, next, __ATOMIC_RELEASE); /* the next tick fills the new slots */
+    return 1;
 }
 
 void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
@@ -313,6 +497,8 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
         push_free(e, s);
         if (e->waiting_for_slot)
             dispatch_due(e, pa_now_ns());
+    } else if (e->periodic.end && !ramp_response(e, s)) {
+        return;
     } else if (s->index < pa_engine_target(e) && take_budget(e)) {
         e->ops->start_request(e, s);
     }
@@ -327,25 +513,32 @@ void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now) {
         e->backing_off++;
 }
 
+/* Errors are rare: the group's writers take a lock; the reader never does
+ * (it reads only messages already counted). */
 void pa_engine_add_message(pa_engine *e, const char *msg) {
-    size_t n = __atomic_load_n(&e->n_messages, __ATOMIC_RELAXED);
-    if (n >= PA_MAX_ERROR_MESSAGES)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(e->messages[i], msg) == 0)
-            return;
-    snprintf(e->messages[n], PA_ERROR_MESSAGE_LEN, "%s", msg);
-    __atomic_store_n(&e->n_messages, n + 1, __ATOMIC_RELEASE);
+    pa_engine *lead = e->lead;
+    pthread_mutex_lock(&lead->messages_lock);
+    size_t n = __atomic_load_n(&lead->n_messages, __ATOMIC_RELAXED);
+    int known = n >= PA_MAX_ERROR_MESSAGES;
+    for (size_t i = 0; i < n && !known; i++)
+        known = strcmp(lead->messages[i], msg) == 0;
+    if (!known) {
+        snprintf(lead->messages[n], PA_ERROR_MESSAGE_LEN, "%s", msg);
+        __atomic_store_n(&lead->n_messages, n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&lead->messages_lock);
 }
 
 /* in_flight drops last: once it reads 0, every request is in the stats. */
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received) {
+    pa_engine *lead = e->lead;
     keep_record(e, t, 0);
-    int64_t token = pa_recorder_enter(&e->recorder);
-    pa_stats_record_ok(pa_recorder_buffer(&e->recorder, token), t, sent, received);
-    pa_recorder_exit(&e->recorder, token);
-    __atomic_fetch_add(&e->completed, 1, __ATOMIC_RELEASE);
-    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
+    int64_t token = pa_recorder_enter(&lead->recorder);
+    pa_stats_record_ok(pa_recorder_buffer(&lead->recorder, token), t, sent, received);
+    pa_recorder_exit(&lead->recorder, token);
+    __atomic_fetch_add(&lead->completed, 1, __ATOMIC_RELEASE);
+    e->own_in_flight--;
+    __atomic_fetch_sub(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
 void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received,
@@ -362,12 +555,14 @@ void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_
 }
 
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg) {
-    int64_t token = pa_recorder_enter(&e->recorder);
-    pa_stats_record_error(pa_recorder_buffer(&e->recorder, token), kind);
-    pa_recorder_exit(&e->recorder, token);
+    pa_engine *lead = e->lead;
+    int64_t token = pa_recorder_enter(&lead->recorder);
+    pa_stats_record_error(pa_recorder_buffer(&lead->recorder, token), kind);
+    pa_recorder_exit(&lead->recorder, token);
     pa_engine_add_message(e, msg);
-    __atomic_fetch_add(&e->failed, 1, __ATOMIC_RELEASE);
-    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
+    __atomic_fetch_add(&lead->failed, 1, __ATOMIC_RELEASE);
+    e->own_in_flight--;
+    __atomic_fetch_sub(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
 void pa_engine_record_http(pa_engine *e, const pa_request_times *t, long status, uint64_t sent,

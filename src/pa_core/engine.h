@@ -29,7 +29,17 @@ typedef struct pa_slot {
     int free_listed;         /* open loop: on the engine's free list */
     uint64_t not_before_ns;  /* backoff after a transport error */
     uint64_t scheduled_ns;   /* open loop: send time of the request it carries */
+    uint64_t responses;      /* periodic concurrency: responses since the ramp started */
 } pa_slot;
+
+/* Periodic concurrency: the engine thread raises its own target by `step`
+ * each time every slot added by the last raise has had `period` responses,
+ * until `end` slots have had theirs; end == 0 means off. */
+typedef struct pa_periodic {
+    unsigned end;
+    unsigned step;
+    uint64_t period;
+} pa_periodic;
 
 typedef struct pa_engine_ops {
     void *(*run)(void *engine);                     /* the engine thread's body */
@@ -44,16 +54,26 @@ struct pa_engine {
     pthread_t thread;
     int thread_started;
 
-    unsigned target;    /* atomic: requests wanted in flight */
-    uint64_t budget;    /* atomic: requests still allowed to start; UINT64_MAX = no limit */
-    unsigned budget_gen; /* atomic: bumped by each set_budget */
-    unsigned in_flight; /* atomic */
+    /* Threads: an engine may lead others (pa_engine_add_member), each with its
+     * own thread, slots and share of the load, all sharing the lead's budget,
+     * counters, messages and window recorder. Fields marked (lead) are used
+     * on the lead only; a member reaches them through `lead`. */
+    pa_engine *lead;          /* self, unless a member of another engine's group */
+    pa_engine **members;      /* (lead) the others */
+    unsigned n_members;
+    pthread_mutex_t messages_lock; /* (lead) between writers only; readers never take it */
+    uint64_t restart_ns;      /* (lead) atomic: when the last budget reopened the open-loop schedules */
+
+    unsigned target;    /* atomic: requests wanted in flight (this engine's share) */
+    uint64_t budget;    /* (lead) atomic: requests still allowed to start; UINT64_MAX = no limit */
+    unsigned budget_gen; /* (lead) atomic: bumped by each set_budget */
+    unsigned in_flight; /* (lead) atomic */
     int stopping;       /* atomic */
     long drain_ms;      /* atomic, set before stopping */
 
-    uint64_t completed; /* atomic */
-    uint64_t failed;    /* atomic */
-    size_t n_messages;  /* atomic; a message is written before it is counted */
+    uint64_t completed; /* (lead) atomic */
+    uint64_t failed;    /* (lead) atomic */
+    size_t n_messages;  /* (lead) atomic; a message is written before it is counted */
     char messages[PA_MAX_ERROR_MESSAGES][PA_ERROR_MESSAGE_LEN];
 
     /* Load changes handed to the engine thread (taken only when load_gen moves). */
@@ -61,6 +81,9 @@ struct pa_engine {
     unsigned load_gen;       /* atomic */
     pa_schedule pending;     /* under control */
     unsigned pending_max_inflight;
+    unsigned pending_stride, pending_offset;
+    uint64_t pending_start_ns;
+    pa_periodic pending_periodic;
 
     /* Engine-thread state. */
     int keep_records;        /* set before start: fill `records` */
@@ -68,7 +91,14 @@ struct pa_engine {
     unsigned seen_gen;
     unsigned seen_budget_gen;
     pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
-    unsigned max_inflight;   /* open loop cap, 0 = none */
+    unsigned max_inflight;   /* open loop cap on this engine's own requests, 0 = none */
+    unsigned own_in_flight;  /* this engine's requests in flight (its thread only) */
+    unsigned stride;         /* open loop: this engine sends every stride-th time of the schedule ... */
+    unsigned offset;         /* ... starting with the offset-th (0-based) */
+    pa_periodic periodic;
+    unsigned ramp_lo;        /* periodic: first slot added by the last raise */
+    unsigned ramp_waiting;   /* periodic: slots since ramp_lo still short of `period` responses */
+    int ramp_done;           /* atomic; periodic: the last raise's slots all had their period */
     uint64_t spin_ns;        /* open loop: wake this long before a due time, then spin */
     uint64_t overshoot_ns;   /* moving average of how late timer waits return */
     int waiting_for_slot;    /* open loop: the due request is postponed */
@@ -85,10 +115,20 @@ struct pa_engine {
 };
 
 void pa_engine_init(pa_engine *e, const pa_engine_ops *ops);
+/* Before start: `member` (created like the lead, not started) runs on its own
+ * thread as part of the lead's group; the lead's control calls fan out to it
+ * and the lead destroys it. 0, or -1 when out of memory or already started. */
+int pa_engine_add_member(pa_engine *lead, pa_engine *member);
 /* Before start: keep a record of every request (for an export). */
 void pa_engine_keep_records(pa_engine *e);
-/* After stop: the records kept (NULL when none were asked for). */
+/* After stop: the records kept (NULL when none were asked for); the lead's
+ * own only: use pa_engine_record_count / pa_engine_copy_records for a group. */
 const pa_record_log *pa_engine_records(const pa_engine *e);
+/* After stop, over the whole group: 0 and the count, -1 when no records were
+ * asked for (or the engine runs), -2 when some were lost for want of memory. */
+int pa_engine_record_count(const pa_engine *e, size_t *total);
+/* Every engine's records, one engine after the other (room for the count). */
+void pa_engine_copy_records(const pa_engine *e, pa_record *out);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);
@@ -100,6 +140,11 @@ void pa_engine_set_concurrency(pa_engine *e, unsigned n);
 /* Open loop from now on: sends at the schedule's times (the schedule is
  * moved into the engine); max_inflight caps requests in flight (0: none). */
 int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight);
+/* Periodic concurrency from now on: `start` slots, raised by the engine
+ * thread as described at pa_periodic; once done, no request starts. */
+int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period);
+/* Periodic concurrency: the ramp reached its end (requests may still be in flight). */
+int pa_engine_ramp_done(const pa_engine *e);
 uint64_t pa_engine_swap(pa_engine *e, pa_window_stats *out);
 uint64_t pa_engine_completed(const pa_engine *e);
 uint64_t pa_engine_failed(const pa_engine *e);

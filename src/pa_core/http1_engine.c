@@ -57,6 +57,9 @@ typedef struct slot {
     int close_after;     /* "Connection: close" or HTTP/1.0 */
     size_t err_len;
     char err_body[ERROR_BODY_LEN];
+    int keep_body;       /* validation on: the body is collected in `resp` */
+    pa_body_buf resp;
+    long json_len;       /* Inference-Header-Content-Length, -1 when absent */
 } slot;
 
 typedef struct http1_engine {
@@ -73,6 +76,7 @@ typedef struct http1_engine {
     size_t next_request;
     long request_timeout_ms;
     long connect_timeout_ms;
+    const pa_validator *validator;
 
     int epfd;
     int wakefd;
@@ -185,6 +189,8 @@ static void begin_response(slot *s) {
     s->bytes_in = 0;
     s->close_after = 0;
     s->err_len = 0;
+    s->resp.len = 0;
+    s->json_len = -1;
 }
 
 static void start_request(pa_engine *base, pa_slot *ps) {
@@ -231,6 +237,8 @@ static int parse_head(slot *s) {
             have_length = 1;
         } else if (n >= 18 && strncasecmp(line, "transfer-encoding:", 18) == 0) {
             chunked = memmem(line, n, "chunked", 7) != NULL;
+        } else if (s->keep_body && pa_inference_header_length(line, n) >= 0) {
+            s->json_len = pa_inference_header_length(line, n);
         } else if (n >= 11 && strncasecmp(line, "connection:", 11) == 0) {
             char value[64];
             size_t vn = n - 11 < sizeof(value) - 1 ? n - 11 : sizeof(value) - 1;
@@ -319,6 +327,8 @@ static int consume(slot *s, const char *data, size_t n) {
         case CHUNK_DATA: {
             size_t c = n < s->remaining ? n : (size_t)s->remaining;
             keep_error_body(s, data, c);
+            if (s->keep_body)
+                pa_body_buf_append(&s->resp, data, c);
             s->bytes_in += c;
             s->remaining -= c;
             data += c;
@@ -329,6 +339,8 @@ static int consume(slot *s, const char *data, size_t n) {
         }
         case BODY_UNTIL_CLOSE:
             keep_error_body(s, data, n);
+            if (s->keep_body)
+                pa_body_buf_append(&s->resp, data, n);
             s->bytes_in += n;
             return 0;
         case CHUNK_SIZE:
@@ -375,6 +387,18 @@ static int consume(slot *s, const char *data, size_t n) {
 static void complete(http1_engine *e, slot *s) {
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
+    char msg[PA_ERROR_MESSAGE_LEN];
+    if (e->validator && s->status >= 200 && s->status < 300 &&
+        pa_validator_check_http(e->validator, (size_t)(s->req - e->requests), s->resp.data, s->resp.len,
+                                s->json_len >= 0 ? (size_t)s->json_len : s->resp.len, msg, sizeof(msg))) {
+        pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
+        if (s->close_after)
+            close_conn(e, s);
+        else
+            s->reused = 1;
+        pa_engine_slot_done(&e->base, &s->base);
+        return;
+    }
     pa_engine_record_http(&e->base, &s->t, s->status, s->req->body_len, s->bytes_in,
                           s->err_len ? s->err_body : NULL);
     if (s->close_after)
@@ -466,11 +490,11 @@ static void on_event(http1_engine *e, slot *s, uint32_t events) {
 }
 
 static pa_slot *new_slot(pa_engine *base) {
-    (void)base;
     slot *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->fd = -1;
+    s->keep_body = ((http1_engine *)base)->validator != NULL;
     return &s->base;
 }
 
@@ -552,6 +576,7 @@ static void destroy(pa_engine *base) {
         slot *s = (slot *)e->base.slots[i];
         close_conn(e, s);
         free(s->head);
+        free(s->resp.data);
         free(s);
     }
     free(e->base.slots);
@@ -632,6 +657,7 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
     snprintf(e->where, sizeof(e->where), "%s:%s", host, port);
     e->request_timeout_ms = cfg->request_timeout_ms;
     e->connect_timeout_ms = cfg->connect_timeout_ms;
+    e->validator = cfg->validator;
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->requests = calloc(cfg->n_bodies, sizeof(request));

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "validate.h"
 
 typedef struct pa_http_body {
     const char *data;
@@ -20,6 +21,17 @@ typedef struct pa_http_config {
     size_t n_bodies;
     long request_timeout_ms;    /* 0: none */
     long connect_timeout_ms;    /* 0: the transport's default */
+    /* TLS for https:// (curl client; the native client speaks plain HTTP).
+     * verify_peer 0|1, verify_host 0|1|2 as libcurl; NULL or "" strings
+     * leave libcurl's defaults (system CA bundle, no client certificate). */
+    long tls_verify_peer;
+    long tls_verify_host;
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_cert_type;  /* "PEM" or "DER" */
+    const char *tls_key_file;
+    const char *tls_key_type;   /* "PEM" or "DER" */
+    const pa_validator *validator; /* NULL: responses are not validated; else outlives the engine */
 } pa_http_config;
 
 /* libcurl multi: HTTP and HTTPS. Returns NULL and fills err on failure. */

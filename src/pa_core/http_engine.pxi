@@ -1,5 +1,7 @@
 # HTTP transports: our own HTTP/1.1 client and libcurl multi.
 
+from libc.string cimport memset
+
 cdef extern from "http_config.h":
     ctypedef struct pa_http_body:
         const char *data
@@ -12,6 +14,14 @@ cdef extern from "http_config.h":
         size_t n_bodies
         long request_timeout_ms
         long connect_timeout_ms
+        long tls_verify_peer
+        long tls_verify_host
+        const char *tls_ca_file
+        const char *tls_cert_file
+        const char *tls_cert_type
+        const char *tls_key_file
+        const char *tls_key_type
+        const pa_validator *validator
     int pa_curl_global_init()
     pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
     pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
@@ -27,21 +37,36 @@ cdef class HttpEngine(Engine):
 
     bodies: a list of (body bytes, ["Header: value", ...]) cycled through in order.
     client: "native" (our HTTP/1.1 client, plain http:// only) or "curl"
-    (libcurl multi, also https://); "auto" picks native where it can."""
+    (libcurl multi, also https://); "auto" picks native where it can.
+    tls: for https://, a dict with verify_peer (default 1), verify_host
+    (default 2), ca_file, cert_file, cert_type, key_file, key_type.
+    threads: engine threads, each with its own connections and share of the
+    load, sharing one budget, one set of counters and one window recorder.
+    validator: a Validator with the expected outputs of each body, or None."""
     cdef readonly str url
     cdef readonly str client
+    cdef readonly unsigned threads
+    cdef readonly object validator  # kept alive: the C engine reads it
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto"):
+                  str client="auto", dict tls=None, unsigned threads=1, Validator validator=None):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
             raise ValueError(f"unknown HTTP client '{client}' (expected one of {', '.join(HTTP_CLIENTS)})")
         cdef char err[512]
         cdef pa_http_config cfg
+        memset(&cfg, 0, sizeof(cfg))
+        tls = dict(tls or {})
+        tls_b = {k: (tls.get(k) or "").encode() for k in ("ca_file", "cert_file", "cert_type", "key_file",
+                                                         "key_type")}
         cdef Py_ssize_t i, j, n = len(bodies)
         if n == 0:
             raise ValueError("at least one request body is required")
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
+        cdef pa_engine *member
+        cdef unsigned t
         cdef pa_http_body *cb = <pa_http_body *> malloc(n * sizeof(pa_http_body))
         if cb == NULL:
             raise MemoryError()
@@ -74,13 +99,35 @@ cdef class HttpEngine(Engine):
             cfg.n_bodies = n
             cfg.request_timeout_ms = request_timeout_ms
             cfg.connect_timeout_ms = connect_timeout_ms
+            cfg.tls_verify_peer = int(tls.get("verify_peer", 1))
+            cfg.tls_verify_host = int(tls.get("verify_host", 2))
+            cfg.tls_ca_file = <const char *> tls_b["ca_file"]
+            cfg.tls_cert_file = <const char *> tls_b["cert_file"]
+            cfg.tls_cert_type = <const char *> tls_b["cert_type"]
+            cfg.tls_key_file = <const char *> tls_b["key_file"]
+            cfg.tls_key_type = <const char *> tls_b["key_type"]
+            cfg.validator = validator.v if validator is not None else NULL
+            if validator is not None and validator.n_bodies != n:
+                raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
             if client == "native":
                 self.e = pa_http1_engine_create(&cfg, err, sizeof(err))
             else:
                 self.e = pa_curl_engine_create(&cfg, err, sizeof(err))
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
+            for t in range(1, threads):
+                if client == "native":
+                    member = pa_http1_engine_create(&cfg, err, sizeof(err))
+                else:
+                    member = pa_curl_engine_create(&cfg, err, sizeof(err))
+                if member == NULL:
+                    raise RuntimeError(err.decode(errors="replace"))
+                if pa_engine_add_member(self.e, member) != 0:
+                    pa_engine_destroy(member)
+                    raise MemoryError()
+            self.threads = threads
             self.url = url
+            self.validator = validator
             self.client = client
         finally:
             for p in headers_ptrs:

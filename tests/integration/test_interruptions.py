@@ -4,6 +4,7 @@ writes the levels already measured."""
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -33,10 +34,11 @@ def finish(proc: subprocess.Popen[str], seen: list[str]) -> tuple[int, str, str]
 
 
 def test_server_dies_mid_run(model_repository: Path, tmp_path: Path) -> None:
-    out_csv = tmp_path / "partial.csv"
+    out_csv, export, page = tmp_path / "partial.csv", tmp_path / "partial.json", tmp_path / "partial.html"
     with TritonServer(model_repository) as server:
         proc = start_cli("-m", "identity", "-u", server.http_url, "--concurrency-range", "1:50",
-                         "-p", "300", "-s", "100", "-r", "20", "-f", str(out_csv), "--request-timeout", "5000")
+                         "-p", "300", "-s", "100", "-r", "20", "-f", str(out_csv), "--request-timeout", "5000",
+                         "--profile-export-file", str(export), "--html-report", str(page))
         seen: list[str] = []
         wait_for_line(proc, "Avg request latency", seen)  # level 1 fully reported
         server.stop()
@@ -47,6 +49,10 @@ def test_server_dies_mid_run(model_repository: Path, tmp_path: Path) -> None:
     assert "Inferences/Second vs. Client Average Batch Latency" in stdout
     rows = list(csv.reader(out_csv.open()))
     assert rows[0][0] == "Concurrency" and len(rows) >= 2
+    # Every file asked for holds the levels measured before the server died.
+    experiments = json.loads(export.read_text())["experiments"]
+    assert experiments[0]["experiment"] == {"mode": "concurrency", "value": 1} and experiments[0]["requests"]
+    assert "<td>1</td>" in page.read_text()
 
 
 def test_sigterm_reports_measured_levels(triton, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ from triton_launcher import TritonServer, TritonServerError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO_ROOT / "tools" / "triton_launcher.py"
-MODELS = ["add_sub", "identity", "identity_dynamic", "repeat_4", "sleep_2ms"]
+MODELS = ["add_sub", "bls_add_sub", "ensemble_add_sub", "identity", "identity_dynamic", "optional_add",
+          "pass_through", "repeat_4", "sleep_2ms", "string_echo"]
 
 
 def _request(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -91,7 +92,8 @@ def test_model_repository_lists_exactly_the_examples(triton: TritonServer) -> No
 
 @pytest.mark.parametrize(
     ("model", "max_batch_size", "dims"),
-    [("identity", 64, [16]), ("add_sub", 0, [16]), ("sleep_2ms", 8, [1]), ("identity_dynamic", 8, [-1])],
+    [("identity", 64, [16]), ("add_sub", 0, [16]), ("sleep_2ms", 8, [1]), ("identity_dynamic", 8, [-1]),
+     ("pass_through", 0, [16]), ("bls_add_sub", 0, [16])],
 )
 def test_model_config(triton: TritonServer, model: str, max_batch_size: int, dims: list[int]) -> None:
     # perfanalyzer's tests rely on these exact shapes and batch limits.
@@ -134,6 +136,33 @@ def test_add_sub(triton: TritonServer) -> None:
         "OUTPUT0": ([16], [x + y for x, y in zip(a, b, strict=True)]),
         "OUTPUT1": ([16], [x - y for x, y in zip(a, b, strict=True)]),
     }
+
+
+@pytest.mark.parametrize("model", ["ensemble_add_sub", "bls_add_sub"])
+def test_composed_add_sub(triton: TritonServer, model: str) -> None:
+    # Same answer as add_sub, computed through add_sub and pass_through on the server.
+    base = f"http://{triton.http_url}/v2/models"
+    counts = {}
+    for step in ("add_sub", "pass_through"):
+        counts[step] = int(_request(f"{base}/{step}/stats")[1]["model_stats"][0]["inference_count"])
+    a, b = _floats(16, 1.0), _floats(16, 0.5)[::-1]
+    status, reply = _infer(triton, model, {"INPUT0": ([16], a), "INPUT1": ([16], b)})
+    assert status == 200, reply
+    assert _outputs(reply) == {
+        "OUTPUT0": ([16], [x + y for x, y in zip(a, b, strict=True)]),
+        "OUTPUT1": ([16], [x - y for x, y in zip(a, b, strict=True)]),
+    }
+    for step, before in counts.items():
+        after = int(_request(f"{base}/{step}/stats")[1]["model_stats"][0]["inference_count"])
+        assert after == before + 1, step
+
+
+def test_ensemble_config_steps(triton: TritonServer) -> None:
+    status, cfg = _request(f"http://{triton.http_url}/v2/models/ensemble_add_sub/config")
+    assert status == 200
+    assert cfg["platform"] == "ensemble"
+    steps = [(s["model_name"], int(s["model_version"])) for s in cfg["ensemble_scheduling"]["step"]]
+    assert steps == [("add_sub", -1), ("pass_through", 1)]
 
 
 def test_add_sub_is_not_batching(triton: TritonServer) -> None:

@@ -46,7 +46,7 @@ def test_defaults_match_perf_analyzer():
     assert s.stability_percentage == 10.0
     assert s.max_trials == 10
     assert s.percentile == -1
-    assert s.max_threads == 16
+    assert s.max_threads is None  # one engine thread unless asked
     assert s.protocol == "http"
     assert s.server_url == "localhost:8000"
     assert s.async_mode is False

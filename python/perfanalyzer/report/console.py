@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
+from perfanalyzer.report.metrics_text import metrics_lines
 from perfanalyzer.settings import Settings
+
+SERVICE_KIND_LABELS = {"triton": "Triton", "triton_c_api": "Triton C-API", "torchserve": "TorchServe"}
 
 
 def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
-    lines = ["*** Measurement Settings ***", f"  Batch size: {s.batch_size}", "  Service Kind: Triton"]
+    lines = ["*** Measurement Settings ***", f"  Batch size: {s.batch_size}",
+             f"  Service Kind: {SERVICE_KIND_LABELS.get(s.service_kind, 'Triton')}"]
     if s.measurement_mode == "count_windows":
         lines.append('  Using "count_windows" mode for stabilization')
         lines.append(f"  Minimum number of samples in each window: {s.measurement_request_count}")
@@ -32,9 +37,9 @@ def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
         lines.append(f"  Using {kind} distribution on request generation")
         if s.request_distribution == "poisson":
             lines.append(f"  Seed: {s.seed}")
-    else:
+    elif s.load_mode == "request_intervals":
         lines.append(f"  Using request intervals from {s.request_intervals_file}")
-    if s.max_inflight and s.load_mode != "concurrency":
+    if s.max_inflight and s.load_mode in ("request_rate", "request_intervals"):
         lines.append(f"  At most {s.max_inflight} requests in flight")
     lines.append(f"  Using {'asynchronous' if s.async_mode else 'synchronous'} calls for inference")
     lines.append(f"  Stabilizing using {s.stabilizing_label}")
@@ -93,19 +98,43 @@ def level_block(f: LevelFigures, percentile: int, protocol_label: str = "HTTP", 
             f"response wait {f.response_wait_us} usec)"
         )
     if f.server is not None:
-        s = f.server
-        lines += [
-            "  Server: ",
-            f"    Inference count: {s['inference_count']}",
-            f"    Execution count: {s['execution_count']}",
-            f"    Successful request count: {s['success_count']}",
-            f"    Avg request latency: {s['avg_request']} usec (overhead {s['overhead']} usec + queue "
-            f"{s['queue']} usec + compute input {s['compute_input']} usec + compute infer "
-            f"{s['compute_infer']} usec + compute output {s['compute_output']} usec)",
-        ]
-        if s["uses_cache"]:
-            lines.append(f"    Cache hit: {s['cache_hit']} usec, cache miss: {s['cache_miss']} usec")
+        lines += ["  Server: ", *server_lines(f.server, 1)]
+    if f.metrics is not None:
+        lines += metrics_lines(f.metrics)
     return "\n".join(lines) + "\n"
+
+
+def server_lines(s: dict[str, Any], iteration: int) -> list[str]:
+    """perf_analyzer's server block; composing models (ensemble steps, BLS
+    calls) follow, each indented one level deeper (`iteration`)."""
+    ident = " " * (2 * iteration)
+    if not s["success_count"]:
+        return [f"{ident}  Request count: 0"]
+    lines = [
+        f"{ident}  Inference count: {s['inference_count']}",
+        f"{ident}  Execution count: {s['execution_count']}",
+        f"{ident}  Successful request count: {s['success_count']}",
+    ]
+    if "composing" not in s:
+        lines.append(
+            f"{ident}  Avg request latency: {s['avg_request']} usec (overhead {s['overhead']} usec + queue "
+            f"{s['queue']} usec + compute input {s['compute_input']} usec + compute infer "
+            f"{s['compute_infer']} usec + compute output {s['compute_output']} usec)")
+        if s["uses_cache"]:
+            lines.append(f"{ident}  Cache hit: {s['cache_hit']} usec, cache miss: {s['cache_miss']} usec")
+        return lines
+    lines += [
+        f"{ident}  Avg request latency: {s['avg_request']} usec (overhead {s['composed_overhead']} usec + queue "
+        f"{s['composed_queue']} usec + compute {s['composed_compute']} usec)",
+        "",
+        f"{ident}Composing models: ",
+    ]
+    for i, c in enumerate(s["composing"]):
+        if i:
+            lines.append("")
+        lines.append(f"{ident}{c['name']}, version: {c['version']}")
+        lines += server_lines(c, iteration + 1)
+    return lines
 
 
 def open_loop_lines(o: OpenLoopFigures) -> list[str]:
@@ -123,8 +152,9 @@ def open_loop_lines(o: OpenLoopFigures) -> list[str]:
 
 
 def delayed_warning(o: OpenLoopFigures) -> str | None:
-    """perf_analyzer's warning when more than 1 % of requests went out late
-    (late meaning more than 1 ms here; perf_analyzer counts any lateness)."""
+    """perf_analyzer's warning when more than 1 % of requests were delayed:
+    sent more than 1 ms after their scheduled time, perf_analyzer's own
+    tolerance (the lag line above it gives the exact count)."""
     if o.delayed_pct <= 1.0:
         return None
     return (f"[WARNING] Perf Analyzer was not able to keep up with the desired request rate. "

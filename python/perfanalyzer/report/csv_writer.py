@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Sequence
 
 from perfanalyzer.report.figures import LevelFigures, fmt_rate
+from perfanalyzer.report.metrics_text import CSV_COLUMNS, csv_cells
 
 BASE_PERCENTILES = (50, 90, 95, 99)
 
@@ -43,13 +44,28 @@ def row(f: LevelFigures, percentile: int, uses_cache: bool, streaming: bool = Fa
     return cells
 
 
-def render(levels: Sequence[LevelFigures], percentile: int) -> str:
+def verbose_header(percentile: int, metrics: bool) -> list[str]:
+    """--verbose-csv's columns after the percentiles (perf_analyzer's order)."""
+    cols = ["Avg latency"] if percentile == -1 else []
+    cols += ["request/response", "response wait"]
+    return cols + (list(CSV_COLUMNS) if metrics else [])
+
+
+def verbose_row(f: LevelFigures, percentile: int, metrics: bool) -> list[str]:
+    cells = [str(f.avg_us)] if percentile == -1 else []
+    cells += [str(f.send_us + f.recv_us), str(f.response_wait_us)]
+    return cells + (csv_cells(f.metrics) if metrics else [])
+
+
+def render(levels: Sequence[LevelFigures], percentile: int, verbose: bool = False, metrics: bool = False) -> str:
     uses_cache = any((f.server or {}).get("uses_cache") for f in levels)
     mode = levels[0].mode if levels else "concurrency"
     streaming = any(f.stream is not None for f in levels)
-    lines = [",".join(header(percentile, uses_cache, mode, streaming))]
+    head = header(percentile, uses_cache, mode, streaming) + (verbose_header(percentile, metrics) if verbose else [])
+    lines = [",".join(head)]
     for f in sorted(levels, key=lambda f: f.throughput):
-        lines.append(",".join(row(f, percentile, uses_cache, streaming)))
+        cells = row(f, percentile, uses_cache, streaming) + (verbose_row(f, percentile, metrics) if verbose else [])
+        lines.append(",".join(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -58,6 +74,10 @@ def write_atomic(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".perfanalyzer-", dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -1,14 +1,19 @@
 """--profile-export-file: every successful request of every measured window,
 in perf_analyzer's profile-export JSON (timestamps in ns since the epoch).
 
-This is the minimal form: request_inputs and response_outputs are empty
-objects; the timing fields are complete."""
+request_inputs follows perf_analyzer's rule (BYTES as a string, INT32 and BOOL
+as their first value, other types null) and is filled when every request
+carried the same tensors (one distinct request body); with several bodies the
+record log does not say which one a request carried, so it stays empty.
+response_outputs holds one empty object per response: the compiled core does
+not keep response bodies."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +33,48 @@ def check_path(path: str) -> None:
         raise OptionError(f"--profile-export-file {path}: directory {directory} does not exist")
 
 
-def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int) -> list[dict]:
+def request_inputs(datatypes: dict[str, str], tensor_sets: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """What perf_analyzer writes for a request's inputs, when all requests share them."""
+    if len(tensor_sets) != 1:
+        return {}
+    out: dict[str, Any] = {}
+    for name, array in tensor_sets[0].items():
+        kind = datatypes.get(name, "")
+        flat = np.asarray(array).reshape(-1)
+        if not flat.size:
+            out[name] = ""
+        elif kind in ("BYTES", "JSON"):
+            first = flat[0]
+            out[name] = first.decode("utf-8", "replace") if isinstance(first, bytes) else str(first)
+        elif kind == "INT32":
+            out[name] = int(flat[0])
+        elif kind == "BOOL":
+            out[name] = bool(flat[0])
+        else:
+            out[name] = None
+    return out
+
+
+def _requests(chosen: np.ndarray, mono_to_wall_ns: int, inputs: dict[str, Any] | None = None) -> list[dict]:
+    return [
+        {"timestamp": int(r["start_ns"]) + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
+         "response_timestamps": [int(r["end_ns"]) + mono_to_wall_ns], "response_outputs": [{}]}
+        for r in chosen
+    ]
+
+
+def ramp_experiment(records: np.ndarray, start_ns: int, end_ns: int, peak: int, mono_to_wall_ns: int) -> dict:
+    """--periodic-concurrency-range: every request of the ramp, oldest send
+    first, in one experiment. perf_analyzer writes value 1 and boundaries
+    [0, 2^64-1]; we write the peak concurrency and the ramp's real start and end."""
+    chosen = records[np.argsort(records["start_ns"], kind="stable")]
+    return {"experiment": {"mode": "concurrency", "value": peak},
+            "requests": _requests(chosen, mono_to_wall_ns),
+            "window_boundaries": [start_ns + mono_to_wall_ns, end_ns + mono_to_wall_ns]}
+
+
+def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
+                inputs: dict[str, Any] | None = None) -> list[dict]:
     out = []
     ends = records["end_ns"].astype(np.int64)
     order = np.argsort(ends, kind="stable")
@@ -40,12 +86,7 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
         # A request belongs to the window in which it completed (bounds inclusive of the end).
         lo = np.searchsorted(ends_sorted, first, side="right")
         hi = np.searchsorted(ends_sorted, last, side="right")
-        chosen = records[order[lo:hi]]
-        requests = [
-            {"timestamp": int(r["start_ns"]) + mono_to_wall_ns, "request_inputs": {},
-             "response_timestamps": [int(r["end_ns"]) + mono_to_wall_ns], "response_outputs": [{}]}
-            for r in chosen
-        ]
+        requests = _requests(records[order[lo:hi]], mono_to_wall_ns, inputs)
         value: float | int = level.value
         if level.mode == "concurrency":
             value = int(level.value)
@@ -58,7 +99,8 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
 
 
 def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
-          endpoint: str, version: str) -> None:
-    doc = {"experiments": experiments(levels, records, mono_to_wall_ns), "version": version,
-           "service_kind": "triton", "endpoint": endpoint}
+          endpoint: str, version: str, inputs: dict[str, Any] | None = None, ramp: dict | None = None) -> None:
+    """`ramp`: a ramp_experiment, written instead of the levels' experiments."""
+    exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs)
+    doc = {"experiments": exps, "version": version, "service_kind": "triton", "endpoint": endpoint}
     write_atomic(path, json.dumps(doc, separators=(",", ":")))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from perfanalyzer.metrics import LevelMetrics
 from perfanalyzer.profiler import PERCENTILES, LevelResult, Measurement
+from perfanalyzer.server_stats import ServerStats
 
 
 def us(ns: float) -> int:
@@ -56,9 +59,10 @@ class LevelFigures:
     send_us: int
     recv_us: int
     # server side (None when the server gave no statistics)
-    server: dict[str, int] | None
+    server: dict[str, Any] | None
     client_overhead_pct: float = 0.0  # share of slot time with no request in flight
     open_loop: OpenLoopFigures | None = None
+    metrics: LevelMetrics | None = None  # --collect-metrics, over the stable windows
     stream: StreamFigures | None = None
 
     @property
@@ -95,23 +99,7 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
     m = level.merged
     wanted = sorted(set(PERCENTILES) | ({percentile} if percentile != -1 else set()))
     pct = {p: us(m.percentile_ns(p)) for p in wanted}
-    server = None
-    if m.server is not None:
-        s = m.server
-        server = {
-            "inference_count": s.inference_count,
-            "execution_count": s.execution_count,
-            "success_count": s.success_count,
-            "avg_request": us(s.avg_request_us * 1000),
-            "overhead": us(s.overhead_us * 1000),
-            "queue": us(s.queue_us * 1000),
-            "compute_input": us(s.compute_input_us * 1000),
-            "compute_infer": us(s.compute_infer_us * 1000),
-            "compute_output": us(s.compute_output_us * 1000),
-            "uses_cache": int(s.uses_cache),
-            "cache_hit": us(s.cache_hit_us * 1000),
-            "cache_miss": us(s.cache_miss_us * 1000),
-        }
+    server = server_figures(m.server) if m.server is not None else None
     return LevelFigures(
         mode=level.mode,
         value=level.value,
@@ -137,6 +125,32 @@ def stream_figures(m: Measurement, wanted: list[int]) -> StreamFigures:
         response_throughput=m.client.responses / seconds if seconds > 0 else 0.0,
         first_response_percentiles_us={p: us(m.client.first_response_percentile_ns(p)) for p in wanted},
     )
+
+
+def server_figures(s: ServerStats) -> dict[str, Any]:
+    """The model's own averages (what the CSV prints, for an ensemble too, as
+    perf_analyzer does); with composing models also their figures, and the
+    console's overhead/queue/compute summed over them."""
+    out: dict[str, Any] = {
+        "inference_count": s.inference_count,
+        "execution_count": s.execution_count,
+        "success_count": s.success_count,
+        "avg_request": us(s.avg_request_us * 1000),
+        "overhead": us(s.overhead_us * 1000),
+        "queue": us(s.queue_us * 1000),
+        "compute_input": us(s.compute_input_us * 1000),
+        "compute_infer": us(s.compute_infer_us * 1000),
+        "compute_output": us(s.compute_output_us * 1000),
+        "uses_cache": int(s.uses_cache),
+        "cache_hit": us(s.cache_hit_us * 1000),
+        "cache_miss": us(s.cache_miss_us * 1000),
+    }
+    if s.composing:
+        out["composed_overhead"] = s.composed_overhead_us
+        out["composed_queue"] = s.composed_queue_us
+        out["composed_compute"] = s.composed_compute_us
+        out["composing"] = [dict(server_figures(c), name=name, version=version) for name, version, c in s.composing]
+    return out
 
 
 def open_loop_figures(m: Measurement, wanted: list[int]) -> OpenLoopFigures:

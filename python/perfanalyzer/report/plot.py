@@ -7,6 +7,7 @@ import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, SUCCESS, PerfAnalyzerError
 
@@ -29,33 +30,41 @@ def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
     return level, rows
 
 
-def plot_csv(path: Path, out_dir: Path) -> Path:
+def latency_figure(level: str, rows: list[dict[str, str]], title: str, source: str = "") -> Any:
+    """p50/p90/p99 latency against throughput, one point per level (a matplotlib Figure)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
 
-    level, rows = read_csv(path)
     try:
-        rows.sort(key=lambda r: float(r[level]))
+        rows = sorted(rows, key=lambda r: float(r[level]))
         x = [float(r["Inferences/Second"]) for r in rows]
         fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
         for col in LATENCY_COLUMNS:
             ax.plot(x, [int(r[col]) / 1000 for r in rows], marker="o", label=col.split()[0])
     except ValueError as e:
-        raise PerfAnalyzerError(f"{path}: malformed number: {e}") from None
+        raise PerfAnalyzerError(f"{source}: malformed number: {e}") from None
     for r, xv in zip(rows, x, strict=True):
         ax.annotate(f"{level.lower()} {r[level]}", (xv, int(r["p99 latency"]) / 1000), textcoords="offset points",
                     xytext=(4, 6), fontsize=8)
     ax.set_xlabel("throughput (infer/sec)")
     ax.set_ylabel("latency (ms)")
-    ax.set_title(f"Latency vs throughput: {path.name}")
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
     ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_csv(path: Path, out_dir: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    level, rows = read_csv(path)
+    fig = latency_figure(level, rows, f"Latency vs throughput: {path.name}", str(path))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{path.stem}_latency_vs_throughput.png"
-    fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
     return out

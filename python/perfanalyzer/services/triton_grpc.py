@@ -14,7 +14,7 @@ from perfanalyzer.errors import ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
 from perfanalyzer.server_stats import ServerStats
-from perfanalyzer.services.triton_http import model_spec_from
+from perfanalyzer.services.triton_http import spec_from_documents
 
 INFER_METHOD = "inference.GRPCInferenceService/ModelInfer"
 
@@ -50,6 +50,8 @@ def encode_request(spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: 
 
 class TritonGrpcService:
     """Control plane over Triton's gRPC endpoint (KServe v2 + extensions)."""
+
+    protocol_label = "gRPC"
 
     def __init__(self, url: str, verbose: bool = False, timeout_s: float = 30.0, ssl: bool = False,
                  root_certificates: str | None = None, private_key: str | None = None,
@@ -96,7 +98,7 @@ class TritonGrpcService:
                             as_json=True).get("config", {})
         if not self._call(f"checking model '{model}'", self._client.is_model_ready, model, version):
             raise ServerError(f"model '{model}' is not ready on the server at {self.target}")
-        return model_spec_from(model, version, meta, config)
+        return spec_from_documents(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
         # JSON from protobuf: 64-bit counters come as strings, zero fields are
@@ -104,6 +106,14 @@ class TritonGrpcService:
         response = self._call("reading statistics", self._client.get_inference_statistics, model, version,
                               as_json=True)
         return ServerStats.from_response(response, model, version)
+
+    def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
+        """Triton's statistics answer as the HTTP endpoint gives it, for one model or every model ("")."""
+        return self._call("reading statistics", self._client.get_inference_statistics, model, version, as_json=True)
+
+    def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        return self._call(f"reading the config of model '{model}'", self._client.get_model_config, model, version,
+                          as_json=True).get("config", {})
 
     def infer_url(self, model: str, version: str = "") -> str:
         """The endpoint named in an export (gRPC has no per-model URL)."""

@@ -4,6 +4,7 @@ request bodies (JSON header + binary tensor data) the compiled engine sends."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import TensorDataError, tensor_bytes, tensor_json_values
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.tls import HttpsOptions
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -23,32 +25,6 @@ def split_url(url: str) -> tuple[str, str]:
     return scheme.lower(), rest.rstrip("/")
 
 
-def model_spec_from(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
-    """A ModelSpec from KServe v2 model metadata and Triton's model config as JSON
-    (both protocols: the gRPC answers converted to the same JSON shape)."""
-    max_batch = int(config.get("max_batch_size", 0))
-    # Only the config says which inputs are optional; the metadata does not.
-    optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
-
-    def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
-        out = []
-        for t in entries:
-            dims = tuple(int(d) for d in t.get("shape", []))
-            if max_batch > 0 and dims:
-                dims = dims[1:]  # metadata includes the batch dimension as -1
-            out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
-        return tuple(out)
-
-    return ModelSpec(
-        name=model,
-        version=version,
-        platform=meta.get("platform", ""),
-        max_batch_size=max_batch,
-        inputs=tensors(meta.get("inputs", [])),
-        outputs=tensors(meta.get("outputs", [])),
-    )
-
-
 class TritonHttpService:
     """Control plane over Triton's REST endpoints (KServe v2 + extensions).
 
@@ -57,7 +33,7 @@ class TritonHttpService:
     which the benchmark charges to every request of a short run."""
 
     def __init__(self, url: str, headers: tuple[str, ...] = (), verbose: bool = False,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, https: HttpsOptions | None = None) -> None:
         import pycurl
 
         self.scheme, self.host = split_url(url)
@@ -71,6 +47,7 @@ class TritonHttpService:
         self._curl.setopt(pycurl.TIMEOUT_MS, int(timeout_s * 1000))
         self._curl.setopt(pycurl.VERBOSE, 1 if verbose else 0)
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
+        (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
     def _get(self, path: str) -> tuple[int, Any]:
         """GET base_url + path -> (HTTP status, decoded JSON body or None)."""
@@ -86,8 +63,29 @@ class TritonHttpService:
         try:
             body = json.loads(buf) if buf else None
         except ValueError:
-            body = None
+            # Not Triton's JSON (a proxy's error page, say): keep its text for the message.
+            body = _page_text(bytes(buf))
         return status, body
+
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
+        pc, buf = self._pycurl, bytearray()
+        self._curl.setopt(pc.URL, self.base_url + path)
+        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
+        self._curl.setopt(pc.POSTFIELDS, json.dumps(body))
+        try:
+            self._curl.perform()
+        except pc.error as e:
+            reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
+            raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
+        finally:
+            self._curl.setopt(pc.HTTPGET, 1)  # the handle is shared with the GETs
+        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+        try:
+            answer = json.loads(buf) if buf else None
+        except ValueError:
+            answer = None
+        return status, answer
 
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
         status, body = self._get(path)
@@ -96,10 +94,10 @@ class TritonHttpService:
         return body
 
     def check_ready(self) -> None:
-        if self._get("/v2/health/live")[0] != 200:
-            raise ServerError(f"the server at {self.base_url} is not live")
-        if self._get("/v2/health/ready")[0] != 200:
-            raise ServerError(f"the server at {self.base_url} is not ready")
+        for what in ("live", "ready"):
+            status, body = self._get(f"/v2/health/{what}")
+            if status != 200:
+                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}")
 
     @staticmethod
     def _model_path(model: str, version: str) -> str:
@@ -116,11 +114,37 @@ class TritonHttpService:
         config = self._get_json(f"reading the config of model '{model}'", path + "/config")
         if self._get(path + "/ready")[0] != 200:
             raise ServerError(f"model '{model}' is not ready on the server at {self.base_url}")
-        return model_spec_from(model, version, meta, config)
+        return spec_from_documents(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
-        response = self._get_json("reading statistics", self._model_path(model, version) + "/stats")
-        return ServerStats.from_response(response, model, version)
+        return ServerStats.from_response(self.statistics(model, version), model, version)
+
+    def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
+        """Triton's statistics answer for one model, or for every model when model is ""."""
+        path = self._model_path(model, version) + "/stats" if model else "/v2/models/stats"
+        return self._get_json("reading statistics", path)
+
+    def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        status, config = self._get(self._model_path(model, version) + "/config")
+        if status != 200 or not isinstance(config, dict):
+            raise ServerError(
+                f"model '{model}'{f' version {version}' if version else ''} is not available on the "
+                f"server at {self.base_url}: {_server_message(status, config)}"
+            )
+        return config
+
+    def trace_settings(self, model: str = "") -> dict[str, Any]:
+        """Triton's trace extension: the model's settings, or the global ones."""
+        path = (self._model_path(model, "") if model else "/v2") + "/trace/setting"
+        return self._get_json("reading the trace settings", path)
+
+    def update_trace_settings(self, model: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """POSTs `changes` (None clears a model setting back to the global one)."""
+        status, answer = self._post(self._model_path(model, "") + "/trace/setting", changes)
+        if status != 200 or not isinstance(answer, dict):
+            raise ServerError(f"updating the trace settings of model '{model}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, answer)}")
+        return answer
 
     def infer_url(self, model: str, version: str = "") -> str:
         return self.base_url + self._model_path(model, version) + "/infer"
@@ -173,6 +197,32 @@ class TritonHttpService:
 BINARY_ONLY = ("FP16", "BF16")
 
 
+def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
+    """A ModelSpec from Triton's model metadata and config documents (the
+    same JSON over HTTP and from the in-process C API)."""
+    max_batch = int(config.get("max_batch_size", 0))
+    # Only the config says which inputs are optional; the metadata does not.
+    optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
+
+    def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+        out = []
+        for t in entries:
+            dims = tuple(int(d) for d in t["shape"])
+            if max_batch > 0 and dims:
+                dims = dims[1:]  # metadata includes the batch dimension as -1
+            out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
+        return tuple(out)
+
+    return ModelSpec(
+        name=model,
+        version=version,
+        platform=meta.get("platform", ""),
+        max_batch_size=max_batch,
+        inputs=tensors(meta.get("inputs", [])),
+        outputs=tensors(meta.get("outputs", [])),
+    )
+
+
 def _json_data(t: TensorSpec, array: np.ndarray) -> list[object]:
     if t.datatype in BINARY_ONLY:
         raise OptionError(f"--input-tensor-format json: input '{t.name}' is {t.datatype}, which Triton accepts "
@@ -191,7 +241,20 @@ def _requested_output(o: TensorSpec, output_format: str) -> dict[str, Any]:
 
 
 def _server_message(status: int, body: Any) -> str:
-    """Triton answers errors as {"error": "..."}; fall back to the status."""
+    """Triton answers errors as {"error": "..."}; fall back to the status and
+    whatever text came instead (a proxy's error page)."""
     if isinstance(body, dict) and body.get("error"):
         return str(body["error"])
+    if isinstance(body, str) and body:
+        return f"HTTP {status}: {body}"
     return f"HTTP {status}"
+
+
+def _page_text(raw: bytes, limit: int = 200) -> str:
+    """An HTML page's <title> (e.g. nginx's "400 No required SSL certificate
+    was sent"), or the start of a plain-text body, on one line."""
+    text = raw.decode("utf-8", errors="replace")
+    m = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if m:
+        text = m.group(1)
+    return " ".join(text.split())[:limit]

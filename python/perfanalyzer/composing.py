@@ -1,0 +1,72 @@
+"""Which models compose the profiled one: an ensemble's steps (from its
+config, recursively) and the models a BLS model calls, which Triton cannot
+know and the user names with --bls-composing-models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from perfanalyzer.errors import OptionError, PerfAnalyzerError, ServerError
+
+ModelId = tuple[str, str]  # (name, version); "" = the server's choice
+
+
+def parse_bls_models(text: str) -> tuple[ModelId, ...]:
+    """--bls-composing-models 'a:3,b' -> (("a", "3"), ("b", ""))."""
+    out: list[ModelId] = []
+    for item in text.split(","):
+        name, _, version = item.strip().partition(":")
+        name, version = name.strip(), version.strip()
+        if not name:
+            raise OptionError(f"--bls-composing-models '{text}': expected name[:version],name[:version],...")
+        if version and not version.isdigit():
+            raise OptionError(f"--bls-composing-models {name}:{version}: the version must be a number")
+        if (name, version) not in out:
+            out.append((name, version))
+    return tuple(out)
+
+
+def ensemble_steps(config: Mapping[str, Any]) -> tuple[ModelId, ...]:
+    """The models an ensemble config calls, each once; model_version -1 = latest."""
+    if config.get("platform") != "ensemble":
+        return ()
+    steps: list[ModelId] = []
+    for step in config.get("ensemble_scheduling", {}).get("step", []):
+        version = int(step.get("model_version", -1))
+        key = (str(step["model_name"]), str(version) if version >= 0 else "")
+        if key not in steps:
+            steps.append(key)
+    return tuple(steps)
+
+
+def composing_map(config_of: Callable[[str, str], Mapping[str, Any]], model: str, version: str,
+                  bls: tuple[ModelId, ...] = ()) -> dict[str, tuple[ModelId, ...]]:
+    """model name -> its composing models, for the profiled model and,
+    recursively, for composing models that are ensembles themselves.
+
+    config_of(name, version) returns the model's config; it raises a
+    PerfAnalyzerError naming the model when the server does not have it."""
+    if any(name == model for name, _ in bls):
+        raise OptionError(f"--bls-composing-models: '{model}' is the profiled model itself")
+    out: dict[str, tuple[ModelId, ...]] = {}
+    top = ensemble_steps(config_of(model, version)) + tuple(b for b in bls)
+    if top:
+        out[model] = tuple(dict.fromkeys(top))
+    seen = {model}
+    pending = list(out.get(model, ()))
+    while pending:
+        name, v = pending.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            steps = ensemble_steps(config_of(name, v))
+        except PerfAnalyzerError as e:
+            where = (f"--bls-composing-models {name}{':' + v if v else ''}" if (name, v) in bls
+                     else f"a step of ensemble '{model}'")
+            raise ServerError(f"{where}: {e}") from None
+        if steps:
+            out[name] = steps
+            pending.extend(steps)
+    return out

@@ -1,0 +1,189 @@
+"""Observing a run against the real server: Triton's CPU metrics, the verbose
+CSV, server traces set and restored, the HTML report, the export's schema and
+interruption keeping what was measured."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+from triton_launcher import TritonServer
+
+from .helpers import cli
+
+SHORT = ("-p", "400", "-s", "100", "-r", "20")
+SCHEMA = Path(__file__).parent / "data" / "profile_export.schema.json"
+
+
+def trace_settings(server: TritonServer, model: str = "identity") -> dict:
+    with urllib.request.urlopen(f"http://{server.http_url}/v2/models/{model}/trace/setting", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_cpu_metrics_and_verbose_csv(triton, tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:2", *SHORT, "--collect-metrics",
+              "--metrics-url", triton.metrics_url, "--metrics-interval", "100", "-f", str(out), "--verbose-csv")
+    assert run.code == 0, run.stderr
+    assert run.stdout.count("  Server Prometheus Metrics: ") == 2
+    utilizations = [float(x) for x in re.findall(r"Avg CPU Utilization: ([0-9.e+-]+)%", run.stdout)]
+    memory = [int(x) for x in re.findall(r"Max CPU Memory Usage: (\d+) bytes", run.stdout)]
+    assert len(utilizations) == 2 and all(0 <= u <= 100 for u in utilizations)
+    assert len(memory) == 2 and all(m > 0 for m in memory)
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[-7:] == ["Avg latency", "request/response", "response wait", "Avg GPU Utilization",
+                                  "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory"]
+    avg = {int(c): int(v) for c, v in re.findall(r"Request concurrency: (\d+)\n(?:.*\n)*?\s+Avg latency: (\d+)",
+                                                  run.stdout)}
+    for r in rows:
+        assert int(r["Avg latency"]) == avg[int(r["Concurrency"])]
+        assert r["Avg GPU Utilization"] == ""  # a CPU-only server has no GPU to report
+
+
+def test_unreachable_metrics_endpoint_warns_once(triton) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = cli("-m", "identity", "-u", triton.http_url, *SHORT, "--collect-metrics",
+              "--metrics-url", f"127.0.0.1:{port}/metrics", "--metrics-interval", "50")
+    assert run.code == 0, run.stderr
+    assert run.stderr.count("WARNING: cannot read server metrics") == 1
+    assert "Throughput:" in run.stdout and "Traceback" not in run.stderr
+
+
+@pytest.fixture(scope="module")
+def traced_server(model_repository: Path, tmp_path_factory: pytest.TempPathFactory):
+    trace_file = tmp_path_factory.mktemp("trace") / "trace.json"
+    with TritonServer(model_repository, extra_args=[f"--trace-config=triton,file={trace_file}"]) as server:
+        yield server, trace_file
+
+
+def test_trace_settings_applied_then_restored(traced_server) -> None:
+    server, trace_file = traced_server
+    before = trace_settings(server)
+    assert before["trace_level"] == ["OFF"]
+    run = cli("-m", "identity", "-u", server.http_url, "--request-count", "60",
+              "--trace-level", "TIMESTAMPS", "--trace-rate", "1")
+    assert run.code == 0, run.stderr
+    assert trace_settings(server) == before
+    # Triton flushes the trace file when the settings change back.
+    traced = trace_file.read_text().count('"model_name":"identity"')
+    assert traced >= 60
+
+
+def test_trace_file_the_server_refuses_is_one_error(traced_server, tmp_path: Path) -> None:
+    server, trace_file = traced_server
+    before = trace_settings(server)
+    run = cli("-m", "identity", "-u", server.http_url, "--trace-level", "TIMESTAMPS",
+              "--trace-file", str(tmp_path / "elsewhere.json"), *SHORT)
+    assert run.code == 99
+    assert "--trace-file" in run.stderr and "--trace-config" in run.stderr and str(trace_file) in run.stderr
+    assert "Traceback" not in run.stderr and "Request concurrency" not in run.stdout
+    assert trace_settings(server) == before
+
+
+def test_trace_settings_restored_after_sigterm(traced_server, tmp_path: Path) -> None:
+    server, _ = traced_server
+    before = trace_settings(server)
+    proc = subprocess.Popen([sys.executable, "-m", "perfanalyzer", "-m", "identity", "-u", server.http_url,
+                             "--concurrency-range", "1:50", *SHORT, "--trace-level", "TIMESTAMPS",
+                             "--trace-rate", "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "Avg request latency" in line:
+            break
+    assert trace_settings(server)["trace_level"] == ["TIMESTAMPS"]
+    threading.Timer(0.2, proc.send_signal, args=(signal.SIGTERM,)).start()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 99 and "interrupted" in err, err
+    assert trace_settings(server) == before
+
+
+def test_html_report_and_report_command(triton, tmp_path: Path) -> None:
+    page = tmp_path / "run.html"
+    out = tmp_path / "r.csv"
+    run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:2", *SHORT, "-f", str(out),
+              "--html-report", str(page))
+    assert run.code == 0, run.stderr
+    text = page.read_text()
+    assert "<th>Inferences/Second</th>" in text and "Avg request latency" in text  # table + server breakdown
+    assert "*** Measurement Settings ***" in text
+    png = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", text).group(1))
+    assert png.startswith(b"\x89PNG")
+    again = cli("report", str(out), "-o", str(tmp_path / "again.html"))
+    assert again.code == 0, again.stderr
+    assert text.count("<tr>") == (tmp_path / "again.html").read_text().count("<tr>") == 3
+
+
+def test_export_matches_the_schema(triton, tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    out = tmp_path / "export.json"
+    run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:2", *SHORT,
+              "--profile-export-file", str(out))
+    assert run.code == 0, run.stderr
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    first = doc["experiments"][0]["requests"][0]
+    assert first["request_inputs"] == {"INPUT0": None}  # FP32: perf_analyzer writes null
+    assert len(first["response_outputs"]) == len(first["response_timestamps"]) == 1
+
+
+def test_sigint_mid_sweep_keeps_csv_and_export(triton, tmp_path: Path) -> None:
+    out_csv, export = tmp_path / "partial.csv", tmp_path / "partial.json"
+    proc = subprocess.Popen([sys.executable, "-m", "perfanalyzer", "-m", "identity", "-u", triton.http_url,
+                             "--concurrency-range", "1:50", *SHORT, "-f", str(out_csv),
+                             "--profile-export-file", str(export)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "Avg request latency" in line:
+            break
+    threading.Timer(0.2, proc.send_signal, args=(signal.SIGINT,)).start()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 99 and "Traceback" not in err, err
+    rows = list(csv.reader(out_csv.open()))
+    assert rows[0][0] == "Concurrency" and [r[0] for r in rows[1:]][:1] == ["1"]
+    doc = json.loads(export.read_text())
+    assert doc["experiments"][0]["experiment"] == {"mode": "concurrency", "value": 1}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".perfanalyzer-")] == []
+
+
+def test_python_api_example_runs(triton, tmp_path: Path) -> None:
+    """The example in docs/python-api.md, run as a user would."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "python-api.md").read_text()
+    example = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    proc = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=180, env={**__import__("os").environ, "TRITON_URL": triton.http_url})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("infer/sec") == 2 and "concurrency 2:" in proc.stdout
+    rows = list(csv.reader((tmp_path / "identity.csv").open()))
+    assert rows[0][0] == "Concurrency" and len(rows) == 3
+
+
+def test_python_api_typed_results(triton) -> None:
+    import perfanalyzer
+    from perfanalyzer.errors import ServerError
+
+    windows = []
+    result = perfanalyzer.profile("identity", url=triton.http_url, concurrency=2, measurement_interval_ms=400,
+                                  stability_percentage=100, max_trials=20, on_window=windows.append,
+                                  collect_metrics=True, metrics_url=triton.metrics_url)
+    (level,) = result.levels
+    assert result.status == "ok" and level.stable and level.value == 2
+    assert len(windows) == level.windows >= 3 and all(w.level == 2 for w in windows)
+    assert level.server is not None and level.server["success_count"] >= level.request_count > 0
+    assert level.percentiles_us[50] <= level.percentiles_us[99]
+    assert level.metrics is not None and level.metrics["cpu_utilization"] is not None
+    json.dumps(result.to_dict())
+    with pytest.raises(ServerError, match="no_such_model"):
+        perfanalyzer.profile("no_such_model", url=triton.http_url)
