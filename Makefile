@@ -4,7 +4,7 @@ PYTHON      ?= python3
 VENV        := .venv
 SRV_VENV    := .venv-server
 VPY         := $(VENV)/bin/python
-APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev python3-dev python3-venv nginx openssl
+APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev nginx openssl python3-dev python3-venv
 PYTRITON    := nvidia-pytriton==0.7.0
 DEMO_OUT    := demo-out
 
@@ -50,7 +50,8 @@ demo: setup
 	  $(VENV)/bin/perfanalyzer -m identity -u '{http_url}' --concurrency-range 1:4 \
 	  -p 1000 -s 25 -r 20 -f $(DEMO_OUT)/identity.csv
 	$(VENV)/bin/perfanalyzer plot $(DEMO_OUT)/identity.csv
-	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png"
+	$(VENV)/bin/perfanalyzer report $(DEMO_OUT)/identity.csv -o $(DEMO_OUT)/identity.html
+	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png  report: $(DEMO_OUT)/identity.html"
 
 test: setup
 	$(VENV)/bin/pytest -q tests bench

@@ -20,6 +20,7 @@ from perfanalyzer.settings import (
     parse_range,
     parse_rate_range,
     parse_request_parameter,
+    parse_sequence_id_range,
     parse_shape,
     read_intervals,
     split_input_data,
@@ -74,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-parameter", dest="request_parameters", action="append", default=[],
                    help="name:value:type (type int, string or bool) added to every request's parameters "
                    "(repeatable)")
+    p.add_argument("--sequence-length", type=int, default=None,
+                   help="sequence models: base length of a sequence (default 20, or each JSON stream's length)")
+    p.add_argument("--sequence-length-variation", type=float, default=20.0,
+                   help="sequence lengths vary uniformly within +/- this percentage of the base (default 20)")
+    p.add_argument("--sequence-id-range", default=None,
+                   help="start[:end] of the correlation IDs used (default 1:4294967296)")
+    p.add_argument("--num-of-sequences", type=int, default=4,
+                   help="request-rate modes: sequences in flight together (default 4)")
+    p.add_argument("--serial-sequences", action="store_true",
+                   help="request-rate modes: a sequence sends its next request only after the previous answer")
+    p.add_argument("--output-shared-memory-size", type=int, default=102400,
+                   help="bytes of shared memory per output whose size is not fixed (default 102400)")
     p.add_argument("--concurrency-range", default=None,
                    help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
     p.add_argument("--request-rate-range", default=None,
@@ -146,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
     kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
-                       help="none (default); system and cuda do not apply to triton_c_api and torchserve")
+                       help="none (default), system (POSIX shared memory registered with the server) or cuda "
+                       "(not yet); neither applies to triton_c_api and torchserve")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
@@ -255,6 +269,12 @@ def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
         input_tensor_format=ns.input_tensor_format,
         output_tensor_format=ns.output_tensor_format,
         request_parameters=tuple(parse_request_parameter(r) for r in ns.request_parameters),
+        sequence_length=ns.sequence_length,
+        sequence_length_variation=ns.sequence_length_variation,
+        **parse_sequence_id_range(ns.sequence_id_range),
+        num_of_sequences=ns.num_of_sequences,
+        serial_sequences=ns.serial_sequences,
+        output_shared_memory_size=ns.output_shared_memory_size,
     )
 
 

@@ -27,6 +27,7 @@ class ModelSpec:
     max_batch_size: int
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    sequence: bool = False    # the config has sequence_batching: requests carry correlation IDs
 
     def check_batch_size(self, batch_size: int) -> None:
         if self.max_batch_size == 0 and batch_size > 1:

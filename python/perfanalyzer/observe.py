@@ -1,9 +1,9 @@
 """What watches a run besides the measurement itself: server metrics, server
 trace settings, live progress and the per-window callback of the Python API.
 
-The runner enters one RunObservers around the sweep; leaving it (normally,
-on an error or on Ctrl-C) stops the sampler and the progress line and puts
-the server's trace settings back."""
+The runner starts one RunObservers before the load and stops it when the
+load has stopped (normally, on an error or on Ctrl-C): that stops the sampler
+and the progress line and puts the server's trace settings back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from perfanalyzer.errors import ServerError
+from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.metrics import LevelMetrics, MetricsSampler
 from perfanalyzer.profiler import STABLE_WINDOWS, LevelResult, Measurement, level_label
 from perfanalyzer.report import progress as progress_mod
@@ -36,24 +36,30 @@ class RunObservers:
         self.user_on_window = on_window
         self.sampler = (MetricsSampler(settings.metrics_endpoint, settings.metrics_interval_ms, _warn, clock_ns)
                         if settings.collect_metrics else None)
-        self.trace = TraceSession(service, settings.model_name, requested(settings))
+        wanted = requested(settings)
+        if wanted and not hasattr(service, "trace_settings"):
+            raise OptionError("--trace-level/--trace-rate/--trace-count/--log-frequency/--trace-file: server "
+                              f"traces need Triton's trace extension, which --service-kind "
+                              f"{settings.service_kind} does not offer")
+        self.trace = TraceSession(service, settings.model_name, wanted)
         if show_progress is None:
             show_progress = progress_mod.wanted(settings.quiet)
         self.progress = (progress_mod.Progress(engine, settings.max_trials, settings.stability_percentage,
                                                level_label(settings.load_mode), clock_ns)
                          if show_progress else None)
 
-    def __enter__(self) -> RunObservers:
+    def start(self) -> None:
         self.trace.__enter__()  # before any load, so every measured request can be traced
         if self.sampler is not None:
             self.sampler.start()
         if self.progress is not None:
             self.progress.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Safe to call more than once; never raises for the trace restore."""
         if self.progress is not None:
             self.progress.stop()
+            self.progress = None
         if self.sampler is not None:
             self.sampler.stop()
         try:

@@ -52,21 +52,19 @@ def run_ramp(settings: Settings, engine: RampEngine, clock_ns: Callable[[], int]
     status, message = "ok", ""
     pause = 0.0005
     try:
-        while not (engine.ramp_done and engine.in_flight == 0):
-            if engine.failed != failed_before:
-                # A failing server would stall the ramp (failed requests are no responses).
-                engine.set_budget(0)
-                n = engine.failed - failed_before
-                status = "errors"
-                message = f"{n} requests failed during the periodic concurrency ramp: " + \
-                    "; ".join(engine.error_messages()[:3])
-                break
+        # A transport failure is no response and would stall the ramp: stop at the first one.
+        while not (engine.ramp_done and engine.in_flight == 0) and engine.failed == failed_before:
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
     except KeyboardInterrupt:
         engine.set_budget(0)
         status, message = "interrupted", "interrupted: the export holds the requests completed so far"
     end = clock_ns()
+    if engine.failed != failed_before and status == "ok":
+        engine.set_budget(0)
+        status = "errors"
+        message = (f"{engine.failed - failed_before} requests failed during the periodic concurrency ramp: "
+                   + "; ".join(engine.error_messages()[:3]))
     result = RampResult(start, end, engine.completed - done_before, engine.failed - failed_before, status, message)
     if settings.verbose:
         log(f"  Periodic concurrency {r.start}:{r.end}:{r.step}, request period {settings.request_period}: "

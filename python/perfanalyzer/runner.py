@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import perfanalyzer
-from perfanalyzer import _core
+from perfanalyzer import _core, sequences, shm
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.engine_threads import engine_threads
-from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, OptionError, PerfAnalyzerError
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import console, csv_writer, export, html
+from perfanalyzer.report import composing_csv, console, csv_writer, export, html
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
@@ -42,6 +42,7 @@ class PreparedLoad:
     engine: Any
     data_message: str = ""                        # the line about data read from files
     export_inputs: dict[str, object] | None = None  # request_inputs of the export
+    settings: Settings | None = None              # the settings as the load changed them (sequences)
 
 
 def _print(text: str) -> None:
@@ -64,27 +65,8 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     try:
         return _profile(settings, service, out, on_window, show_progress)
     finally:
+        shm.close_all()  # before the service: it unregisters the regions
         service.close()
-
-
-def _grpc_tls(settings: Settings) -> dict[str, object]:
-    """The engine's TLS arguments: PEM contents of the --ssl-grpc-* files."""
-    if not settings.ssl_grpc_use_ssl:
-        return {}
-
-    def read(flag: str, path: str) -> bytes | None:
-        if not path:
-            return None
-        try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except OSError as e:
-            raise PerfAnalyzerError(f"{flag} {path}: cannot read: {e.strerror}") from None
-
-    return dict(use_ssl=True,
-                root_certs=read("--ssl-grpc-root-certifications-file", settings.ssl_grpc_root_certifications_file),
-                private_key=read("--ssl-grpc-private-key-file", settings.ssl_grpc_private_key_file),
-                cert_chain=read("--ssl-grpc-certificate-chain-file", settings.ssl_grpc_certificate_chain_file))
 
 
 def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
@@ -105,11 +87,10 @@ def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
     if settings.protocol == "grpc":
         from perfanalyzer.services.triton_grpc import TritonGrpcService
 
-        s = settings
-        return TritonGrpcService(s.server_url, ssl=s.ssl_grpc_use_ssl,
-                                 root_certificates=s.ssl_grpc_root_certifications_file or None,
-                                 private_key=s.ssl_grpc_private_key_file or None,
-                                 certificate_chain=s.ssl_grpc_certificate_chain_file or None)
+        return TritonGrpcService(settings.server_url, ssl=settings.ssl_grpc_use_ssl,
+                                 root_certificates=settings.ssl_grpc_root_certifications_file or None,
+                                 private_key=settings.ssl_grpc_private_key_file or None,
+                                 certificate_chain=settings.ssl_grpc_certificate_chain_file or None)
     return TritonHttpService(settings.server_url, settings.http_headers, https=settings.https)
 
 
@@ -133,23 +114,71 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         # Every final response is flagged (an empty one after a decoupled model's last):
         # the engine ends a request on it.
         parameters = {**parameters, "triton_enable_empty_final_response": True}
+    if settings.protocol == "grpc":
+        return PreparedLoad(_grpc_engine(settings, service, spec, data, parameters), message, inputs)
+    sequencer = None
+    if spec.sequence:
+        sequences.check_settings(settings)
+        settings = sequences.open_loop_settings(settings)
+        tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
+        sequencer = sequences.make_sequencer(settings, data)
+        validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format,
+                                    sequences.request_steps(spec, data, settings.batch_size))
+    else:
+        tensors_list = request_tensors(spec, data, settings.batch_size)
+        validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
+    in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, validator is not None)
     bodies = [service.encode_request(spec, tensors, input_format=settings.input_tensor_format,
                                      output_format=settings.output_tensor_format,
-                                     parameters=parameters)
-              for tensors in request_tensors(spec, data, settings.batch_size)]
-    if settings.protocol == "grpc":
-        engine = _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
-                                  compression=settings.grpc_compression_algorithm,
-                                  request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                                  **_grpc_tls(settings))
-        return PreparedLoad(engine, message, inputs)
+                                     parameters=parameters, sequence=spec.sequence,
+                                     input_regions=in_regions[i] if in_regions else None,
+                                     output_regions=out_regions)
+              for i, tensors in enumerate(tensors_list)]
     engine = _core.HttpEngine(
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
-        tls=settings.https.engine_options(), threads=engine_threads(settings),
-        validator=build_validator(spec, data, settings.batch_size, settings.output_tensor_format),
+        tls=settings.https.engine_options(),
+        threads=1 if sequencer else engine_threads(settings),  # a sequencer is one thread's state
+        validator=validator, sequencer=sequencer,
     )
-    return PreparedLoad(engine, message, inputs)
+    return PreparedLoad(engine, message, inputs, settings)
+
+
+def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any, parameters: dict) -> Any:
+    """-i grpc: messages serialized once. What the gRPC engine cannot do yet
+    is refused rather than silently left out."""
+    if spec.sequence:
+        raise OptionError(f"model '{spec.name}' is a sequence model: sequences are supported over -i http only")
+    if settings.shared_memory != "none":
+        raise OptionError(f"--shared-memory {settings.shared_memory}: supported over -i http only")
+    if build_validator(spec, data, settings.batch_size, settings.output_tensor_format) is not None:
+        raise OptionError("validation_data: responses are validated over -i http only")
+    bodies = [service.encode_request(spec, tensors, parameters=parameters)
+              for tensors in request_tensors(spec, data, settings.batch_size)]
+    return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
+                            compression=settings.grpc_compression_algorithm,
+                            request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                            **_grpc_tls(settings))
+
+
+def _grpc_tls(settings: Settings) -> dict[str, object]:
+    """The gRPC engine's TLS arguments: PEM contents of the --ssl-grpc-* files."""
+    if not settings.ssl_grpc_use_ssl:
+        return {}
+
+    def read(flag: str, path: str) -> bytes | None:
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as e:
+            raise PerfAnalyzerError(f"{flag} {path}: cannot read: {e.strerror}") from None
+
+    return dict(use_ssl=True,
+                root_certs=read("--ssl-grpc-root-certifications-file", settings.ssl_grpc_root_certifications_file),
+                private_key=read("--ssl-grpc-private-key-file", settings.ssl_grpc_private_key_file),
+                cert_chain=read("--ssl-grpc-certificate-chain-file", settings.ssl_grpc_certificate_chain_file))
 
 
 def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapshot | None]:
@@ -171,6 +200,7 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
     service.check_ready()
     load = _open_engine(settings, service)
     engine = load.engine
+    settings = load.settings or settings
     server_stats = _server_stats(settings, service)
     label = getattr(service, "protocol_label", "HTTP")
     if load.data_message:
@@ -191,17 +221,25 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
 
     if settings.profile_export_file:
         engine.keep_records()
-    engine.start()
+    observers.start()  # trace settings go on before any load; a refusal ends the run here
+    try:
+        engine.start()
+    except BaseException:
+        observers.stop()
+        raise
     if settings.load_mode == "periodic_concurrency":
-        return _run_ramp(settings, engine, service)
+        try:
+            return _run_ramp(settings, engine, service)
+        finally:
+            observers.stop()
     result: SweepResult | None = None
     try:
-        with observers:
-            profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
-            profiler.on_window = observers.on_window
-            result = profiler.sweep(on_level, on_level_start)
+        profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+        profiler.on_window = observers.on_window
+        result = profiler.sweep(on_level, on_level_start)
     finally:
         engine.stop(drain_ms=2000)
+        observers.stop()
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
@@ -255,6 +293,8 @@ def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures]
         try:
             csv_writer.write_atomic(settings.filename, csv_writer.render(
                 stable, settings.percentile, settings.verbose_csv, settings.collect_metrics))
+            for path, text in composing_csv.files(settings.filename, stable).items():
+                csv_writer.write_atomic(path, text)
         except OSError as e:
             raise PerfAnalyzerError(f"-f {settings.filename}: cannot write the CSV: {e.strerror}") from None
     if settings.html_report and printed:

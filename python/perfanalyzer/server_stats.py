@@ -4,7 +4,7 @@ server-side latency breakdown perf_analyzer prints."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from perfanalyzer.composing import ModelId
@@ -39,7 +39,7 @@ class ServerStats:
     cache_miss_ns: int = 0
     # Ensemble steps or --bls-composing-models: ((name, version, stats), ...)
     # sorted by name then version, as perf_analyzer prints them.
-    composing: tuple[tuple[str, str, ServerStats], ...] = field(default=(), compare=True)
+    composing: tuple[tuple[str, str, ServerStats], ...] = ()
 
     @classmethod
     def counter_names(cls) -> list[str]:
@@ -73,7 +73,7 @@ class ServerStats:
         mine = {(n, v): st for n, v, st in self.composing}
         theirs = {(n, v): st for n, v, st in other.composing}
         composing = tuple((n, v, mine.get((n, v), ServerStats())._combine(theirs.get((n, v), ServerStats()), sign))
-                          for n, v in sorted(mine.keys() | theirs.keys()))
+                          for n, v in sorted(mine.keys() | theirs.keys(), key=_model_order))
         return ServerStats(**counters, composing=composing)
 
     def __sub__(self, other: ServerStats) -> ServerStats:
@@ -215,11 +215,16 @@ class StatsQuery:
             cv = self.stats_version(cname, cversion, start, end)
             composing.append((cname, cv, self._delta(start, end, cname, cv)))
         return ServerStats(**{n: getattr(d, n) for n in ServerStats.counter_names()},
-                           composing=tuple(sorted(composing, key=lambda c: (c[0], _version_key(c[1])))))
+                           composing=tuple(sorted(composing, key=_model_order)))
 
 
 def _version_key(v: str) -> tuple[int, str]:
     return (int(v), "") if v.isdigit() else (-1, v)
+
+
+def _model_order(item: tuple[Any, ...]) -> tuple[str, tuple[int, str]]:
+    """(name, version, ...) by name, then numeric version."""
+    return item[0], _version_key(item[1])
 
 
 @dataclass(frozen=True)

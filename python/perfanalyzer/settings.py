@@ -77,6 +77,14 @@ class Settings:
     input_tensor_format: str = "binary"
     output_tensor_format: str = "binary"
     request_parameters: tuple[tuple[str, str, str], ...] = ()  # (name, value, type) as given
+    # sequence models (sequence_batching in the model config)
+    sequence_length: int | None = None   # None: 20, or each JSON stream's own length
+    sequence_length_variation: float = 20.0
+    sequence_id_start: int = 1
+    sequence_id_range: int = 2**32 - 1    # ids start .. start + range - 1, reused modulo the range
+    num_of_sequences: int = 4            # request-rate modes: sequences in flight together
+    serial_sequences: bool = False
+    output_shared_memory_size: int = 102400  # --shared-memory: bytes per output whose size is not fixed
     concurrency_range: Range = field(default_factory=lambda: Range(1, 1, 1))
     latency_threshold_ms: int = 0
     measurement_interval_ms: int = 5000
@@ -240,37 +248,6 @@ class Settings:
                 raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
         return self
 
-    def _validate_grpc_flags(self) -> None:
-        if self.grpc_channels < 1:
-            raise OptionError(f"--grpc-channels: must be >= 1, got {self.grpc_channels}")
-        if self.grpc_compression_algorithm not in GRPC_COMPRESSION:
-            raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
-                              f"{', '.join(GRPC_COMPRESSION)}")
-        tls_files = (("--ssl-grpc-root-certifications-file", self.ssl_grpc_root_certifications_file),
-                     ("--ssl-grpc-private-key-file", self.ssl_grpc_private_key_file),
-                     ("--ssl-grpc-certificate-chain-file", self.ssl_grpc_certificate_chain_file))
-        for flag, path in tls_files:
-            if path and not os.path.isfile(path):
-                raise OptionError(f"{flag} {path}: no such file")
-        if bool(self.ssl_grpc_private_key_file) != bool(self.ssl_grpc_certificate_chain_file):
-            raise OptionError("--ssl-grpc-private-key-file and --ssl-grpc-certificate-chain-file go together "
-                              "(the client's key and its certificate, for mutual TLS)")
-        if self.protocol != "grpc":
-            if self.streaming:
-                raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
-            if self.ssl_grpc_use_ssl:
-                raise OptionError("--ssl-grpc-use-ssl is only allowed with gRPC protocol (-i grpc)")
-            return
-        if self.streaming and self.request_timeout_ms:
-            raise OptionError("--request-timeout is not supported with --streaming (a deadline would end the stream)")
-        if "://" in self.server_url:
-            raise OptionError(f"-u {self.server_url}: -i grpc expects host:port (no scheme)")
-        if self.http_headers:
-            raise OptionError("-H: custom headers are not supported with -i grpc")
-        if self.input_tensor_format != "binary" or self.output_tensor_format != "binary":
-            raise OptionError("--input-tensor-format/--output-tensor-format json apply to HTTP only; "
-                              "gRPC always sends raw tensor contents")
-
     def _validate_service_kind(self) -> None:
         """Each service kind takes its own flags; one that does not apply is
         an error naming the kind, never silently ignored."""
@@ -285,7 +262,6 @@ class Settings:
                                   "triton_c_api: the in-process server reads the input buffers directly")
             if kind == "torchserve":
                 raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind torchserve")
-            raise OptionError(f"--shared-memory {self.shared_memory}: not supported yet")
         if kind != "triton_c_api":
             for flag, given in (("--triton-server-directory", self.triton_server_directory),
                                 ("--model-repository", self.model_repository)):
@@ -317,6 +293,36 @@ class Settings:
                 raise OptionError(f"{flag} does not apply to --service-kind {kind}")
         if kind != "triton" and self.protocol != "http":
             raise OptionError(f"-i {self.protocol} does not apply to --service-kind {kind}")
+    def _validate_grpc_flags(self) -> None:
+        if self.grpc_channels < 1:
+            raise OptionError(f"--grpc-channels: must be >= 1, got {self.grpc_channels}")
+        if self.grpc_compression_algorithm not in GRPC_COMPRESSION:
+            raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
+                              f"{', '.join(GRPC_COMPRESSION)}")
+        tls_files = (("--ssl-grpc-root-certifications-file", self.ssl_grpc_root_certifications_file),
+                     ("--ssl-grpc-private-key-file", self.ssl_grpc_private_key_file),
+                     ("--ssl-grpc-certificate-chain-file", self.ssl_grpc_certificate_chain_file))
+        for flag, path in tls_files:
+            if path and not os.path.isfile(path):
+                raise OptionError(f"{flag} {path}: no such file")
+        if bool(self.ssl_grpc_private_key_file) != bool(self.ssl_grpc_certificate_chain_file):
+            raise OptionError("--ssl-grpc-private-key-file and --ssl-grpc-certificate-chain-file go together "
+                              "(the client's key and its certificate, for mutual TLS)")
+        if self.protocol != "grpc":
+            if self.streaming:
+                raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
+            if self.ssl_grpc_use_ssl:
+                raise OptionError("--ssl-grpc-use-ssl is only allowed with gRPC protocol (-i grpc)")
+            return
+        if self.streaming and self.request_timeout_ms:
+            raise OptionError("--request-timeout is not supported with --streaming (a deadline would end the stream)")
+        if "://" in self.server_url:
+            raise OptionError(f"-u {self.server_url}: -i grpc expects host:port (no scheme)")
+        if self.http_headers:
+            raise OptionError("-H: custom headers are not supported with -i grpc")
+        if self.input_tensor_format != "binary" or self.output_tensor_format != "binary":
+            raise OptionError("--input-tensor-format/--output-tensor-format json apply to HTTP only; "
+                              "gRPC always sends raw tensor contents")
 
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:
@@ -335,6 +341,31 @@ class Settings:
                 raise OptionError(f"{flag}: unsupported type '{fmt}'; the available options are 'binary' or 'json'")
         for name, value, kind in self.request_parameters:
             typed_parameter(name, value, kind)
+        self._validate_sequence_flags()
+        if self.output_shared_memory_size <= 0:
+            raise OptionError(f"--output-shared-memory-size: must be > 0, got {self.output_shared_memory_size}")
+
+    def _validate_sequence_flags(self) -> None:
+        if self.sequence_length is not None and self.sequence_length < 1:
+            raise OptionError(f"--sequence-length: must be >= 1, got {self.sequence_length}")
+        if not 0 <= self.sequence_length_variation <= 100:
+            raise OptionError("--sequence-length-variation: must be a percentage in 0..100, got "
+                              f"{self.sequence_length_variation:g}")
+        if self.num_of_sequences < 1:
+            raise OptionError(f"--num-of-sequences: must be >= 1, got {self.num_of_sequences}")
+        if self.sequence_id_start < 1 or self.sequence_id_range < 1 or \
+                self.sequence_id_start + self.sequence_id_range > 2**64:
+            # Triton reads correlation ID 0 as "no sequence".
+            raise OptionError("--sequence-id-range: want start:end with 1 <= start < end <= 2^64, got "
+                              f"{self.sequence_id_start}:{self.sequence_id_start + self.sequence_id_range}")
+        r = self.concurrency_range
+        most = max(r.start, r.end) if self.load_mode == "concurrency" else self.num_of_sequences
+        if self.sequence_id_range < most:
+            # perf_analyzer's words: every sequence in flight needs an id of its own.
+            what = "the maximum possible concurrency" if self.load_mode == "concurrency" \
+                else f"--num-of-sequences ({self.num_of_sequences})"
+            raise OptionError(f"--sequence-id-range: sequence id range specified is smaller than {what}, "
+                              "sequence id collision may occur.")
 
     def _validate_periodic(self) -> None:
         if not self.profile_export_file:
@@ -511,3 +542,20 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
         return name, tuple(int(d) for d in dims.split(","))
     except ValueError:
         raise OptionError(f"--shape {name}: dimensions must be integers, got '{dims}'") from None
+
+
+def parse_sequence_id_range(text: str | None) -> dict[str, int]:
+    """--sequence-id-range start[:end] -> Settings fields (perf_analyzer: ids start .. end - 1)."""
+    if text is None:
+        return {}
+    parts = text.split(":")
+    try:
+        start = int(parts[0])
+        end = int(parts[1]) if len(parts) == 2 else start + 2**32 - 1
+    except ValueError:
+        raise OptionError(f"--sequence-id-range: want start[:end] as integers, got '{text}'") from None
+    if len(parts) > 2:
+        raise OptionError(f"--sequence-id-range: want start[:end], got '{text}'")
+    if end <= start:
+        raise OptionError(f"--sequence-id-range: end ({end}) must be greater than start ({start})")
+    return {"sequence_id_start": start, "sequence_id_range": end - start}

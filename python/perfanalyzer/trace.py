@@ -48,6 +48,14 @@ class TraceSession:
     def __enter__(self) -> TraceSession:
         if not self.wanted:
             return self
+        try:
+            self._apply()
+        except BaseException:
+            self.close()  # whatever was already changed goes back
+            raise
+        return self
+
+    def _apply(self) -> None:
         before = self.service.trace_settings(self.model)
         global_ = self.service.trace_settings()
         changes = dict(self.wanted)
@@ -72,7 +80,6 @@ class TraceSession:
         changes.pop("trace_file", None)
         if changes:
             self.applied = self.service.update_trace_settings(self.model, changes)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -39,19 +39,20 @@ def expected_outputs(spec: ModelSpec, data: DataSet, steps: list[int], stream: i
 
 
 def build_validator(spec: ModelSpec, data: DataSet, batch_size: int, output_format: str,
-                    bodies: list[list[int]] | None = None, stream: int = 0) -> _core.Validator | None:
-    """A Validator for the request bodies (given by their steps), or None
-    when the data has no validation_data."""
+                    bodies: list[tuple[int, list[int]]] | None = None) -> _core.Validator | None:
+    """A Validator for the request bodies, each given as (stream, its steps),
+    by default stream 0 batched as batching sends it; None when the data has
+    no validation_data."""
     if not data.has_expected:
         return None
     if output_format != "binary":
         raise OptionError(f"{data.origin}: validation_data needs --output-tensor-format binary "
                           "(responses are compared byte for byte)")
     if bodies is None:
-        bodies = request_steps(spec, data, batch_size, stream)
+        bodies = [(0, steps) for steps in request_steps(spec, data, batch_size)]
     datatypes = {t.name: t.datatype for t in spec.outputs}
     validator = _core.Validator(len(bodies))
-    for i, steps in enumerate(bodies):
+    for i, (stream, steps) in enumerate(bodies):
         validator.set_steps(i, steps, stream)
         for name, array in expected_outputs(spec, data, steps, stream).items():
             validator.add_output(i, name, datatypes[name], tensor_bytes(datatypes[name], array), len(steps))

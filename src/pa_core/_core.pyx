@@ -504,6 +504,7 @@ cdef class Engine:
 
 # One file per transport: each defines an Engine subclass that creates its C engine.
 include "validate.pxi"  # before the transports: they take a Validator
+include "sequence.pxi"  # ... and a Sequencer
 include "http_engine.pxi"
 include "capi_engine.pxi"
 include "grpc_engine.pxi"

@@ -32,6 +32,7 @@ typedef struct request {
     char *bytes; /* request line + headers + body */
     size_t len;
     size_t body_len;
+    pa_seq_fields seq; /* sequences: where the body's patchable fields are (offsets in bytes) */
 } request;
 
 enum parse_state { HEAD, BODY_LENGTH, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILER, BODY_UNTIL_CLOSE, DONE };
@@ -60,6 +61,10 @@ typedef struct slot {
     int keep_body;       /* validation on: the body is collected in `resp` */
     pa_body_buf resp;
     long json_len;       /* Inference-Header-Content-Length, -1 when absent */
+    size_t body_index;   /* which of the engine's requests this one is */
+    long seq;            /* sequences: the sequence of the request in flight, -1 none */
+    request own;         /* sequences: this slot's patched copy of its request */
+    size_t own_cap;
 } slot;
 
 typedef struct http1_engine {
@@ -77,6 +82,7 @@ typedef struct http1_engine {
     long request_timeout_ms;
     long connect_timeout_ms;
     const pa_validator *validator;
+    pa_sequencer *sequencer;
 
     int epfd;
     int wakefd;
@@ -93,6 +99,38 @@ static void close_conn(http1_engine *e, slot *s) {
     s->reused = 0;
 }
 
+static void release_sequence(http1_engine *e, slot *s) {
+    if (s->seq >= 0)
+        pa_seq_done(e->sequencer, (unsigned)s->seq);
+    s->seq = -1;
+}
+
+/* Sequences: the slot's own copy of the step's request, with the sequence
+ * id and flags patched in; grows once to the largest request. */
+static const request *sequence_step(http1_engine *e, slot *s) {
+    pa_seq_request q;
+    long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)s->base.index : -1;
+    if (pa_seq_next(e->sequencer, which, &q) != 0)
+        return NULL;
+    const request *r = &e->requests[q.body];
+    if (r->len > s->own_cap) {
+        char *grown = realloc(s->own.bytes, r->len);
+        if (!grown) {
+            pa_seq_done(e->sequencer, q.seq);
+            return NULL;
+        }
+        s->own.bytes = grown;
+        s->own_cap = r->len;
+    }
+    memcpy(s->own.bytes, r->bytes, r->len);
+    pa_seq_patch(s->own.bytes, &r->seq, &q);
+    s->own.len = r->len;
+    s->own.body_len = r->body_len;
+    s->body_index = q.body;
+    s->seq = q.seq;
+    return &s->own;
+}
+
 static void fail(http1_engine *e, slot *s, const char *what, int err) {
     char msg[PA_ERROR_MESSAGE_LEN];
     if (err)
@@ -100,6 +138,7 @@ static void fail(http1_engine *e, slot *s, const char *what, int err) {
     else
         snprintf(msg, sizeof(msg), "%s %s", what, e->where);
     s->base.active = 0;
+    release_sequence(e, s);
     close_conn(e, s);
     pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
     pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
@@ -196,9 +235,19 @@ static void begin_response(slot *s) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     http1_engine *e = (http1_engine *)base;
     slot *s = (slot *)ps;
-    s->req = &e->requests[e->next_request];
-    if (++e->next_request == e->n_requests)
-        e->next_request = 0;
+    if (e->sequencer) {
+        s->req = sequence_step(e, s);
+        if (!s->req) {
+            s->base.active = 1; /* recorded as a failed request, which ends it */
+            fail(e, s, "no sequence free (or out of memory) for a request to", 0);
+            return;
+        }
+    } else {
+        s->body_index = e->next_request;
+        s->req = &e->requests[e->next_request];
+        if (++e->next_request == e->n_requests)
+            e->next_request = 0;
+    }
     s->sent = 0;
     s->retried = 0;
     memset(&s->t, 0, sizeof(s->t));
@@ -387,9 +436,10 @@ static int consume(slot *s, const char *data, size_t n) {
 static void complete(http1_engine *e, slot *s) {
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
+    release_sequence(e, s);
     char msg[PA_ERROR_MESSAGE_LEN];
     if (e->validator && s->status >= 200 && s->status < 300 &&
-        pa_validator_check_http(e->validator, (size_t)(s->req - e->requests), s->resp.data, s->resp.len,
+        pa_validator_check_http(e->validator, s->body_index, s->resp.data, s->resp.len,
                                 s->json_len >= 0 ? (size_t)s->json_len : s->resp.len, msg, sizeof(msg))) {
         pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
         if (s->close_after)
@@ -494,6 +544,7 @@ static pa_slot *new_slot(pa_engine *base) {
     if (!s)
         return NULL;
     s->fd = -1;
+    s->seq = -1;
     s->keep_body = ((http1_engine *)base)->validator != NULL;
     return &s->base;
 }
@@ -577,6 +628,7 @@ static void destroy(pa_engine *base) {
         close_conn(e, s);
         free(s->head);
         free(s->resp.data);
+        free(s->own.bytes);
         free(s);
     }
     free(e->base.slots);
@@ -658,6 +710,7 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
     e->request_timeout_ms = cfg->request_timeout_ms;
     e->connect_timeout_ms = cfg->connect_timeout_ms;
     e->validator = cfg->validator;
+    e->sequencer = cfg->sequencer;
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->requests = calloc(cfg->n_bodies, sizeof(request));
@@ -683,6 +736,12 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
         memcpy(r->bytes + w, b->data, b->len);
         r->len = (size_t)w + b->len;
         r->body_len = b->len;
+        if (e->sequencer && pa_seq_find_fields(r->bytes, r->len, &r->seq) != 0) {
+            snprintf(err, errlen, "request body %zu has no sequence_id/sequence_start/sequence_end fields", i);
+            errno = 0;
+            destroy(&e->base);
+            return NULL;
+        }
     }
     return &e->base;
 fail:

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "sequence.h"
 #include "validate.h"
 
 typedef struct pa_http_body {
@@ -32,6 +33,7 @@ typedef struct pa_http_config {
     const char *tls_key_file;
     const char *tls_key_type;   /* "PEM" or "DER" */
     const pa_validator *validator; /* NULL: responses are not validated; else outlives the engine */
+    pa_sequencer *sequencer;    /* NULL: no sequences; else bodies are streams' steps, used by the engine thread */
 } pa_http_config;
 
 /* libcurl multi: HTTP and HTTPS. Returns NULL and fills err on failure. */

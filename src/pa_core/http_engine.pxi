@@ -22,6 +22,7 @@ cdef extern from "http_config.h":
         const char *tls_key_file
         const char *tls_key_type
         const pa_validator *validator
+        pa_sequencer *sequencer
     int pa_curl_global_init()
     pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
     pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t errlen)
@@ -42,14 +43,18 @@ cdef class HttpEngine(Engine):
     (default 2), ca_file, cert_file, cert_type, key_file, key_type.
     threads: engine threads, each with its own connections and share of the
     load, sharing one budget, one set of counters and one window recorder.
-    validator: a Validator with the expected outputs of each body, or None."""
+    validator: a Validator with the expected outputs of each body, or None.
+    sequencer: a Sequencer (sequence models: bodies are the streams' steps), or
+    None; its state belongs to one engine thread, so it needs threads=1."""
     cdef readonly str url
     cdef readonly str client
     cdef readonly unsigned threads
     cdef readonly object validator  # kept alive: the C engine reads it
+    cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
-                  str client="auto", dict tls=None, unsigned threads=1, Validator validator=None):
+                  str client="auto", dict tls=None, unsigned threads=1, Validator validator=None,
+                  Sequencer sequencer=None):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
@@ -107,6 +112,15 @@ cdef class HttpEngine(Engine):
             cfg.tls_key_file = <const char *> tls_b["key_file"]
             cfg.tls_key_type = <const char *> tls_b["key_type"]
             cfg.validator = validator.v if validator is not None else NULL
+            cfg.sequencer = NULL
+            if sequencer is not None:
+                if client != "native":
+                    raise ValueError("sequences are sent by the native HTTP client only (plain http://)")
+                if sequencer.n_bodies != n:
+                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n}")
+                if threads > 1:
+                    raise ValueError("a sequencer drives one engine thread (threads=1)")
+                cfg.sequencer = sequencer.take()
             if validator is not None and validator.n_bodies != n:
                 raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
             if client == "native":
@@ -128,6 +142,7 @@ cdef class HttpEngine(Engine):
             self.threads = threads
             self.url = url
             self.validator = validator
+            self.sequencer = sequencer
             self.client = client
         finally:
             for p in headers_ptrs:

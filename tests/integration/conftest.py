@@ -24,7 +24,8 @@ from triton_launcher import TritonServer, TritonServerError  # noqa: E402
 @pytest.fixture(scope="session")
 def model_repository() -> Path:
     """examples/model_repository: identity, add_sub, sleep_2ms, identity_dynamic,
-    pass_through, ensemble_add_sub (add_sub -> pass_through), bls_add_sub, repeat_4 (decoupled)."""
+    pass_through, ensemble_add_sub (add_sub -> pass_through), bls_add_sub,
+    string_echo, optional_add, repeat_4 (decoupled)."""
     return REPO_ROOT / "examples" / "model_repository"
 
 

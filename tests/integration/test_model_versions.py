@@ -53,7 +53,7 @@ def run(server: TritonServer, version: str, background_v1: bool, capsys) -> tupl
     alongside); returns the merged measurement, the warnings on stderr and
     how many background requests were sent."""
     s = Settings(model_name="identity", model_version=version, url=server.http_url, concurrency_range=Range(1, 1, 1),
-                 measurement_interval_ms=500, max_trials=20, stability_percentage=100.0).validate()
+                 request_count=300).validate()
     stop, sent = threading.Event(), [0]
     t = threading.Thread(target=_infer_v1, args=(server.http_url, stop, sent), daemon=True)
     capsys.readouterr()

@@ -181,9 +181,30 @@ def test_python_api_typed_results(triton) -> None:
     (level,) = result.levels
     assert result.status == "ok" and level.stable and level.value == 2
     assert len(windows) == level.windows >= 3 and all(w.level == 2 for w in windows)
-    assert level.server is not None and level.server["success_count"] >= level.request_count > 0
+    assert level.server is not None and level.request_count > 0
+    # The server's counters are read just after the client's boundaries: a few requests may fall either side.
+    assert abs(level.server["success_count"] - level.request_count) <= max(10, level.request_count // 10)
+    assert level.server["queue"] >= 0 and level.server["compute_infer"] > 0
     assert level.percentiles_us[50] <= level.percentiles_us[99]
     assert level.metrics is not None and level.metrics["cpu_utilization"] is not None
     json.dumps(result.to_dict())
     with pytest.raises(ServerError, match="no_such_model"):
         perfanalyzer.profile("no_such_model", url=triton.http_url)
+
+
+def test_ensemble_writes_one_csv_per_composing_model(triton, tmp_path: Path) -> None:
+    out = tmp_path / "ens.csv"
+    run = cli("-m", "ensemble_add_sub", "-u", triton.http_url, *SHORT, "-f", str(out))
+    assert run.code == 0, run.stderr
+    (main_row,) = list(csv.DictReader(out.open()))
+    for step in ("add_sub_v1.ens.csv", "pass_through_v1.ens.csv"):
+        rows = list(csv.DictReader((tmp_path / step).open()))
+        assert list(rows[0]) == ["Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv",
+                                 "Server Queue", "Server Compute Input", "Server Compute Infer",
+                                 "Server Compute Output", "Client Recv"]
+        (row,) = rows
+        assert row["Concurrency"] == "1" and row["Client Send"] == row["Client Recv"] == "0"
+        # Every ensemble request runs each step once: the same rate, up to the window-edge skew.
+        ratio = float(row["Inferences/Second"]) / float(main_row["Inferences/Second"])
+        assert 0.9 < ratio < 1.1
+        assert int(row["Server Compute Infer"]) > 0

@@ -25,7 +25,7 @@ from triton_launcher import TritonServer, TritonServerError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO_ROOT / "tools" / "triton_launcher.py"
 MODELS = ["add_sub", "bls_add_sub", "ensemble_add_sub", "identity", "identity_dynamic", "optional_add",
-          "pass_through", "repeat_4", "sleep_2ms", "string_echo"]
+          "pass_through", "repeat_4", "sequence_accumulate", "sleep_2ms", "string_echo"]
 
 
 def _request(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

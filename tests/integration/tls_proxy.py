@@ -144,7 +144,9 @@ class TlsProxy:
         conf = root / "nginx.conf"
         conf.write_text(_nginx_config(self.pki, self.upstream, self.ports, root))
         log = open(root / "stderr.log", "wb")
-        self.proc = subprocess.Popen([nginx, "-p", str(root), "-c", str(conf)], stdout=log, stderr=log,
+        # -e: nginx opens its compiled-in error log before reading the config; keep even that one here.
+        self.proc = subprocess.Popen([nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
+                                     stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout_s

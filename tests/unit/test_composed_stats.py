@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,44 @@ def test_explicit_version():
     assert delta_for("1", {"1": 4, "3": 6})[0].success_count == 4
     with pytest.raises(ServerError, match="no statistics for model 'identity' version 7"):
         delta_for("7", {})
+
+
+# -- layout against perf_analyzer 2.40's own output ------------------------------
+# tests/unit/data/pa240_{ensemble,bls}.log: the C++ perf_analyzer 2.40 on the
+# example models (`perf_analyzer -m ensemble_add_sub -u HOST:PORT -p 1000 -s 50`,
+# and `-m bls_add_sub --bls-composing-models add_sub,pass_through:1`).
+
+LEAF = re.compile(r"Avg request latency: (\d+) usec \(overhead (\d+) usec \+ queue (\d+) usec \+ compute input (\d+) "
+                  r"usec \+ compute infer (\d+) usec \+ compute output (\d+) usec\)")
+TOP = re.compile(r"Avg request latency: (\d+) usec \(overhead (\d+) usec \+ queue (\d+) usec \+ compute (\d+) usec\)")
+
+
+def figures_from_pa(block: list[str]) -> dict[str, Any]:
+    """perf_analyzer's printed server integers as our server figures."""
+    def counts(lines: list[str]) -> dict[str, Any]:
+        vals = [int(line.rsplit(": ", 1)[1]) for line in lines]
+        return {"inference_count": vals[0], "execution_count": vals[1], "success_count": vals[2], "uses_cache": 0}
+
+    top = dict(counts(block[0:3]))
+    m = TOP.search(block[3])
+    top.update(avg_request=int(m[1]), composed_overhead=int(m[2]), composed_queue=int(m[3]),
+               composed_compute=int(m[4]), composing=[])
+    i = 6
+    while i < len(block):
+        name, version = block[i].strip().split(", version: ")
+        c = dict(counts(block[i + 1:i + 4]), name=name, version=version)
+        m = LEAF.search(block[i + 4])
+        c.update(zip(("avg_request", "overhead", "queue", "compute_input", "compute_infer", "compute_output"),
+                     map(int, m.groups()), strict=True))
+        top["composing"].append(c)
+        i += 6  # name, 3 counts, latency, blank
+    return top
+
+
+@pytest.mark.parametrize("log", ["pa240_ensemble.log", "pa240_bls.log"])
+def test_server_block_matches_perf_analyzer_text(log: str):
+    text = (DATA / log).read_text()
+    block = text.split("  Server: \n", 1)[1].split("\nInferences/Second vs.", 1)[0].rstrip("\n").split("\n")
+    assert block[5] == "  Composing models: "
+    ours = console.server_lines(figures_from_pa(block), 1)
+    assert ours == block

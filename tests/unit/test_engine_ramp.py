@@ -43,3 +43,20 @@ def test_ramp_rejects_a_bad_range(server, client):  # noqa: F811
             raise AssertionError(f"set_periodic{args} was accepted")
     finally:
         engine.close()
+
+
+def test_failing_requests_end_the_ramp_with_their_message(server, client, tmp_path):  # noqa: F811
+    from perfanalyzer.cli import parse_args
+    from perfanalyzer.periodic import run_ramp
+
+    s = parse_args(["-m", "m", "--periodic-concurrency-range", "1:4:1", "--request-period", "5",
+                    "--profile-export-file", str(tmp_path / "ramp.json")])
+    engine = _core.HttpEngine(url(server, "/v2/models/m/fail"), [(BODY, HEADERS)], client=client)
+    try:
+        engine.start()
+        result = run_ramp(s, engine, _core.now_ns, log=lambda line: None)
+        engine.stop(drain_ms=5000)
+    finally:
+        engine.close()
+    assert result.status == "errors" and result.completed == 0 and result.failed >= 1
+    assert 'HTTP 500: {"error":"boom"}' in result.message

@@ -190,3 +190,50 @@ def test_api_keywords_build_the_cli_settings() -> None:
         settings_from("m", concurrency=1, request_rate=10)
     with pytest.raises(OptionError, match="-p"):
         settings_from("m", measurement_interval_ms=0)
+
+
+def test_plot_export_json(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    import json
+
+    t0 = 1_700_000_000_000_000_000
+    requests = [{"timestamp": t0 + i * 1_000_000, "request_inputs": {},
+                 "response_timestamps": [t0 + i * 1_000_000 + 300_000 + (i % 7) * 10_000], "response_outputs": [{}]}
+                for i in range(500)]
+    doc = {"experiments": [{"experiment": {"mode": "concurrency", "value": 1}, "requests": requests,
+                            "window_boundaries": [t0, t0 + 250_000_000, t0 + 501_000_000]}],
+           "version": "x", "service_kind": "triton", "endpoint": "v2/models/m/infer"}
+    src = tmp_path / "e.json"
+    src.write_text(json.dumps(doc))
+    assert cli.main(["plot", str(src)]) == 0
+    for name in ("e_throughput_over_time.png", "e_latency_histogram.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert cli.main(["plot", str(bad)]) != 0
+    assert "not a profile export" in capsys.readouterr().err
+
+
+def test_trace_flags_need_a_service_with_the_trace_extension() -> None:
+    from perfanalyzer.observe import RunObservers
+
+    s = Settings(model_name="m", service_kind="torchserve", trace_levels=("TIMESTAMPS",))
+    with pytest.raises(OptionError, match="torchserve"):
+        RunObservers(s, object(), Counters(), lambda: 0, show_progress=False)
+    quiet = Settings(model_name="m", service_kind="torchserve")
+    RunObservers(quiet, object(), Counters(), lambda: 0, show_progress=False).stop()  # nothing asked, nothing done
+
+
+def test_composing_model_csvs() -> None:
+    from perfanalyzer.report import composing_csv
+
+    step = {"name": "add_sub", "version": "1", "success_count": 50, "overhead": 5, "queue": 7, "compute_input": 1,
+            "compute_infer": 90, "compute_output": 2, "uses_cache": 0, "cache_hit": 0, "cache_miss": 0}
+    f = level(2, 200.0)
+    f = LevelFigures(**{**f.__dict__, "server": {"success_count": 100, "composing": [step]}})
+    (path, text), = composing_csv.files("out/r.csv", [f]).items()
+    assert path == os.path.join("out", "add_sub_v1.r.csv")
+    assert text.splitlines() == ["Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
+                                 "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv",
+                                 "2,100,0,5,7,1,90,2,0"]
+    assert composing_csv.files("r.csv", [level()]) == {}  # a plain model writes no extra file

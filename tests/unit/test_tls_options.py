@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from perfanalyzer import cli
 from perfanalyzer.errors import OPTION_ERROR, OptionError, ServerError
-from perfanalyzer.services.triton_http import TritonHttpService, _page_text, _server_message
+from perfanalyzer.services.triton_http import TritonHttpService, _page_text, _server_message, _tls_hint
 from perfanalyzer.tls import HttpsOptions
 
 
@@ -67,3 +67,10 @@ def test_proxy_error_page_becomes_one_line():
     assert _server_message(400, _page_text(page)) == "HTTP 400: 400 No required SSL certificate was sent"
     assert _server_message(503, None) == "HTTP 503"
     assert _server_message(400, {"error": "bad input"}) == "bad input"
+
+
+def test_tls_hints():
+    assert "--ssl-https-ca-certificates-file" in _tls_hint(60, "SSL certificate problem: unable to get local issuer")
+    assert "--ssl-https-verify-host 0" in _tls_hint(60, "SSL: no alternative certificate subject name matches")
+    assert "--ssl-https-private-key-file" in _tls_hint(58, "unable to set private key file")
+    assert _tls_hint(7, "Failed to connect") is None  # not TLS: "cannot reach the server"

@@ -1,4 +1,5 @@
-"""`perfanalyzer plot RESULTS.csv`: latency against throughput across levels."""
+"""`perfanalyzer plot RESULTS.csv`: latency against throughput across levels
+(an export JSON goes to export_plot)."""
 
 from __future__ import annotations
 
@@ -71,20 +72,30 @@ def plot_csv(path: Path, out_dir: Path) -> Path:
 
 
 def main(argv: Sequence[str]) -> int:
-    ap = argparse.ArgumentParser(prog="perfanalyzer plot", description="Plot a perf_analyzer-format CSV.")
-    ap.add_argument("csv", type=Path, help="results written with -f")
-    ap.add_argument("-o", "--output-dir", type=Path, default=None, help="where the PNG goes (default: beside the CSV)")
+    ap = argparse.ArgumentParser(prog="perfanalyzer plot",
+                                 description="Plot a perf_analyzer-format CSV, or a --profile-export-file JSON.")
+    ap.add_argument("csv", type=Path, help="results written with -f (latency vs throughput), or an export .json "
+                    "(throughput over time, latency histogram per level)")
+    ap.add_argument("-o", "--output-dir", type=Path, default=None,
+                    help="where the PNGs go (default: beside the input)")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return OPTION_ERROR if e.code else SUCCESS
+    out_dir = args.output_dir or args.csv.parent
     try:
-        out = plot_csv(args.csv, args.output_dir or args.csv.parent)
+        if args.csv.suffix.lower() == ".json":
+            from perfanalyzer.report.export_plot import plot_export
+
+            written = plot_export(args.csv, out_dir)
+        else:
+            written = [plot_csv(args.csv, out_dir)]
     except ImportError:
         print("error: plotting needs matplotlib: pip install 'perfanalyzer[plot]'", file=sys.stderr)
         return GENERIC_ERROR
     except PerfAnalyzerError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    print(f"wrote {out}")
+    for out in written:
+        print(f"wrote {out}")
     return SUCCESS

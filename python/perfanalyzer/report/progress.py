@@ -108,6 +108,9 @@ class Progress:
     def print_above(self, write: Callable[[str], None], text: str) -> None:
         """Report text goes out on its own stream with the progress line out of the way."""
         with self._lock:
+            if self._stop.is_set():
+                write(text)
+                return
             # Stopping a transient display erases it and puts the cursor back,
             # so the text lands where the line was.
             self._live.stop()

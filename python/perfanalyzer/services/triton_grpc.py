@@ -103,13 +103,12 @@ class TritonGrpcService:
     def server_stats(self, model: str, version: str = "") -> ServerStats:
         # JSON from protobuf: 64-bit counters come as strings, zero fields are
         # left out; from_response reads both.
-        response = self._call("reading statistics", self._client.get_inference_statistics, model, version,
-                              as_json=True)
-        return ServerStats.from_response(response, model, version)
+        return ServerStats.from_response(self.statistics(model, version), model, version)
 
     def statistics(self, model: str = "", version: str = "") -> dict[str, Any]:
-        """Triton's statistics answer as the HTTP endpoint gives it, for one model or every model ("")."""
-        return self._call("reading statistics", self._client.get_inference_statistics, model, version, as_json=True)
+        """Triton's statistics answer as JSON; model "" asks for every model."""
+        return self._call("reading statistics", self._client.get_inference_statistics, model, version,
+                          as_json=True)
 
     def model_config(self, model: str, version: str = "") -> dict[str, Any]:
         return self._call(f"reading the config of model '{model}'", self._client.get_model_config, model, version,

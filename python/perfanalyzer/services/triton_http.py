@@ -49,15 +49,22 @@ class TritonHttpService:
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
         (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
-    def _get(self, path: str) -> tuple[int, Any]:
-        """GET base_url + path -> (HTTP status, decoded JSON body or None)."""
+    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
+        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
         pc, buf = self._pycurl, bytearray()
         self._curl.setopt(pc.URL, self.base_url + path)
+        if post is None:
+            self._curl.setopt(pc.HTTPGET, 1)
+        else:
+            self._curl.setopt(pc.POSTFIELDS, post)
         self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
         try:
             self._curl.perform()
         except pc.error as e:
             reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
+            hint = _tls_hint(e.args[0], reason) if e.args else None
+            if hint is not None:
+                raise ServerError(f"TLS with the server at {self.base_url} failed: {reason}{hint}") from None
             raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
         status = int(self._curl.getinfo(pc.RESPONSE_CODE))
         try:
@@ -97,7 +104,10 @@ class TritonHttpService:
         for what in ("live", "ready"):
             status, body = self._get(f"/v2/health/{what}")
             if status != 200:
-                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}")
+                # nginx and others answer 400 when a required client certificate is missing or refused.
+                hint = _CLIENT_CERT_HINT if isinstance(body, str) and "SSL certificate" in body else ""
+                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}"
+                                  f"{hint}")
 
     @staticmethod
     def _model_path(model: str, version: str) -> str:
@@ -133,6 +143,27 @@ class TritonHttpService:
             )
         return config
 
+    def register_system_shm(self, region: str, key: str, byte_size: int) -> None:
+        """Registers a POSIX shared-memory object (shm_open `key`) as `region`."""
+        body = json.dumps({"key": key, "offset": 0, "byte_size": byte_size}).encode()
+        status, reply = self._get(f"/v2/systemsharedmemory/region/{quote(region, safe='')}/register", body)
+        if status != 200:
+            raise ServerError(f"registering shared-memory region '{region}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, reply)}")
+
+    def unregister_system_shm(self, region: str) -> None:
+        status, reply = self._get(f"/v2/systemsharedmemory/region/{quote(region, safe='')}/unregister", b"")
+        if status != 200:
+            raise ServerError(f"unregistering shared-memory region '{region}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, reply)}")
+
+    def system_shm_status(self) -> list[dict[str, Any]]:
+        status, reply = self._get("/v2/systemsharedmemory/status")
+        if status != 200 or not isinstance(reply, list):
+            raise ServerError(f"reading the shared-memory status failed on the server at {self.base_url}: "
+                              f"{_server_message(status, reply)}")
+        return reply
+
     def trace_settings(self, model: str = "") -> dict[str, Any]:
         """Triton's trace extension: the model's settings, or the global ones."""
         path = (self._model_path(model, "") if model else "/v2") + "/trace/setting"
@@ -152,13 +183,19 @@ class TritonHttpService:
     def encode_request(
         self, spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "", *,
         input_format: str = "binary", output_format: str = "binary",
-        parameters: dict[str, int | str | bool] | None = None,
+        parameters: dict[str, int | str | bool] | None = None, sequence: bool = False,
+        input_regions: dict[str, tuple[str, int, int]] | None = None,
+        output_regions: dict[str, tuple[str, int]] | None = None,
     ) -> tuple[bytes, list[str]]:
         """One infer request: (body, header lines).
 
         Inputs missing from `tensors` (optional ones) are left out. Binary input
         format: JSON header + raw tensor bytes (Inference-Header-Content-Length);
-        json: the tensors' values as `data` lists in a pure JSON body."""
+        json: the tensors' values as `data` lists in a pure JSON body. sequence:
+        the parameters hold fixed-width sequence_id/sequence_start/sequence_end
+        values that the engine patches per request (see sequence.h).
+        input_regions / output_regions: name -> (region, offset, size) / (region,
+        size) of registered shared memory; those tensors are not in the body."""
         header: dict[str, Any] = {}
         if request_id:
             header["id"] = request_id
@@ -169,7 +206,11 @@ class TritonHttpService:
             if t.name not in tensors:
                 continue
             entry: dict[str, Any] = {"name": t.name, "shape": list(tensors[t.name].shape), "datatype": t.datatype}
-            if input_format == "json":
+            if input_regions and t.name in input_regions:
+                region, offset, size = input_regions[t.name]
+                entry["parameters"] = {"shared_memory_region": region, "shared_memory_byte_size": size,
+                                       "shared_memory_offset": offset}
+            elif input_format == "json":
                 entry["data"] = _json_data(t, tensors[t.name])
             else:
                 raw = tensor_bytes(t.datatype, tensors[t.name])
@@ -178,7 +219,15 @@ class TritonHttpService:
             inputs.append(entry)
         header["inputs"] = inputs
         header["outputs"] = [_requested_output(o, output_format) for o in spec.outputs]
+        for out in header["outputs"]:
+            if output_regions and out["name"] in output_regions:
+                region, size = output_regions[out["name"]]
+                out["parameters"] = {"shared_memory_region": region, "shared_memory_byte_size": size}
+        if sequence:
+            header.setdefault("parameters", {}).update(SEQUENCE_PLACEHOLDERS)
         json_part = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+        if sequence:
+            json_part = _fixed_width_sequence_fields(json_part)
         if input_format == "json":
             lines = ["Content-Type: application/json"]
         else:
@@ -193,13 +242,51 @@ class TritonHttpService:
         self._curl.close()
 
 
+# libcurl's TLS error codes -> what to check (CURLE_SSL_CONNECT_ERROR 35,
+# CURLE_SSL_CERTPROBLEM 58, CURLE_SSL_CIPHER 59, CURLE_PEER_FAILED_VERIFICATION 60,
+# CURLE_SSL_CACERT_BADFILE 77, CURLE_SSL_ISSUER_ERROR 83).
+_VERIFY_HINT = (" (give the CA that signed the server's certificate with --ssl-https-ca-certificates-file, "
+                "or skip the check with --ssl-https-verify-peer 0)")
+_TLS_HINTS = {
+    35: "",
+    58: " (check --ssl-https-client-certificate-file/-type and --ssl-https-private-key-file/-type)",
+    59: "",
+    60: _VERIFY_HINT,
+    77: " (check --ssl-https-ca-certificates-file)",
+    83: _VERIFY_HINT,
+}
+_CLIENT_CERT_HINT = (" (the server requires a client certificate it trusts: --ssl-https-client-certificate-file "
+                     "and --ssl-https-private-key-file)")
+
+
+def _tls_hint(code: int, reason: str) -> str | None:
+    """None when the error is not about TLS."""
+    if code == 60 and ("subject name" in reason or "host name" in reason):
+        return " (the certificate does not name the host of -u; --ssl-https-verify-host 0 skips that check)"
+    return _TLS_HINTS.get(code)
+
+
+# Placeholders json.dumps writes, then replaced by values the engine can
+# overwrite in place: a space-padded id (JSON allows the whitespace) and
+# `false`/`true ` flags, so every request has the same length.
+SEQUENCE_PLACEHOLDERS = {"sequence_id": "@pa-seq-id@", "sequence_start": "@pa-seq-start@",
+                         "sequence_end": "@pa-seq-end@"}
+SEQUENCE_ID_WIDTH = 20  # sequence.h: PA_SEQ_ID_WIDTH
+
+
+def _fixed_width_sequence_fields(json_part: bytes) -> bytes:
+    return (json_part.replace(b'"@pa-seq-id@"', b" " * (SEQUENCE_ID_WIDTH - 1) + b"0")
+            .replace(b'"@pa-seq-start@"', b"false").replace(b'"@pa-seq-end@"', b"false"))
+
+
 # Triton reads and writes these only as binary data, never as JSON values.
 BINARY_ONLY = ("FP16", "BF16")
 
 
 def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
     """A ModelSpec from Triton's model metadata and config documents (the
-    same JSON over HTTP and from the in-process C API)."""
+    same JSON over HTTP, from the in-process C API, and from gRPC's answers
+    converted to JSON)."""
     max_batch = int(config.get("max_batch_size", 0))
     # Only the config says which inputs are optional; the metadata does not.
     optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
@@ -207,7 +294,7 @@ def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: 
     def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
         out = []
         for t in entries:
-            dims = tuple(int(d) for d in t["shape"])
+            dims = tuple(int(d) for d in t.get("shape", []))
             if max_batch > 0 and dims:
                 dims = dims[1:]  # metadata includes the batch dimension as -1
             out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
@@ -220,6 +307,7 @@ def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: 
         max_batch_size=max_batch,
         inputs=tensors(meta.get("inputs", [])),
         outputs=tensors(meta.get("outputs", [])),
+        sequence="sequence_batching" in config,
     )
 
 
