@@ -10,6 +10,9 @@
  * compression, each on its own connection; 0, or -1 with err filled (the
  * channels opened so far are left in `channels` for the caller to destroy). */
 int pa_grpc_open_channels(const pa_grpc_config *cfg, grpc_channel **channels, unsigned n, char *err, size_t errlen);
+/* The engine loop's wait: the next completion, or a timeout when the loop
+ * must turn (a send due, or at most 2 ms: control changes are seen by polling). */
+grpc_event pa_grpc_next_event(pa_engine *e, grpc_completion_queue *cq);
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/grpc.h>
@@ -38,6 +39,10 @@
  * interrupt another thread's grpc_completion_queue_next, so control changes
  * (new level, budget, stop) are seen within this time when nothing completes. */
 #define MAX_WAIT_NS 2000000ull
+/* The queue's timed wait rounds up to whole milliseconds: a send due sooner
+ * than this is waited for in short sleeps between non-blocking looks. */
+#define FINE_WAIT_NS 1500000ull
+#define FINE_STEP_NS 200000ull
 #define CANCEL_WAIT_MS 2000
 
 typedef struct slot {
@@ -255,20 +260,9 @@ static void *run(void *arg) {
         uint64_t now = pa_now_ns();
         if (!pa_engine_tick(&e->base, now))
             break;
-        uint64_t wait_ns = MAX_WAIT_NS, due = pa_engine_next_due_ns(&e->base), wake_at = 0;
-        if (due) {
-            now = pa_now_ns();
-            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
-            if (until <= wait_ns) {
-                wait_ns = until;
-                wake_at = now + until;
-            }
-        }
-        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(wait_ns), NULL);
+        grpc_event ev = pa_grpc_next_event(&e->base, e->cq);
         if (ev.type == GRPC_OP_COMPLETE)
             complete(e, ev.tag, ev.success);
-        else if (ev.type == GRPC_QUEUE_TIMEOUT && wake_at && wait_ns)
-            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
         else if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
     }
@@ -277,6 +271,34 @@ static void *run(void *arg) {
 }
 
 static void wake(pa_engine *base) { (void)base; /* the loop polls every MAX_WAIT_NS */ }
+
+grpc_event pa_grpc_next_event(pa_engine *e, grpc_completion_queue *cq) {
+    uint64_t wait_ns = MAX_WAIT_NS, due = pa_engine_next_due_ns(e);
+    if (due) {
+        uint64_t now = pa_now_ns();
+        uint64_t until = pa_engine_sleep_before_ns(e, due, now);
+        if (until < FINE_WAIT_NS) {
+            uint64_t wake_at = now + until;
+            for (;;) {
+                grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+                if (ev.type != GRPC_QUEUE_TIMEOUT)
+                    return ev; /* completions are not held back by a coming send */
+                now = pa_now_ns();
+                if (now >= wake_at) {
+                    if (until)
+                        pa_engine_note_wakeup(e, wake_at, now);
+                    return ev;
+                }
+                uint64_t step = wake_at - now < FINE_STEP_NS ? wake_at - now : FINE_STEP_NS;
+                struct timespec ts = {0, (long)step};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (until - (FINE_WAIT_NS - 500000ull) < wait_ns)
+            wait_ns = until - (FINE_WAIT_NS - 500000ull); /* wake with the fine wait still ahead */
+    }
+    return grpc_completion_queue_next(cq, after_ns(wait_ns), NULL);
+}
 
 static void destroy(pa_engine *base) {
     grpc_engine *e = (grpc_engine *)base;

@@ -32,7 +32,6 @@
 #include "clock.h"
 #include "grpc_common.h"
 
-#define MAX_WAIT_NS 2000000ull /* see grpc_engine.c: the C API cannot interrupt a wait */
 #define CANCEL_WAIT_MS 2000
 #define FINAL_KEY "triton_final_response"
 
@@ -427,20 +426,9 @@ static void *run(void *arg) {
         uint64_t now = pa_now_ns();
         if (!pa_engine_tick(&e->base, now))
             break;
-        uint64_t wait_ns = MAX_WAIT_NS, due = pa_engine_next_due_ns(&e->base), wake_at = 0;
-        if (due) {
-            now = pa_now_ns();
-            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
-            if (until <= wait_ns) {
-                wait_ns = until;
-                wake_at = now + until;
-            }
-        }
-        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(wait_ns), NULL);
+        grpc_event ev = pa_grpc_next_event(&e->base, e->cq);
         if (ev.type == GRPC_OP_COMPLETE)
             on_completion(e, ev.tag, ev.success);
-        else if (ev.type == GRPC_QUEUE_TIMEOUT && wake_at && wait_ns)
-            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
         else if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
     }
