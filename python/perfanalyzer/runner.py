@@ -61,6 +61,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
+    shm.check(settings)  # a missing CUDA runtime fails before the server is contacted
     service = _open_service(settings, out)
     try:
         return _profile(settings, service, out, on_window, show_progress)

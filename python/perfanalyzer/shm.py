@@ -1,8 +1,13 @@
-"""--shared-memory system: the inputs of every distinct request, and one
-region per output, in POSIX shared memory registered with Triton; request
-bodies then name the regions instead of carrying tensors.
+"""--shared-memory system|cuda: the inputs of every distinct request, and one
+region per output, in shared memory registered with Triton; request bodies
+then name the regions instead of carrying tensors.
 
-Every region is unregistered and unlinked when the run ends, however it ends
+The planning (which regions, their sizes, the input layout) is the same for
+both kinds; an allocator supplies the memory and its registration: POSIX
+objects here, CUDA IPC in cuda_shm.py (imported only when asked for, so the
+package never needs a CUDA runtime otherwise).
+
+Every region is unregistered and released when the run ends, however it ends
 (success, error, Ctrl-C, SIGTERM): SharedMemory is a context manager and
 also cleans up from an atexit hook, should a caller forget."""
 
@@ -13,6 +18,7 @@ import mmap
 import os
 import secrets
 from types import TracebackType
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,15 +34,51 @@ FIXED_SIZES = {"BOOL": 1, "UINT8": 1, "INT8": 1, "UINT16": 2, "INT16": 2, "FP16"
                "INT32": 4, "FP32": 4, "UINT64": 8, "INT64": 8, "FP64": 8}
 
 
-def check_cuda() -> None:
-    """--shared-memory cuda: needs a CUDA device and tritonclient's CUDA utilities."""
-    try:
-        import tritonclient.utils.cuda_shared_memory as cudashm  # noqa: F401
-    except Exception as e:  # ImportError, or the CUDA runtime failing to load
-        raise OptionError("--shared-memory cuda: CUDA shared memory needs an NVIDIA GPU with the CUDA runtime and "
-                          f"tritonclient[cuda]; not available here ({str(e).splitlines()[0] if str(e) else e!r})"
-                          ) from None
-    raise OptionError("--shared-memory cuda: not supported by this version yet; use --shared-memory system")
+def check(settings: Settings) -> None:
+    """Fails before the server is contacted when the kind asked for cannot work here."""
+    if settings.shared_memory == "cuda":
+        from perfanalyzer import cuda_shm
+        cuda_shm.check_device()
+
+
+class Allocator(Protocol):
+    """Where regions live and how the server learns of them."""
+
+    kind: str
+
+    def create(self, name: str, size: int) -> Any: ...
+    def write(self, handle: Any, data: bytes) -> None: ...
+    def register(self, service: Any, name: str, handle: Any, size: int) -> None: ...
+    def unregister(self, service: Any, name: str) -> None: ...
+    def destroy(self, handle: Any) -> None: ...
+
+
+class SystemAllocator:
+    """POSIX shared-memory objects in /dev/shm."""
+
+    kind = "system"
+
+    def create(self, name: str, size: int) -> Region:
+        return Region(f"/{name}", size)
+
+    def write(self, handle: Region, data: bytes) -> None:
+        handle.map[0:len(data)] = data
+
+    def register(self, service: Any, name: str, handle: Region, size: int) -> None:
+        service.register_system_shm(name, handle.key, size)
+
+    def unregister(self, service: Any, name: str) -> None:
+        service.unregister_system_shm(name)
+
+    def destroy(self, handle: Region) -> None:
+        handle.close()
+
+
+def allocator(kind: str) -> Allocator:
+    if kind == "cuda":
+        from perfanalyzer import cuda_shm
+        return cuda_shm.CudaAllocator()
+    return SystemAllocator()
 
 
 _open: list[SharedMemory] = []
@@ -49,23 +91,27 @@ def close_all() -> None:
 
 
 def regions(settings: Settings, service: object, spec: ModelSpec, tensors_list: list[dict[str, np.ndarray]],
-            validating: bool) -> tuple[list[dict[str, tuple[str, int, int]]] | None, dict[str, tuple[str, int]] | None]:
+            validating: bool, memory_allocator: Allocator | None = None
+            ) -> tuple[list[dict[str, tuple[str, int, int]]] | None, dict[str, tuple[str, int]] | None]:
     """--shared-memory: per request, where its inputs are, and where outputs go
     (None, None without shared memory). close_all() releases them."""
     if settings.shared_memory == "none":
         return None, None
-    if settings.shared_memory == "cuda":
-        check_cuda()
+    check(settings)
     if validating:
         raise OptionError("validation_data can not be checked with --shared-memory: the outputs are written to "
                           "shared memory, not returned in the responses")
-    memory = SharedMemory(service, spec, settings.output_shared_memory_size)
+    memory = SharedMemory(service, spec, settings.output_shared_memory_size,
+                          memory_allocator or allocator(settings.shared_memory))
     try:
         return memory.inputs(tensors_list), memory.outputs(settings.batch_size)
     except OSError as e:
         memory.close()
         raise PerfAnalyzerError(f"--shared-memory system: cannot create a shared-memory region in {SHM_DIR}: "
                                 f"{e.strerror}") from None
+    except BaseException:
+        memory.close()
+        raise
 
 
 class Region:
@@ -96,12 +142,14 @@ class Region:
 class SharedMemory:
     """The regions of one run; `bodies` are ready to hand to the engine."""
 
-    def __init__(self, service: object, spec: ModelSpec, output_size: int = DEFAULT_OUTPUT_SHM_SIZE) -> None:
+    def __init__(self, service: object, spec: ModelSpec, output_size: int = DEFAULT_OUTPUT_SHM_SIZE,
+                 memory_allocator: Allocator | None = None) -> None:
         self.service = service
         self.spec = spec
         self.output_size = output_size
+        self.allocator = memory_allocator or SystemAllocator()
         self.tag = f"{SHM_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
-        self.regions: dict[str, Region] = {}   # registered name -> region
+        self.regions: dict[str, Any] = {}   # registered name -> the allocator's handle
         self.registered: list[str] = []
         self.closed = False
         _open.append(self)
@@ -114,53 +162,40 @@ class SharedMemory:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _region(self, name: str, size: int) -> Region:
-        region = Region(f"/{self.tag}_{name}", max(size, 1))
-        self.regions[f"{self.tag}_{name}"] = region
-        region_name = f"{self.tag}_{name}"
-        self.service.register_system_shm(region_name, region.key, region.size)  # type: ignore[attr-defined]
+    def _region(self, name: str, size: int) -> Any:
+        region_name, size = f"{self.tag}_{name}", max(size, 1)
+        handle = self.allocator.create(region_name, size)
+        self.regions[region_name] = handle  # before registering: a refused registration still frees it
+        self.allocator.register(self.service, region_name, handle, size)
         self.registered.append(region_name)
-        return region
+        return handle
 
     def inputs(self, tensors_list: list[dict[str, np.ndarray]]) -> list[dict[str, tuple[str, int, int]]]:
         """Writes every request's inputs into one region, back to back (64-byte
         aligned); per request: input name -> (region, offset, size)."""
-        datatypes = {t.name: t.datatype for t in self.spec.inputs}
-        blobs, layout, offset = [], [], 0
-        for tensors in tensors_list:
-            where = {}
-            for name, array in tensors.items():
-                raw = tensor_bytes(datatypes[name], array)
-                where[name] = (offset, len(raw))
-                blobs.append((offset, raw))
-                offset += (len(raw) + 63) // 64 * 64
-            layout.append(where)
-        region = self._region("inputs", offset)
-        for off, raw in blobs:
-            region.map[off:off + len(raw)] = raw
+        layout, data = plan_inputs(self.spec, tensors_list)
+        handle = self._region("inputs", len(data))
+        self.allocator.write(handle, data)
         name = f"{self.tag}_inputs"
         return [{k: (name, off, n) for k, (off, n) in where.items()} for where in layout]
 
     def outputs(self, batch_size: int) -> dict[str, tuple[str, int]]:
         """One region per output, shared by all requests (their contents are
-        not read): the exact size when the output's shape and type are fixed,
-        else --output-shared-memory-size."""
+        not read); sizes from output_sizes()."""
         out = {}
-        rows = batch_size if self.spec.max_batch_size > 0 else 1
-        for i, t in enumerate(self.spec.outputs):
-            if t.datatype in FIXED_SIZES and all(d >= 0 for d in t.dims):
-                size = rows * element_count(t.dims) * FIXED_SIZES[t.datatype]
-            else:
-                size = self.output_size
+        sizes = output_sizes(self.spec, batch_size, self.output_size)
+        for i, (t, size) in enumerate(zip(self.spec.outputs, sizes, strict=True)):
             self._region(f"output{i}", size)
             out[t.name] = (f"{self.tag}_output{i}", size)
         return out
 
     def read(self, region_name: str, offset: int, size: int) -> bytes:
+        """System regions only: CUDA memory is not mapped in this process."""
         return bytes(self.regions[region_name].map[offset:offset + size])
 
     def close(self) -> None:
-        """Unregisters (best effort: the server may be gone) and unlinks everything; idempotent."""
+        """Unregisters every region (best effort: the server may be gone), then
+        releases them: the server lets go of memory before it is freed; idempotent."""
         if self.closed:
             return
         self.closed = True
@@ -169,8 +204,38 @@ class SharedMemory:
             _open.remove(self)
         for name in self.registered:
             try:
-                self.service.unregister_system_shm(name)  # type: ignore[attr-defined]
+                self.allocator.unregister(self.service, name)
             except PerfAnalyzerError:
                 pass
-        for region in self.regions.values():
-            region.close()
+        for handle in self.regions.values():
+            self.allocator.destroy(handle)
+        self.regions.clear()  # CUDA memory is freed when its last handle goes
+
+
+def plan_inputs(spec: ModelSpec, tensors_list: list[dict[str, np.ndarray]]
+                ) -> tuple[list[dict[str, tuple[int, int]]], bytes]:
+    """Every request's inputs back to back (64-byte aligned): per request,
+    input name -> (offset, size), and the bytes of the whole region."""
+    datatypes = {t.name: t.datatype for t in spec.inputs}
+    blobs, layout, offset = [], [], 0
+    for tensors in tensors_list:
+        where = {}
+        for name, array in tensors.items():
+            raw = tensor_bytes(datatypes[name], array)
+            where[name] = (offset, len(raw))
+            blobs.append((offset, raw))
+            offset += (len(raw) + 63) // 64 * 64
+        layout.append(where)
+    data = bytearray(offset)
+    for off, raw in blobs:
+        data[off:off + len(raw)] = raw
+    return layout, bytes(data)
+
+
+def output_sizes(spec: ModelSpec, batch_size: int, output_size: int = DEFAULT_OUTPUT_SHM_SIZE) -> list[int]:
+    """Bytes per output region: the exact size of a batch when the output's
+    shape and type are fixed, else --output-shared-memory-size."""
+    rows = batch_size if spec.max_batch_size > 0 else 1
+    return [rows * element_count(t.dims) * FIXED_SIZES[t.datatype]
+            if t.datatype in FIXED_SIZES and all(d >= 0 for d in t.dims) else output_size
+            for t in spec.outputs]

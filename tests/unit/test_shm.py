@@ -7,7 +7,7 @@ import os
 import pytest
 from perfanalyzer.cli import parse_args
 from perfanalyzer.errors import OptionError
-from perfanalyzer.shm import SHM_DIR, Region, check_cuda
+from perfanalyzer.shm import SHM_DIR, Region
 
 
 def test_flags_and_defaults() -> None:
@@ -25,11 +25,6 @@ def test_bad_flags(args: list[str], words: str) -> None:
     with pytest.raises(OptionError) as info:
         parse_args(["-m", "m", *args])
     assert words in str(info.value)
-
-
-def test_cuda_is_a_clear_option_error() -> None:
-    with pytest.raises(OptionError, match="^--shared-memory cuda: "):
-        check_cuda()
 
 
 def test_region_is_mapped_then_unlinked() -> None:

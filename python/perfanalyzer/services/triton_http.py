@@ -164,6 +164,27 @@ class TritonHttpService:
                               f"{_server_message(status, reply)}")
         return reply
 
+    def register_cuda_shm(self, region: str, raw_handle_b64: str, device_id: int, byte_size: int) -> None:
+        """Registers GPU memory, by its base64 CUDA IPC handle, as `region`."""
+        body = cuda_register_body(raw_handle_b64, device_id, byte_size)
+        status, reply = self._get(f"/v2/cudasharedmemory/region/{quote(region, safe='')}/register", body)
+        if status != 200:
+            raise ServerError(f"registering CUDA shared-memory region '{region}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, reply)}")
+
+    def unregister_cuda_shm(self, region: str) -> None:
+        status, reply = self._get(f"/v2/cudasharedmemory/region/{quote(region, safe='')}/unregister", b"")
+        if status != 200:
+            raise ServerError(f"unregistering CUDA shared-memory region '{region}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, reply)}")
+
+    def cuda_shm_status(self) -> list[dict[str, Any]]:
+        status, reply = self._get("/v2/cudasharedmemory/status")
+        if status != 200 or not isinstance(reply, list):
+            raise ServerError(f"reading the CUDA shared-memory status failed on the server at {self.base_url}: "
+                              f"{_server_message(status, reply)}")
+        return reply
+
     def trace_settings(self, model: str = "") -> dict[str, Any]:
         """Triton's trace extension: the model's settings, or the global ones."""
         path = (self._model_path(model, "") if model else "/v2") + "/trace/setting"
@@ -346,3 +367,10 @@ def _page_text(raw: bytes, limit: int = 200) -> str:
     if m:
         text = m.group(1)
     return " ".join(text.split())[:limit]
+
+
+def cuda_register_body(raw_handle_b64: str, device_id: int, byte_size: int) -> bytes:
+    """The CUDA shared-memory extension's register request: the IPC handle as
+    base64 inside {"b64": ...}, the GPU it lives on, and its size."""
+    return json.dumps({"raw_handle": {"b64": raw_handle_b64}, "device_id": device_id,
+                       "byte_size": byte_size}).encode()
