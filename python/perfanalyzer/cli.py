@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
                        help="none (default), system (POSIX shared memory registered with the server) or cuda "
-                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); neither applies to triton_c_api and torchserve")
+                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); neither applies to "
+                       "triton_c_api and torchserve")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
