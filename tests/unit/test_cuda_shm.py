@@ -26,7 +26,16 @@ SPEC = ModelSpec("m", "1", "python", 8, (TensorSpec("IN", "FP32", (3,)), TensorS
                  (TensorSpec("OUT", "FP32", (3,)), TensorSpec("TXT", "BYTES", (1,)), TensorSpec("V", "INT64", (-1,))))
 TENSORS = [{"IN": np.arange(6, dtype=np.float32).reshape(2, 3), "S": np.array([[b"ab"], [b"c"]], dtype=object)},
            {"IN": np.ones((2, 3), dtype=np.float32), "S": np.array([[b""], [b"xyz"]], dtype=object)}]
-HAS_CUDA_SUPPORT = importlib.util.find_spec("cuda") is not None
+
+
+def has_cuda_support() -> bool:
+    try:
+        return importlib.util.find_spec("cuda.bindings.runtime") is not None
+    except ImportError:
+        return False
+
+
+HAS_CUDA_SUPPORT = has_cuda_support()
 
 
 class Recorder:
@@ -157,8 +166,10 @@ def test_cuda_allocation_failure_is_one_line_generic_error() -> None:
                                "unable to create cuda shared memory handle")
 
 
-@pytest.mark.skipif(HAS_CUDA_SUPPORT, reason="cuda-python is installed here")
-def test_missing_cuda_support_is_one_line_option_error() -> None:
+def test_missing_cuda_support_is_one_line_option_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As an installation without cuda-python looks, whether or not this one has it.
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", None)
+    monkeypatch.delitem(sys.modules, "tritonclient.utils.cuda_shared_memory", raising=False)
     with pytest.raises(OptionError) as info:
         check_device()
     assert info.value.exit_code == OPTION_ERROR
@@ -169,12 +180,31 @@ def test_missing_cuda_support_is_one_line_option_error() -> None:
 
 
 def test_system_path_never_imports_cuda() -> None:
-    shm.allocator("system")
-    shm.check(Settings(model_name="m", shared_memory="system"))
-    assert "tritonclient.utils.cuda_shared_memory" not in sys.modules or HAS_CUDA_SUPPORT
+    code = ("import sys; from perfanalyzer import runner, shm; from perfanalyzer.settings import Settings; "
+            "shm.allocator('system'); shm.check(Settings(model_name='m', shared_memory='system')); "
+            "print(sorted(m for m in sys.modules if m.startswith(('cuda.', 'tritonclient.utils.cuda'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
-@pytest.mark.skipif(HAS_CUDA_SUPPORT, reason="cuda-python is installed here")
+def gpu_count() -> int:
+    if not HAS_CUDA_SUPPORT:
+        return 0
+    import cuda.bindings.runtime as cudart
+    err, count = cudart.cudaGetDeviceCount()
+    return count if err == cudart.cudaError_t.cudaSuccess else 0
+
+
+@pytest.mark.skipif(not HAS_CUDA_SUPPORT or gpu_count() > 0, reason="needs cuda-python on a machine without a GPU")
+def test_cuda_support_without_a_gpu_is_one_line_generic_error() -> None:
+    with pytest.raises(PerfAnalyzerError) as info:
+        check_device()
+    assert info.value.exit_code == 99 and not isinstance(info.value, OptionError)
+    assert str(info.value).startswith("--shared-memory cuda: no usable CUDA GPU 0 on this machine (")
+
+
+@pytest.mark.skipif(gpu_count() > 0, reason="a GPU is usable here")
 def test_cli_refuses_cuda_before_contacting_the_server() -> None:
     with socket.socket() as listener:                    # a "server" that records whether anyone called
         listener.bind(("127.0.0.1", 0))
@@ -185,7 +215,10 @@ def test_cli_refuses_cuda_before_contacting_the_server() -> None:
                                "--shared-memory", "cuda"], capture_output=True, text=True, timeout=60)
         with pytest.raises(TimeoutError):
             listener.accept()
-    assert proc.returncode == OPTION_ERROR
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert "--shared-memory cuda: this installation has no CUDA support" in lines[0]
+    if HAS_CUDA_SUPPORT:
+        assert proc.returncode == 99 and "--shared-memory cuda: no usable CUDA GPU 0" in lines[0]
+    else:
+        assert proc.returncode == OPTION_ERROR
+        assert "--shared-memory cuda: this installation has no CUDA support" in lines[0]
