@@ -213,7 +213,7 @@ class SharedMemory:
 
 
 def plan_inputs(spec: ModelSpec, tensors_list: list[dict[str, np.ndarray]]
-                ) -> tuple[list[dict[str, tuple[int, int]]], bytes]:
+                ) -> tuple[list[dict[str, tuple[int, int]]], bytearray]:
     """Every request's inputs back to back (64-byte aligned): per request,
     input name -> (offset, size), and the bytes of the whole region."""
     datatypes = {t.name: t.datatype for t in spec.inputs}
@@ -229,7 +229,7 @@ def plan_inputs(spec: ModelSpec, tensors_list: list[dict[str, np.ndarray]]
     data = bytearray(offset)
     for off, raw in blobs:
         data[off:off + len(raw)] = raw
-    return layout, bytes(data)
+    return layout, data  # not copied again: it is as large as all the inputs together
 
 
 def output_sizes(spec: ModelSpec, batch_size: int, output_size: int = DEFAULT_OUTPUT_SHM_SIZE) -> list[int]:
