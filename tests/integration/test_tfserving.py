@@ -17,7 +17,6 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-
 from perfanalyzer.services.tfserving_proto import tf_framework_pb2 as framework
 from perfanalyzer.services.tfserving_proto import tf_serving_pb2 as serving
 
