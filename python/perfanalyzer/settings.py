@@ -292,7 +292,8 @@ class Settings:
                               ("--input-tensor-format", self.input_tensor_format != "binary"),
                               ("--output-tensor-format", self.output_tensor_format != "binary"),
                               ("--request-parameter", bool(self.request_parameters)),
-                              ("--streaming", self.streaming), ("--ssl-grpc-use-ssl", self.ssl_grpc_use_ssl)]
+                              ("--streaming", self.streaming), ("--ssl-grpc-use-ssl", self.ssl_grpc_use_ssl),
+                              ("--collect-metrics", self.collect_metrics)]
             if self.model_version and not self.model_version.isdigit():
                 raise OptionError(f"-x {self.model_version}: TensorFlow Serving model versions are integers")
         else:
