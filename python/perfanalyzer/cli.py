@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tfserving: the signature of the model to call (default serving_default)")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
                        help="none (default), system (POSIX shared memory registered with the server) or cuda "
-                       "(not yet); neither applies to triton_c_api and torchserve")
+                       "(not yet); neither applies to triton_c_api, torchserve and tfserving")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
