@@ -153,15 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="triton (default: a Triton server over -i http), triton_c_api (Triton inside this "
                        "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
                        "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
-                       "naming the body file; client-side statistics only)")
+                       "naming the body file; client-side statistics only) or tfserving (TensorFlow Serving's "
+                       "gRPC Predict, -u default localhost:8500, inputs from the model's signature; client-side "
+                       "statistics only)")
     kinds.add_argument("--triton-server-directory", default="",
                        help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
                        "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
     kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
+    kinds.add_argument("--model-signature-name", default="serving_default",
+                       help="tfserving: the signature of the model to call (default serving_default)")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
                        help="none (default), system (POSIX shared memory registered with the server) or cuda "
                        "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); neither applies to "
-                       "triton_c_api and torchserve")
+                       "triton_c_api, torchserve and tfserving")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
@@ -249,6 +253,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         service_kind=ns.service_kind,
         triton_server_directory=ns.triton_server_directory,
         model_repository=ns.model_repository,
+        model_signature_name=ns.model_signature_name,
         shared_memory=ns.shared_memory,
         grpc_channels=ns.grpc_channels,
         grpc_compression_algorithm=ns.grpc_compression_algorithm,

@@ -85,6 +85,10 @@ def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
         from perfanalyzer.services.torchserve import TorchServeService
 
         return TorchServeService(settings.server_url, settings.http_headers)
+    if settings.service_kind == "tfserving":
+        from perfanalyzer.services.tfserving import TFServingService
+
+        return TFServingService(settings.server_url, settings.model_signature_name, settings.batch_size)
     if settings.protocol == "grpc":
         from perfanalyzer.services.triton_grpc import TritonGrpcService
 
@@ -109,6 +113,8 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
     inputs = export.request_inputs({t.name: t.datatype for t in spec.inputs},
                                    request_tensors(spec, data, settings.batch_size))
     if settings.service_kind == "triton_c_api":
+        return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
+    if settings.service_kind == "tfserving":
         return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
     parameters = settings.request_parameter_map
     if settings.streaming:

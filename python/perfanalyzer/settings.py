@@ -21,9 +21,9 @@ DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
 TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
-SERVICE_KINDS = ("triton", "triton_c_api", "torchserve")
+SERVICE_KINDS = ("triton", "triton_c_api", "torchserve", "tfserving")
 SHARED_MEMORY_KINDS = ("none", "system", "cuda")
-DEFAULT_URLS = {"triton": "localhost:8000", "torchserve": "localhost:8080"}
+DEFAULT_URLS = {"triton": "localhost:8000", "torchserve": "localhost:8080", "tfserving": "localhost:8500"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,7 @@ class Settings:
     service_kind: str = "triton"
     triton_server_directory: str = ""  # triton_c_api; empty: found at run time
     model_repository: str = ""         # triton_c_api
+    model_signature_name: str = "serving_default"  # tfserving
     shared_memory: str = "none"
     # gRPC (-i grpc)
     grpc_channels: int = 1
@@ -260,8 +261,8 @@ class Settings:
             if kind == "triton_c_api":
                 raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind "
                                   "triton_c_api: the in-process server reads the input buffers directly")
-            if kind == "torchserve":
-                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind torchserve")
+            if kind in ("torchserve", "tfserving"):
+                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind {kind}")
         if kind != "triton_c_api":
             for flag, given in (("--triton-server-directory", self.triton_server_directory),
                                 ("--model-repository", self.model_repository)):
@@ -286,12 +287,23 @@ class Settings:
             if len(self.input_data_paths) != 1 or not os.path.isfile(self.input_data_paths[0]):
                 raise OptionError("--service-kind torchserve needs --input-data with one JSON file naming the "
                                   'file sent as each request\'s body: {"data": [{"TORCHSERVE_INPUT": ["file"]}]}')
+        elif kind == "tfserving":
+            not_applicable = [("-H", bool(self.http_headers)), ("--http-client", self.http_client != "auto"),
+                              ("--input-tensor-format", self.input_tensor_format != "binary"),
+                              ("--output-tensor-format", self.output_tensor_format != "binary"),
+                              ("--request-parameter", bool(self.request_parameters)),
+                              ("--streaming", self.streaming), ("--ssl-grpc-use-ssl", self.ssl_grpc_use_ssl),
+                              ("--collect-metrics", self.collect_metrics)]
+            if self.model_version and not self.model_version.isdigit():
+                raise OptionError(f"-x {self.model_version}: TensorFlow Serving model versions are integers")
         else:
             not_applicable = []
+        if kind != "tfserving" and self.model_signature_name != "serving_default":
+            raise OptionError(f"--model-signature-name applies only to --service-kind tfserving (got {kind})")
         for flag, given in not_applicable:
             if given:
                 raise OptionError(f"{flag} does not apply to --service-kind {kind}")
-        if kind != "triton" and self.protocol != "http":
+        if kind not in ("triton", "tfserving") and self.protocol != "http":
             raise OptionError(f"-i {self.protocol} does not apply to --service-kind {kind}")
     def _validate_grpc_flags(self) -> None:
         if self.grpc_channels < 1:

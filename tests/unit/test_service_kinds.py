@@ -41,7 +41,7 @@ def test_capi_settings() -> None:
         (["-m", "identity", "--model-repository", REPO], "--model-repository applies only to --service-kind "
          "triton_c_api (got triton)"),
         (["-m", "identity", "--triton-server-directory", "/tmp"], "--triton-server-directory applies only"),
-        (["-m", "identity", "--service-kind", "tfserving"], "--service-kind: unsupported 'tfserving'"),
+        (["-m", "identity", "--service-kind", "tfserve"], "--service-kind: unsupported 'tfserve'"),
         (["-m", "identity", "--shared-memory", "nvlink"], "--shared-memory: 'nvlink' is not one of"),
         (["-m", "resnet", "--service-kind", "torchserve"], "torchserve needs --input-data with one JSON file"),
     ],

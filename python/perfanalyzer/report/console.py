@@ -9,7 +9,8 @@ from perfanalyzer.report.figures import LevelFigures, OpenLoopFigures, fmt_rate
 from perfanalyzer.report.metrics_text import metrics_lines
 from perfanalyzer.settings import Settings
 
-SERVICE_KIND_LABELS = {"triton": "Triton", "triton_c_api": "Triton C-API", "torchserve": "TorchServe"}
+SERVICE_KIND_LABELS = {"triton": "Triton", "triton_c_api": "Triton C-API", "torchserve": "TorchServe",
+                       "tfserving": "TensorFlow Serving"}
 
 
 def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
