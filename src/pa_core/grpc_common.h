@@ -13,6 +13,11 @@ int pa_grpc_open_channels(const pa_grpc_config *cfg, grpc_channel **channels, un
 /* The engine loop's wait: the next completion, or a timeout when the loop
  * must turn (a send due, or at most 2 ms: control changes are seen by polling). */
 grpc_event pa_grpc_next_event(pa_engine *e, grpc_completion_queue *cq);
+/* Teardown both engines share: the channels (array freed), the completion
+ * queue (shut down and drained), the pre-serialized messages (array freed).
+ * NULL / 0 members are skipped, so a half-built engine can be released. */
+void pa_grpc_release(grpc_channel **channels, unsigned n_channels, grpc_completion_queue *cq,
+                     grpc_slice *messages, size_t n_messages);
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
 

@@ -312,19 +312,7 @@ static void destroy(pa_engine *base) {
         free(s);
     }
     free(e->base.slots);
-    for (unsigned i = 0; i < e->n_channels; i++)
-        if (e->channels[i])
-            grpc_channel_destroy(e->channels[i]);
-    free(e->channels);
-    if (e->cq) {
-        grpc_completion_queue_shutdown(e->cq);
-        while (grpc_completion_queue_next(e->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
-        }
-        grpc_completion_queue_destroy(e->cq);
-    }
-    for (size_t i = 0; i < e->n_messages; i++)
-        grpc_slice_unref(e->messages[i]);
-    free(e->messages);
+    pa_grpc_release(e->channels, e->n_channels, e->cq, e->messages, e->n_messages);
     if (e->grpc_inited) {
         grpc_slice_unref(e->method);
         grpc_shutdown();
@@ -350,6 +338,23 @@ static grpc_channel_credentials *credentials(const pa_grpc_config *cfg) {
 }
 
 static const pa_engine_ops grpc_ops = {run, wake, destroy, new_slot, start_request};
+
+void pa_grpc_release(grpc_channel **channels, unsigned n_channels, grpc_completion_queue *cq,
+                     grpc_slice *messages, size_t n_messages) {
+    for (unsigned i = 0; channels && i < n_channels; i++)
+        if (channels[i])
+            grpc_channel_destroy(channels[i]);
+    free(channels);
+    if (cq) {
+        grpc_completion_queue_shutdown(cq);
+        while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
+        }
+        grpc_completion_queue_destroy(cq);
+    }
+    for (size_t i = 0; i < n_messages; i++)
+        grpc_slice_unref(messages[i]);
+    free(messages);
+}
 
 int pa_grpc_open_channels(const pa_grpc_config *cfg, grpc_channel **channels, unsigned n_channels, char *err,
                           size_t errlen) {

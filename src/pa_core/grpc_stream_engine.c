@@ -482,19 +482,7 @@ static void destroy(pa_engine *base) {
         free(s);
     }
     free(e->base.slots);
-    for (unsigned i = 0; i < e->n_channels; i++)
-        if (e->channels[i])
-            grpc_channel_destroy(e->channels[i]);
-    free(e->channels);
-    if (e->cq) {
-        grpc_completion_queue_shutdown(e->cq);
-        while (grpc_completion_queue_next(e->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
-        }
-        grpc_completion_queue_destroy(e->cq);
-    }
-    for (size_t i = 0; i < e->n_messages; i++)
-        grpc_slice_unref(e->messages[i]);
-    free(e->messages);
+    pa_grpc_release(e->channels, e->n_channels, e->cq, e->messages, e->n_messages);
     grpc_slice_unref(e->method);
     grpc_shutdown();
     free(e);

@@ -146,42 +146,37 @@ class TritonHttpService:
     def register_system_shm(self, region: str, key: str, byte_size: int) -> None:
         """Registers a POSIX shared-memory object (shm_open `key`) as `region`."""
         body = json.dumps({"key": key, "offset": 0, "byte_size": byte_size}).encode()
-        status, reply = self._get(f"/v2/systemsharedmemory/region/{quote(region, safe='')}/register", body)
-        if status != 200:
-            raise ServerError(f"registering shared-memory region '{region}' failed on the server at "
-                              f"{self.base_url}: {_server_message(status, reply)}")
+        self._shm_region("system", region, "register", body)
 
     def unregister_system_shm(self, region: str) -> None:
-        status, reply = self._get(f"/v2/systemsharedmemory/region/{quote(region, safe='')}/unregister", b"")
-        if status != 200:
-            raise ServerError(f"unregistering shared-memory region '{region}' failed on the server at "
-                              f"{self.base_url}: {_server_message(status, reply)}")
+        self._shm_region("system", region, "unregister", b"")
 
     def system_shm_status(self) -> list[dict[str, Any]]:
-        status, reply = self._get("/v2/systemsharedmemory/status")
-        if status != 200 or not isinstance(reply, list):
-            raise ServerError(f"reading the shared-memory status failed on the server at {self.base_url}: "
-                              f"{_server_message(status, reply)}")
-        return reply
+        return self._shm_status("system")
 
     def register_cuda_shm(self, region: str, raw_handle_b64: str, device_id: int, byte_size: int) -> None:
         """Registers GPU memory, by its base64 CUDA IPC handle, as `region`."""
-        body = cuda_register_body(raw_handle_b64, device_id, byte_size)
-        status, reply = self._get(f"/v2/cudasharedmemory/region/{quote(region, safe='')}/register", body)
-        if status != 200:
-            raise ServerError(f"registering CUDA shared-memory region '{region}' failed on the server at "
-                              f"{self.base_url}: {_server_message(status, reply)}")
+        self._shm_region("cuda", region, "register", cuda_register_body(raw_handle_b64, device_id, byte_size))
 
     def unregister_cuda_shm(self, region: str) -> None:
-        status, reply = self._get(f"/v2/cudasharedmemory/region/{quote(region, safe='')}/unregister", b"")
-        if status != 200:
-            raise ServerError(f"unregistering CUDA shared-memory region '{region}' failed on the server at "
-                              f"{self.base_url}: {_server_message(status, reply)}")
+        self._shm_region("cuda", region, "unregister", b"")
 
     def cuda_shm_status(self) -> list[dict[str, Any]]:
-        status, reply = self._get("/v2/cudasharedmemory/status")
+        return self._shm_status("cuda")
+
+    def _shm_region(self, kind: str, region: str, action: str, body: bytes) -> None:
+        """Triton's system/CUDA shared-memory extensions: register or unregister one region."""
+        path, label = _SHM_EXTENSIONS[kind]
+        status, reply = self._get(f"/v2/{path}/region/{quote(region, safe='')}/{action}", body)
+        if status != 200:
+            raise ServerError(f"{action}ing {label} region '{region}' failed on the server at "
+                              f"{self.base_url}: {_server_message(status, reply)}")
+
+    def _shm_status(self, kind: str) -> list[dict[str, Any]]:
+        path, label = _SHM_EXTENSIONS[kind]
+        status, reply = self._get(f"/v2/{path}/status")
         if status != 200 or not isinstance(reply, list):
-            raise ServerError(f"reading the CUDA shared-memory status failed on the server at {self.base_url}: "
+            raise ServerError(f"reading the {label} status failed on the server at {self.base_url}: "
                               f"{_server_message(status, reply)}")
         return reply
 
@@ -299,6 +294,10 @@ def _fixed_width_sequence_fields(json_part: bytes) -> bytes:
     return (json_part.replace(b'"@pa-seq-id@"', b" " * (SEQUENCE_ID_WIDTH - 1) + b"0")
             .replace(b'"@pa-seq-start@"', b"false").replace(b'"@pa-seq-end@"', b"false"))
 
+
+# Shared-memory kind -> (Triton's extension path, how messages name it).
+_SHM_EXTENSIONS = {"system": ("systemsharedmemory", "shared-memory"),
+                   "cuda": ("cudasharedmemory", "CUDA shared-memory")}
 
 # Triton reads and writes these only as binary data, never as JSON values.
 BINARY_ONLY = ("FP16", "BF16")
