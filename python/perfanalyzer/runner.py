@@ -156,12 +156,14 @@ def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any, paramet
     is refused rather than silently left out."""
     if spec.sequence:
         raise OptionError(f"model '{spec.name}' is a sequence model: sequences are supported over -i http only")
-    if settings.shared_memory != "none":
-        raise OptionError(f"--shared-memory {settings.shared_memory}: supported over -i http only")
     if build_validator(spec, data, settings.batch_size, settings.output_tensor_format) is not None:
         raise OptionError("validation_data: responses are validated over -i http only")
-    bodies = [service.encode_request(spec, tensors, parameters=parameters)
-              for tensors in request_tensors(spec, data, settings.batch_size)]
+    tensors_list = request_tensors(spec, data, settings.batch_size)
+    in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, False)
+    bodies = [service.encode_request(spec, tensors, parameters=parameters,
+                                     input_regions=in_regions[i] if in_regions else None,
+                                     output_regions=out_regions)
+              for i, tensors in enumerate(tensors_list)]
     return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
                             compression=settings.grpc_compression_algorithm,
                             request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,

@@ -20,9 +20,15 @@ INFER_METHOD = "inference.GRPCInferenceService/ModelInfer"
 
 
 def encode_request(spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "",
-                   parameters: dict[str, int | str | bool] | None = None) -> bytes:
+                   parameters: dict[str, int | str | bool] | None = None,
+                   input_regions: dict[str, tuple[str, int, int]] | None = None,
+                   output_regions: dict[str, tuple[str, int]] | None = None) -> bytes:
     """One serialized ModelInferRequest: every input present in `tensors` as raw
-    contents (the same bytes the HTTP binary format carries), every output asked for."""
+    contents (the same bytes the HTTP binary format carries), every output asked for.
+    input_regions / output_regions: name -> (region, offset, size) / (region,
+    size) of registered shared memory; those tensors are not in the message
+    (Triton takes raw contents for all inputs or none, and shared memory
+    places them all)."""
     from tritonclient.grpc import service_pb2
 
     req = service_pb2.ModelInferRequest(model_name=spec.name, model_version=spec.version, id=request_id)
@@ -42,9 +48,20 @@ def encode_request(spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: 
         entry.name = t.name
         entry.datatype = t.datatype
         entry.shape.extend(int(d) for d in array.shape)
-        req.raw_input_contents.append(tensor_bytes(t.datatype, array))
+        if input_regions and t.name in input_regions:
+            region, offset, size = input_regions[t.name]
+            entry.parameters["shared_memory_region"].string_param = region
+            entry.parameters["shared_memory_byte_size"].int64_param = size
+            entry.parameters["shared_memory_offset"].int64_param = offset
+        else:
+            req.raw_input_contents.append(tensor_bytes(t.datatype, array))
     for o in spec.outputs:
-        req.outputs.add().name = o.name
+        out = req.outputs.add()
+        out.name = o.name
+        if output_regions and o.name in output_regions:
+            region, size = output_regions[o.name]
+            out.parameters["shared_memory_region"].string_param = region
+            out.parameters["shared_memory_byte_size"].int64_param = size
     return req.SerializeToString()
 
 
@@ -120,9 +137,34 @@ class TritonGrpcService:
 
     def encode_request(self, spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "", *,
                        input_format: str = "binary", output_format: str = "binary",
-                       parameters: dict[str, int | str | bool] | None = None) -> bytes:
+                       parameters: dict[str, int | str | bool] | None = None,
+                       input_regions: dict[str, tuple[str, int, int]] | None = None,
+                       output_regions: dict[str, tuple[str, int]] | None = None) -> bytes:
         """The HTTP service's signature; the tensor formats are HTTP's alone (settings refuse json for gRPC)."""
-        return encode_request(spec, tensors, request_id, parameters)
+        return encode_request(spec, tensors, request_id, parameters, input_regions, output_regions)
+
+    # Triton's shared-memory extensions over gRPC: the calls the HTTP service
+    # offers, so shm.py's regions work with either protocol.
+    def register_system_shm(self, region: str, key: str, byte_size: int) -> None:
+        self._call(f"registering shared-memory region '{region}'", self._client.register_system_shared_memory,
+                   region, key, byte_size)
+
+    def unregister_system_shm(self, region: str) -> None:
+        self._call(f"unregistering shared-memory region '{region}'", self._client.unregister_system_shared_memory,
+                   region)
+
+    def system_shm_status(self) -> list[dict[str, Any]]:
+        reply = self._call("reading the shared-memory status", self._client.get_system_shared_memory_status,
+                           as_json=True)
+        return list(reply.get("regions", {}).values())
+
+    def register_cuda_shm(self, region: str, raw_handle_b64: str, device_id: int, byte_size: int) -> None:
+        self._call(f"registering CUDA shared-memory region '{region}'", self._client.register_cuda_shared_memory,
+                   region, raw_handle_b64.encode(), device_id, byte_size)
+
+    def unregister_cuda_shm(self, region: str) -> None:
+        self._call(f"unregistering CUDA shared-memory region '{region}'",
+                   self._client.unregister_cuda_shared_memory, region)
 
     def close(self) -> None:
         try:
