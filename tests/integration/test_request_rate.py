@@ -23,7 +23,10 @@ def rate_settings(triton, **kw) -> Settings:
 
 @pytest.mark.parametrize("rate", [200.0, 1000.0])
 def test_achieved_rate_matches_target(triton, rate: float) -> None:
-    result = profile(rate_settings(triton, request_rate_range=RateRange(rate, rate, 1.0)))
+    # 2 s windows: a server stall of a tenth of a second (a busy shared
+    # machine) moves a window's completions by 5 %, not 10 %.
+    result = profile(rate_settings(triton, request_rate_range=RateRange(rate, rate, 1.0),
+                                   measurement_interval_ms=2000))
     assert result.exit_code == 0, result.sweep.message
     m = result.sweep.levels[0].merged
     assert m.throughput == pytest.approx(rate, rel=0.05)
