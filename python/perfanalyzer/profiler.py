@@ -84,6 +84,21 @@ class Measurement:
         return self.client.recv_sum_ns / self.client.ok if self.client.ok else 0.0
 
 
+def describe_errors(stats: object) -> str:
+    """What failed, for the message that ends a run: by gRPC status code where
+    the transport has one ("3 NOT_FOUND, 1 UNAVAILABLE"), else by error kind."""
+    codes = getattr(stats, "grpc_codes", None) or {}
+    if not codes:
+        return ", ".join(f"{n} {k}" for k, n in stats.errors.items())
+    # Triton puts a streamed request's error inside the response, with no status code.
+    parts = [f"{n} in-stream error{'s' if n != 1 else ''}" if c == "STREAM_ERROR" else f"{n} {c}"
+             for c, n in sorted(codes.items(), key=lambda item: -item[1])]
+    rest = stats.error_count - sum(codes.values())
+    if rest > 0:  # failed before any status came back (a call that could not start)
+        parts.append(f"{rest} without a gRPC status")
+    return ", ".join(parts)
+
+
 def merge(measurements: Sequence[Measurement]) -> Measurement:
     """Counts and durations summed, latency distributions combined."""
     first = measurements[0]
@@ -238,7 +253,7 @@ class Profiler:
 
     def _raise_on_errors(self, stats: object) -> None:
         if stats.error_count:
-            kinds = ", ".join(f"{n} {k}" for k, n in stats.errors.items())
+            kinds = describe_errors(stats)
             messages = "; ".join(self.engine.error_messages()[:3])
             raise RequestErrors(f"{stats.error_count} of {stats.ok + stats.error_count} requests failed "
                                 f"({kinds}): {messages}")

@@ -57,6 +57,7 @@ cdef extern from "window_stats.h":
         uint64_t delayed
         uint64_t postponed
         uint64_t responses
+        uint64_t grpc_codes[18]
         pa_hist latency
         pa_hist response_latency
         pa_hist lag
@@ -66,6 +67,8 @@ cdef extern from "window_stats.h":
     void pa_stats_reset(pa_window_stats *s) nogil
     void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) nogil
     void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received) nogil
+    void pa_stats_record_error(pa_window_stats *s, pa_error_kind kind) nogil
+    void pa_stats_record_grpc_code(pa_window_stats *s, int code) nogil
     void pa_recorder_init(pa_recorder *r) nogil
     int64_t pa_recorder_enter(pa_recorder *r) nogil
     pa_window_stats *pa_recorder_buffer(pa_recorder *r, int64_t token) nogil
@@ -123,6 +126,11 @@ HIST_BUCKETS = PA_HIST_BUCKETS
 RECORD_DTYPE = np.dtype([("scheduled_ns", np.uint64), ("start_ns", np.uint64), ("end_ns", np.uint64),
                          ("status", np.uint64)])
 ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
+# Index = gRPC status code; the last: an error carried inside a stream response (no status code).
+GRPC_CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+                   "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+                   "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+                   "STREAM_ERROR")
 
 DISTRIBUTIONS = {"constant": PA_LOAD_CONSTANT, "poisson": PA_LOAD_POISSON}
 
@@ -262,6 +270,12 @@ cdef class WindowStats:
         t.start_ns, t.send_end_ns, t.recv_start_ns, t.end_ns = start_ns, send_end_ns, recv_start_ns, end_ns
         pa_stats_record_ok(self.s, &t, sent, received)
 
+    def record_error(self, str kind, int grpc_code=-1) -> None:
+        """Counts one failed request by hand (kind from ERROR_KINDS; grpc_code an index of GRPC_CODE_NAMES)."""
+        cdef int k = ERROR_KINDS.index(kind)
+        pa_stats_record_error(self.s, <pa_error_kind> k)
+        pa_stats_record_grpc_code(self.s, grpc_code)
+
     @property
     def ok(self) -> int:
         return self.s.ok
@@ -269,6 +283,11 @@ cdef class WindowStats:
     @property
     def errors(self) -> dict:
         return {ERROR_KINDS[k]: self.s.errors[k] for k in range(PA_ERR_KINDS) if self.s.errors[k]}
+
+    @property
+    def grpc_codes(self) -> dict:
+        """Failed gRPC requests by status code name (codes never seen are left out)."""
+        return {GRPC_CODE_NAMES[c]: self.s.grpc_codes[c] for c in range(len(GRPC_CODE_NAMES)) if self.s.grpc_codes[c]}
 
     @property
     def error_count(self) -> int:
@@ -383,6 +402,21 @@ cdef class Recorder:
             for i in range(n):
                 token = pa_recorder_enter(self.r)
                 pa_stats_record_ok(pa_recorder_buffer(self.r, token), &t, 1, 1)
+                pa_recorder_exit(self.r, token)
+
+    def record_errors(self, uint64_t n, str kind, int grpc_code) -> None:
+        """Records n failed requests of one kind and gRPC code, one phaser section each."""
+        cdef uint64_t i
+        cdef int64_t token
+        cdef pa_window_stats *s
+        cdef int ki = ERROR_KINDS.index(kind)
+        cdef pa_error_kind k = <pa_error_kind> ki
+        with nogil:
+            for i in range(n):
+                token = pa_recorder_enter(self.r)
+                s = pa_recorder_buffer(self.r, token)
+                pa_stats_record_error(s, k)
+                pa_stats_record_grpc_code(s, grpc_code)
                 pa_recorder_exit(self.r, token)
 
     def swap(self):

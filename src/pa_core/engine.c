@@ -555,9 +555,15 @@ void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_
 }
 
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg) {
+    pa_engine_record_grpc_error(e, kind, -1, msg);
+}
+
+void pa_engine_record_grpc_error(pa_engine *e, enum pa_error_kind kind, int grpc_code, const char *msg) {
     pa_engine *lead = e->lead;
     int64_t token = pa_recorder_enter(&lead->recorder);
-    pa_stats_record_error(pa_recorder_buffer(&lead->recorder, token), kind);
+    pa_window_stats *s = pa_recorder_buffer(&lead->recorder, token);
+    pa_stats_record_error(s, kind);
+    pa_stats_record_grpc_code(s, grpc_code); /* in the same window as the error itself */
     pa_recorder_exit(&lead->recorder, token);
     pa_engine_add_message(e, msg);
     __atomic_fetch_add(&lead->failed, 1, __ATOMIC_RELEASE);

@@ -181,6 +181,8 @@ void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now_ns);
 void pa_engine_add_message(pa_engine *e, const char *msg);
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg);
+/* The same, and counted under a gRPC status code (PA_GRPC_CODES in window_stats.h; -1: none). */
+void pa_engine_record_grpc_error(pa_engine *e, enum pa_error_kind kind, int grpc_code, const char *msg);
 /* Streaming: a successful request that got `responses` responses, the first
  * at first_ns (its latency ends at the last non-empty one, t->end_ns). */
 void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received,

@@ -211,7 +211,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
         pa_engine_slot_done(&e->base, &s->base);
         return;
     }
-    pa_engine_record_error(&e->base, pa_grpc_error_kind(status), msg);
+    pa_engine_record_grpc_error(&e->base, pa_grpc_error_kind(status), (int)status, msg);
     if (status == GRPC_STATUS_UNAVAILABLE) /* no server: wait before trying again, as after a refused connect */
         pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
     else

@@ -255,9 +255,11 @@ static int send_request(slot *s) {
     return 0;
 }
 
-static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, const char *msg, int backoff) {
+/* code: the gRPC status, PA_GRPC_STREAM_ERROR for an error inside a response, -1 for neither. */
+static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, int code, const char *msg,
+                           int backoff) {
     s->base.active = 0;
-    pa_engine_record_error(&e->base, kind, msg);
+    pa_engine_record_grpc_error(&e->base, kind, code, msg);
     if (backoff)
         pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
     else
@@ -283,7 +285,8 @@ static void finish_stream(stream_engine *e, slot *s) {
     grpc_call_unref(s->call);
     s->call = NULL;
     if (s->base.active)
-        record_failure(e, s, status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status), msg,
+        record_failure(e, s, status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status),
+                       status == GRPC_STATUS_OK ? -1 : (int)status, msg,
                        status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
 }
 
@@ -295,7 +298,7 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         char msg[PA_ERROR_MESSAGE_LEN];
         snprintf(msg, sizeof(msg), "gRPC stream error: %.*s", (int)(r->error_len > 256 ? 256 : r->error_len),
                  (const char *)r->error);
-        record_failure(e, s, PA_ERR_OTHER, msg, 0);
+        record_failure(e, s, PA_ERR_OTHER, PA_GRPC_STREAM_ERROR, msg, 0);
         return;
     }
     s->received += len;
@@ -343,7 +346,7 @@ static void on_recv(stream_engine *e, slot *s, int success) {
         if (s->base.active) {
             char msg[PA_ERROR_MESSAGE_LEN];
             snprintf(msg, sizeof(msg), "malformed gRPC stream response from %s", e->where);
-            record_failure(e, s, PA_ERR_OTHER, msg, 0);
+            record_failure(e, s, PA_ERR_OTHER, -1, msg, 0);
         }
         return;
     }
@@ -394,7 +397,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
             s->ended = 1;
             return;
         }
-        record_failure(e, s, PA_ERR_TRANSPORT, msg, 1);
+        record_failure(e, s, PA_ERR_TRANSPORT, -1, msg, 1);
         return;
     }
     if (s->send_pending) {

@@ -27,6 +27,8 @@ void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src) {
     dst->delayed += src->delayed;
     dst->postponed += src->postponed;
     dst->responses += src->responses;
+    for (int c = 0; c <= PA_GRPC_CODES; c++)
+        dst->grpc_codes[c] += src->grpc_codes[c];
     pa_hist_merge(&dst->latency, &src->latency);
     pa_hist_merge(&dst->response_latency, &src->response_latency);
     pa_hist_merge(&dst->lag, &src->lag);
@@ -80,6 +82,11 @@ void pa_stats_record_stream(pa_window_stats *s, uint64_t responses, uint64_t fir
 }
 
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { add_u64(&s->errors[kind], 1); }
+
+void pa_stats_record_grpc_code(pa_window_stats *s, int code) {
+    if (code >= 0 && code <= PA_GRPC_STREAM_ERROR)
+        add_u64(&s->grpc_codes[code], 1);
+}
 
 void pa_recorder_init(pa_recorder *r) {
     r->start_epoch = 0;

@@ -20,6 +20,12 @@ enum pa_error_kind {
     PA_ERR_KINDS
 };
 
+/* Failed gRPC requests are also counted by status code (0..16, the index is
+ * grpc_status_code), plus one bucket for an error a stream carries inside a
+ * response (Triton's ModelStreamInferResponse.error_message: no status code). */
+#define PA_GRPC_CODES 17
+#define PA_GRPC_STREAM_ERROR PA_GRPC_CODES
+
 typedef struct pa_request_times {
     uint64_t start_ns;     /* request handed to the transport */
     uint64_t send_end_ns;  /* last request byte handed over */
@@ -40,6 +46,7 @@ typedef struct pa_window_stats {
     uint64_t delayed;            /* open loop: sent more than 1 ms after their scheduled time */
     uint64_t postponed;          /* open loop: waited for a free slot (the --max-inflight cap) */
     uint64_t responses;          /* streaming: responses of the successful requests (0 when unary) */
+    uint64_t grpc_codes[PA_GRPC_CODES + 1]; /* gRPC failures by status code; before `latency`: reset clears it */
     pa_hist latency;             /* successful requests only, from the actual send */
     pa_hist response_latency;    /* open loop: from the scheduled send time (coordinated-omission corrected) */
     pa_hist lag;                 /* open loop: actual minus scheduled send time */
@@ -53,6 +60,8 @@ void pa_stats_merge(pa_window_stats *dst, const pa_window_stats *src);
 /* Counts one request; several threads may record into one buffer at once. */
 void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind);
+/* A failed gRPC request's code (0..PA_GRPC_STREAM_ERROR); any other value is not counted. */
+void pa_stats_record_grpc_code(pa_window_stats *s, int code);
 void pa_stats_record_postponed(pa_window_stats *s);
 /* Streaming: a successful request's response count and first-response latency. */
 void pa_stats_record_stream(pa_window_stats *s, uint64_t responses, uint64_t first_response_ns);
