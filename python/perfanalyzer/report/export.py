@@ -63,28 +63,29 @@ class Responses:
     (unary, HTTP) has one response, at its end."""
 
     def __init__(self, records: np.ndarray, times: np.ndarray | None = None) -> None:
-        self.ends = records["end_ns"]
+        self.ends: list[int] = records["end_ns"].tolist()
+        self.starts: list[int] | None = None
         if times is None or not len(times):
-            self.starts: np.ndarray | None = None
             return
         order = np.argsort(times["request"], kind="stable")
-        self.ns = times["ns"][order]
-        self.starts = np.searchsorted(times["request"][order], np.arange(len(records) + 1), side="left")
+        self.ns: list[int] = times["ns"][order].tolist()
+        self.starts = np.searchsorted(times["request"][order], np.arange(len(records) + 1), side="left").tolist()
 
     def of(self, index: int) -> list[int]:
         if self.starts is not None:
-            lo, hi = int(self.starts[index]), int(self.starts[index + 1])
+            lo, hi = self.starts[index], self.starts[index + 1]
             if hi > lo:
-                return [int(t) for t in self.ns[lo:hi]]
-        return [int(self.ends[index])]
+                return self.ns[lo:hi]
+        return [self.ends[index]]
 
 
 def _requests(records: np.ndarray, chosen: np.ndarray, mono_to_wall_ns: int, responses: Responses,
               inputs: dict[str, Any] | None = None) -> list[dict]:
     out = []
-    for i in chosen:
-        times = [t + mono_to_wall_ns for t in responses.of(int(i))]
-        out.append({"timestamp": int(records["start_ns"][i]) + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
+    starts = records["start_ns"][chosen].tolist()
+    for i, start in zip(chosen.tolist(), starts, strict=True):
+        times = [t + mono_to_wall_ns for t in responses.of(i)]
+        out.append({"timestamp": start + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
                     "response_timestamps": times, "response_outputs": [{} for _ in times]})
     return out
 
