@@ -267,7 +267,8 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
             mono_to_wall = _core.wall_ns() - _core.now_ns()
             records = engine.records()
             experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
-                                                settings.periodic_concurrency_range.end, mono_to_wall)
+                                                settings.periodic_concurrency_range.end, mono_to_wall,
+                                                engine.response_times())
             export.write(settings.profile_export_file, [], records, mono_to_wall,
                          _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment,
                          service_kind=settings.service_kind)
@@ -289,7 +290,8 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
     levels = [] if result is None else list(result.levels) + ([result.unstable] if result.unstable else [])
     mono_to_wall = _core.wall_ns() - _core.now_ns()
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
-                 _endpoint(settings, service), perfanalyzer.__version__, inputs, service_kind=settings.service_kind)
+                 _endpoint(settings, service), perfanalyzer.__version__, inputs, service_kind=settings.service_kind,
+                 response_times=engine.response_times())
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

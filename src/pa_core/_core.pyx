@@ -99,6 +99,15 @@ cdef extern from "record_log.h":
         size_t total
         int out_of_memory
     void pa_record_log_copy(const pa_record_log *log, pa_record *out)
+    ctypedef struct pa_response_time:
+        uint64_t request
+        uint64_t ns
+    ctypedef struct pa_response_log:
+        size_t total
+        int out_of_memory
+    void pa_response_log_append(pa_response_log *log, uint64_t request, uint64_t ns)
+    void pa_response_log_copy(const pa_response_log *log, pa_response_time *out, uint64_t request_offset)
+    void pa_response_log_free(pa_response_log *log)
 
 cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
@@ -109,6 +118,8 @@ cdef extern from "engine.h":
     void pa_engine_keep_records(pa_engine *e)
     int pa_engine_record_count(const pa_engine *e, size_t *total)
     void pa_engine_copy_records(const pa_engine *e, pa_record *out)
+    int pa_engine_response_count(const pa_engine *e, size_t *total)
+    void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out)
     int pa_engine_add_member(pa_engine *lead, pa_engine *member)
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
@@ -125,6 +136,7 @@ cdef extern from "engine.h":
 HIST_BUCKETS = PA_HIST_BUCKETS
 RECORD_DTYPE = np.dtype([("scheduled_ns", np.uint64), ("start_ns", np.uint64), ("end_ns", np.uint64),
                          ("status", np.uint64)])
+RESPONSE_DTYPE = np.dtype([("request", np.uint64), ("ns", np.uint64)])
 ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
 # Index = gRPC status code; the last: an error carried inside a stream response (no status code).
 GRPC_CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
@@ -427,6 +439,26 @@ cdef class Recorder:
         return t, w
 
 
+cdef class ResponseLog:
+    """The chunked response-time log on its own, for tests."""
+    cdef pa_response_log log
+
+    def __dealloc__(self):
+        pa_response_log_free(&self.log)
+
+    def append(self, uint64_t request, uint64_t ns) -> None:
+        pa_response_log_append(&self.log, request, ns)
+
+    def __len__(self) -> int:
+        return self.log.total
+
+    def array(self, uint64_t request_offset=0):
+        cdef cnp.ndarray out = np.empty(self.log.total, dtype=RESPONSE_DTYPE)
+        if self.log.total:
+            pa_response_log_copy(&self.log, <pa_response_time *> out.data, request_offset)
+        return out
+
+
 cdef class Engine:
     """What every load engine offers, whatever its transport: a subclass's
     __cinit__ creates the C engine (self.e); the rest is shared."""
@@ -479,6 +511,21 @@ cdef class Engine:
         cdef cnp.ndarray out = np.empty(total, dtype=RECORD_DTYPE)
         if total:
             pa_engine_copy_records(self.e, <pa_record *> out.data)
+        return out
+
+    def response_times(self):
+        """After stop(): every response of every kept streaming request as a
+        structured array (request: index into records(), ns: CLOCK_MONOTONIC),
+        grouped by request, in arrival order; empty for one-response transports."""
+        cdef size_t total
+        cdef int rc = pa_engine_response_count(self._live(), &total)
+        if rc == -1:
+            raise RuntimeError("no records: call keep_records() before start() and read them after stop()")
+        if rc == -2:
+            raise MemoryError("the response log ran out of memory; the export would be incomplete")
+        cdef cnp.ndarray out = np.empty(total, dtype=RESPONSE_DTYPE)
+        if total:
+            pa_engine_copy_responses(self.e, <pa_response_time *> out.data)
         return out
 
     def set_budget(self, n=None) -> None:

@@ -238,6 +238,37 @@ void pa_engine_copy_records(const pa_engine *e, pa_record *out) {
     }
 }
 
+int pa_engine_response_count(const pa_engine *e, size_t *total) {
+    *total = 0;
+    for (unsigned k = 0; k < group_size(e); k++) {
+        pa_engine *m = group_member((pa_engine *)e, k);
+        if (!pa_engine_records(m))
+            return -1;
+        if (m->responses.out_of_memory)
+            return -2;
+        *total += m->responses.total;
+    }
+    return 0;
+}
+
+void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out) {
+    uint64_t offset = 0;
+    for (unsigned k = 0; k < group_size(e); k++) {
+        pa_engine *m = group_member((pa_engine *)e, k);
+        pa_response_log_copy(&m->responses, out, offset);
+        out += m->responses.total;
+        offset += m->records.total;
+    }
+}
+
+void pa_engine_keep_responses(pa_engine *e, const uint64_t *times_ns, size_t n) {
+    if (!e->keep_records)
+        return;
+    /* the index the request's record gets when pa_engine_record_stream_ok appends it */
+    for (size_t i = 0; i < n; i++)
+        pa_response_log_append(&e->responses, e->records.total, times_ns[i]);
+}
+
 static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status) {
     if (!e->keep_records)
         return;
@@ -257,6 +288,7 @@ void pa_engine_destroy(pa_engine *e) {
         e->n_members = 0;
     }
     pa_record_log_free(&e->records);
+    pa_response_log_free(&e->responses);
     pa_schedule_free(&e->pending);
     pa_schedule_free(&e->schedule);
     free(e->free_slots);

@@ -88,6 +88,7 @@ struct pa_engine {
     /* Engine-thread state. */
     int keep_records;        /* set before start: fill `records` */
     pa_record_log records;
+    pa_response_log responses; /* streaming only: every response of each kept request */
     unsigned seen_gen;
     unsigned seen_budget_gen;
     pa_schedule schedule;    /* kind PA_LOAD_CLOSED: closed loop on `target` */
@@ -129,6 +130,11 @@ const pa_record_log *pa_engine_records(const pa_engine *e);
 int pa_engine_record_count(const pa_engine *e, size_t *total);
 /* Every engine's records, one engine after the other (room for the count). */
 void pa_engine_copy_records(const pa_engine *e, pa_record *out);
+/* After stop, over the whole group: like pa_engine_record_count, for the
+ * response times kept by streaming engines (0 entries for the others). */
+int pa_engine_response_count(const pa_engine *e, size_t *total);
+/* Every engine's response times, request indices into pa_engine_copy_records' output. */
+void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);
@@ -187,6 +193,9 @@ void pa_engine_record_grpc_error(pa_engine *e, enum pa_error_kind kind, int grpc
  * at first_ns (its latency ends at the last non-empty one, t->end_ns). */
 void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received,
                                 uint64_t responses, uint64_t first_ns);
+/* Streaming, when keep_records is on: the n response times of the request
+ * about to be recorded by pa_engine_record_stream_ok (call it just before). */
+void pa_engine_keep_responses(pa_engine *e, const uint64_t *times_ns, size_t n);
 /* A complete HTTP answer: a 2xx counts as success, anything else as an
  * error by status class with "HTTP <status>: <start of the body>". */
 void pa_engine_record_http(pa_engine *e, const pa_request_times *t, long status, uint64_t sent,

@@ -53,6 +53,12 @@ typedef struct slot {
     uint64_t received, responses;
     uint64_t first_ns;
     pa_request_times t;
+    /* With an export only: this request's response times so far. Kept with
+     * the slot and grown only past the most responses seen, so steady state
+     * allocates nothing; handed to the engine's log when the request ends,
+     * because its record (and so its index) exists only then. */
+    uint64_t *times;
+    size_t n_times, times_cap;
 } slot;
 
 typedef struct stream_engine {
@@ -290,6 +296,22 @@ static void finish_stream(stream_engine *e, slot *s) {
                        status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
 }
 
+static void keep_time(stream_engine *e, slot *s, uint64_t now) {
+    if (!e->base.keep_records)
+        return;
+    if (s->n_times == s->times_cap) {
+        size_t cap = s->times_cap ? 2 * s->times_cap : 8;
+        uint64_t *grown = realloc(s->times, cap * sizeof(*grown));
+        if (!grown) {
+            e->base.responses.out_of_memory = 1;
+            return;
+        }
+        s->times = grown;
+        s->times_cap = cap;
+    }
+    s->times[s->n_times++] = now;
+}
+
 static void on_response(stream_engine *e, slot *s, const response_info *r, size_t len) {
     if (!s->base.active)
         return; /* nothing asked for it (a response after an error answer) */
@@ -306,13 +328,17 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         if (!s->responses++)
             s->first_ns = now;
         s->t.end_ns = now;
+        keep_time(e, s, now);
     }
     if (!r->final)
         return;
-    if (!s->responses) /* only an empty final response: it ends the latency */
+    if (!s->responses) { /* only an empty final response: it ends the latency */
         s->first_ns = s->t.end_ns = now;
+        keep_time(e, s, now);
+    }
     s->t.recv_start_ns = s->t.end_ns;
     s->base.active = 0;
+    pa_engine_keep_responses(&e->base, s->times, s->n_times);
     pa_engine_record_stream_ok(&e->base, &s->t, GRPC_SLICE_LENGTH(s->body), s->received, s->responses, s->first_ns);
     pa_engine_slot_done(&e->base, &s->base);
 }
@@ -383,6 +409,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     s->received = s->responses = 0;
+    s->n_times = 0;
     ps->active = 1;
     if (s->call && s->ended) {
         /* the old stream is still winding down: cancel it; this request fails with it */
@@ -482,6 +509,7 @@ static void destroy(pa_engine *base) {
         grpc_slice_unref(s->details);
         grpc_metadata_array_destroy(&s->initial_md);
         grpc_metadata_array_destroy(&s->trailing_md);
+        free(s->times);
         free(s);
     }
     free(e->base.slots);

@@ -34,4 +34,33 @@ void pa_record_log_append(pa_record_log *log, const pa_record *r);
 void pa_record_log_copy(const pa_record_log *log, pa_record *out);
 void pa_record_log_free(pa_record_log *log);
 
+/* Every response's arrival, for requests that get several (streaming,
+ * decoupled models): `request` is the index of the request's pa_record in
+ * the same engine's record log. A request's responses are appended together,
+ * in arrival order, just before its record. */
+#define PA_RESPONSES_PER_CHUNK 16384
+
+typedef struct pa_response_time {
+    uint64_t request;
+    uint64_t ns;
+} pa_response_time;
+
+typedef struct pa_response_chunk {
+    struct pa_response_chunk *next;
+    size_t used;
+    pa_response_time times[PA_RESPONSES_PER_CHUNK];
+} pa_response_chunk;
+
+typedef struct pa_response_log {
+    pa_response_chunk *head, *tail;
+    size_t total;
+    int out_of_memory;
+} pa_response_log;
+
+void pa_response_log_append(pa_response_log *log, uint64_t request, uint64_t ns);
+/* Copies every entry, oldest first, into out (room for log->total), adding
+ * `request_offset` to each request index (engines of a group are concatenated). */
+void pa_response_log_copy(const pa_response_log *log, pa_response_time *out, uint64_t request_offset);
+void pa_response_log_free(pa_response_log *log);
+
 #endif

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
+
 from .helpers import cli
+
+SCHEMA = Path(__file__).parent / "data" / "profile_export.schema.json"
 
 
 def test_export_has_every_measured_request(triton, tmp_path: Path) -> None:
@@ -45,3 +49,20 @@ def test_export_request_count_matches_the_report(triton, tmp_path: Path) -> None
     (e,) = json.loads(out.read_text())["experiments"]
     assert len(e["requests"]) == 321
     assert "Request count: 321" in run.stdout
+
+
+def test_streaming_export_lists_every_response(triton, tmp_path: Path) -> None:
+    """repeat_4 answers each request 4 times, then with an empty final response
+    that, as in perf_analyzer, is not a response of its own."""
+    out = tmp_path / "export.json"
+    run = cli("-i", "grpc", "--streaming", "-m", "repeat_4", "-u", triton.grpc_url, "--request-count", "50",
+              "--profile-export-file", str(out))
+    assert run.code == 0, run.stderr
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    (e,) = doc["experiments"]
+    assert len(e["requests"]) == 50
+    for r in e["requests"]:
+        times = r["response_timestamps"]
+        assert len(times) == 4 and len(r["response_outputs"]) == 4
+        assert r["timestamp"] < times[0] and times == sorted(times) and len(set(times)) == 4

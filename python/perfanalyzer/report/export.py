@@ -6,7 +6,9 @@ as their first value, other types null) and is filled when every request
 carried the same tensors (one distinct request body); with several bodies the
 record log does not say which one a request carried, so it stays empty.
 response_outputs holds one empty object per response: the compiled core does
-not keep response bodies."""
+not keep response bodies. Streaming requests list every non-empty response's
+arrival (perf_analyzer does not count the empty final response either); a
+request that got only the empty final response lists that one."""
 
 from __future__ import annotations
 
@@ -55,26 +57,54 @@ def request_inputs(datatypes: dict[str, str], tensor_sets: Sequence[dict[str, np
     return out
 
 
-def _requests(chosen: np.ndarray, mono_to_wall_ns: int, inputs: dict[str, Any] | None = None) -> list[dict]:
-    return [
-        {"timestamp": int(r["start_ns"]) + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
-         "response_timestamps": [int(r["end_ns"]) + mono_to_wall_ns], "response_outputs": [{}]}
-        for r in chosen
-    ]
+class Responses:
+    """Each record's response times, from the core's response log (request
+    index, ns), grouped by request in arrival order. A record without entries
+    (unary, HTTP) has one response, at its end."""
+
+    def __init__(self, records: np.ndarray, times: np.ndarray | None = None) -> None:
+        self.ends: list[int] = records["end_ns"].tolist()
+        self.starts: list[int] | None = None
+        if times is None or not len(times):
+            return
+        order = np.argsort(times["request"], kind="stable")
+        self.ns: list[int] = times["ns"][order].tolist()
+        self.starts = np.searchsorted(times["request"][order], np.arange(len(records) + 1), side="left").tolist()
+
+    def of(self, index: int) -> list[int]:
+        if self.starts is not None:
+            lo, hi = self.starts[index], self.starts[index + 1]
+            if hi > lo:
+                return self.ns[lo:hi]
+        return [self.ends[index]]
 
 
-def ramp_experiment(records: np.ndarray, start_ns: int, end_ns: int, peak: int, mono_to_wall_ns: int) -> dict:
+def _requests(records: np.ndarray, chosen: np.ndarray, mono_to_wall_ns: int, responses: Responses,
+              inputs: dict[str, Any] | None = None) -> list[dict]:
+    out = []
+    starts = records["start_ns"][chosen].tolist()
+    for i, start in zip(chosen.tolist(), starts, strict=True):
+        times = [t + mono_to_wall_ns for t in responses.of(i)]
+        out.append({"timestamp": start + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
+                    "response_timestamps": times, "response_outputs": [{} for _ in times]})
+    return out
+
+
+def ramp_experiment(records: np.ndarray, start_ns: int, end_ns: int, peak: int, mono_to_wall_ns: int,
+                    response_times: np.ndarray | None = None) -> dict:
     """--periodic-concurrency-range: every request of the ramp, oldest send
     first, in one experiment. perf_analyzer writes value 1 and boundaries
     [0, 2^64-1]; we write the peak concurrency and the ramp's real start and end."""
-    chosen = records[np.argsort(records["start_ns"], kind="stable")]
+    chosen = np.argsort(records["start_ns"], kind="stable")
     return {"experiment": {"mode": "concurrency", "value": peak},
-            "requests": _requests(chosen, mono_to_wall_ns),
+            "requests": _requests(records, chosen, mono_to_wall_ns, Responses(records, response_times)),
             "window_boundaries": [start_ns + mono_to_wall_ns, end_ns + mono_to_wall_ns]}
 
 
 def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
-                inputs: dict[str, Any] | None = None) -> list[dict]:
+                inputs: dict[str, Any] | None = None, response_times: np.ndarray | None = None) -> list[dict]:
+    """`response_times`: the core's response log (Engine.response_times()), for streaming."""
+    responses = Responses(records, response_times)
     out = []
     ends = records["end_ns"].astype(np.int64)
     order = np.argsort(ends, kind="stable")
@@ -86,7 +116,7 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
         # A request belongs to the window in which it completed (bounds inclusive of the end).
         lo = np.searchsorted(ends_sorted, first, side="right")
         hi = np.searchsorted(ends_sorted, last, side="right")
-        requests = _requests(records[order[lo:hi]], mono_to_wall_ns, inputs)
+        requests = _requests(records, order[lo:hi], mono_to_wall_ns, responses, inputs)
         value: float | int = level.value
         if level.mode == "concurrency":
             value = int(level.value)
@@ -100,8 +130,8 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
 
 def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
           endpoint: str, version: str, inputs: dict[str, Any] | None = None, ramp: dict | None = None,
-          service_kind: str = "triton") -> None:
+          service_kind: str = "triton", response_times: np.ndarray | None = None) -> None:
     """`ramp`: a ramp_experiment, written instead of the levels' experiments."""
-    exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs)
+    exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs, response_times)
     doc = {"experiments": exps, "version": version, "service_kind": service_kind, "endpoint": endpoint}
     write_atomic(path, json.dumps(doc, separators=(",", ":")))
