@@ -24,13 +24,20 @@ def test_rss_does_not_grow_with_requests(triton, streaming: bool) -> None:
         engine.start()
         engine.set_concurrency(8)
         run_until(engine, 2_000)  # warm: connections, arenas, allocator caches
-        engine.swap()
-        before = rss_bytes()
-        start = engine.completed
-        run_until(engine, start + 20_000)
-        engine.swap()
-        grown = rss_bytes() - before
+        # The first gRPC engine of a process also gains about 1 MB once, at a
+        # time that varies (gRPC core's lazily grown buffers and threads), then
+        # stays flat (measured over 80,000 requests). A per-request leak grows
+        # every stretch; a one-off growth shows in one at most: judge the
+        # smaller of two equal stretches, and bound the total.
+        grown = []
+        for _ in range(2):
+            engine.swap()
+            before = rss_bytes()
+            run_until(engine, engine.completed + 15_000)
+            engine.swap()
+            grown.append(rss_bytes() - before)
     finally:
         engine.stop(2000)
         engine.close()
-    assert grown < 128 * 1024, f"RSS grew by {grown} bytes over 20,000 requests"
+    assert min(grown) < 128 * 1024, f"RSS grew by {grown} bytes in each of two stretches of 15,000 requests"
+    assert sum(grown) < 4 * 1024 * 1024, f"RSS grew by {sum(grown)} bytes over 30,000 requests"
