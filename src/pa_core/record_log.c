@@ -3,78 +3,81 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pa_record_log_append(pa_record_log *log, const pa_record *r) {
-    if (!log->tail || log->tail->used == PA_RECORDS_PER_CHUNK) {
-        pa_record_chunk *c = malloc(sizeof(*c));
-        if (!c) {
-            log->out_of_memory = 1;
-            return;
-        }
-        c->next = NULL;
-        c->used = 0;
-        if (log->tail)
-            log->tail->next = c;
-        else
-            log->head = c;
-        log->tail = c;
+/* The chunk with room for one more entry: the tail, or a new chunk of
+ * `size` bytes linked after it; NULL when out of memory. */
+static pa_chunk_link *room(pa_chunk_link **head, pa_chunk_link **tail, size_t per_chunk, size_t size) {
+    if (*tail && (*tail)->used < per_chunk)
+        return *tail;
+    pa_chunk_link *c = malloc(size);
+    if (!c)
+        return NULL;
+    c->next = NULL;
+    c->used = 0;
+    if (*tail)
+        (*tail)->next = c;
+    else
+        *head = c;
+    *tail = c;
+    return c;
+}
+
+static void free_chunks(pa_chunk_link *c) {
+    while (c) {
+        pa_chunk_link *next = c->next;
+        free(c);
+        c = next;
     }
-    log->tail->records[log->tail->used++] = *r;
+}
+
+void pa_record_log_append(pa_record_log *log, const pa_record *r) {
+    pa_record_chunk *c = (pa_record_chunk *)room(&log->head, &log->tail, PA_RECORDS_PER_CHUNK,
+                                                 sizeof(pa_record_chunk));
+    if (!c) {
+        log->out_of_memory = 1;
+        return;
+    }
+    c->records[c->link.used++] = *r;
     log->total++;
 }
 
 void pa_record_log_copy(const pa_record_log *log, pa_record *out) {
-    for (const pa_record_chunk *c = log->head; c; c = c->next) {
-        memcpy(out, c->records, c->used * sizeof(pa_record));
-        out += c->used;
+    for (const pa_chunk_link *l = log->head; l; l = l->next) {
+        const pa_record_chunk *c = (const pa_record_chunk *)l;
+        memcpy(out, c->records, c->link.used * sizeof(pa_record));
+        out += c->link.used;
     }
 }
 
 void pa_record_log_free(pa_record_log *log) {
-    pa_record_chunk *c = log->head;
-    while (c) {
-        pa_record_chunk *next = c->next;
-        free(c);
-        c = next;
-    }
+    free_chunks(log->head);
     memset(log, 0, sizeof(*log));
 }
 
 void pa_response_log_append(pa_response_log *log, uint64_t request, uint64_t ns) {
-    if (!log->tail || log->tail->used == PA_RESPONSES_PER_CHUNK) {
-        pa_response_chunk *c = malloc(sizeof(*c));
-        if (!c) {
-            log->out_of_memory = 1;
-            return;
-        }
-        c->next = NULL;
-        c->used = 0;
-        if (log->tail)
-            log->tail->next = c;
-        else
-            log->head = c;
-        log->tail = c;
+    pa_response_chunk *c = (pa_response_chunk *)room(&log->head, &log->tail, PA_RESPONSES_PER_CHUNK,
+                                                     sizeof(pa_response_chunk));
+    if (!c) {
+        log->out_of_memory = 1;
+        return;
     }
-    pa_response_time *t = &log->tail->times[log->tail->used++];
+    pa_response_time *t = &c->times[c->link.used++];
     t->request = request;
     t->ns = ns;
     log->total++;
 }
 
 void pa_response_log_copy(const pa_response_log *log, pa_response_time *out, uint64_t request_offset) {
-    for (const pa_response_chunk *c = log->head; c; c = c->next)
-        for (size_t i = 0; i < c->used; i++) {
+    for (const pa_chunk_link *l = log->head; l; l = l->next) {
+        const pa_response_chunk *c = (const pa_response_chunk *)l;
+        for (size_t i = 0; i < c->link.used; i++) {
             out->request = c->times[i].request + request_offset;
             out->ns = c->times[i].ns;
             out++;
         }
+    }
 }
 
 void pa_response_log_free(pa_response_log *log) {
-    pa_response_chunk *c = log->head;
-    while (c) {
-        pa_response_chunk *next = c->next;
-        free(c);
-        c = next;
-    }
+    free_chunks(log->head);
     memset(log, 0, sizeof(*log));
 }

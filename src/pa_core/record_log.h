@@ -17,14 +17,19 @@ typedef struct pa_record {
     uint64_t status;       /* 0: success (only successes are kept for now) */
 } pa_record;
 
-typedef struct pa_record_chunk {
-    struct pa_record_chunk *next;
+/* The link both logs' chunks start with: one append/free for both. */
+typedef struct pa_chunk_link {
+    struct pa_chunk_link *next;
     size_t used;
+} pa_chunk_link;
+
+typedef struct pa_record_chunk {
+    pa_chunk_link link; /* first */
     pa_record records[PA_RECORDS_PER_CHUNK];
 } pa_record_chunk;
 
 typedef struct pa_record_log {
-    pa_record_chunk *head, *tail;
+    pa_chunk_link *head, *tail; /* of pa_record_chunk */
     size_t total;
     int out_of_memory; /* records were dropped: the export says so */
 } pa_record_log;
@@ -46,13 +51,12 @@ typedef struct pa_response_time {
 } pa_response_time;
 
 typedef struct pa_response_chunk {
-    struct pa_response_chunk *next;
-    size_t used;
+    pa_chunk_link link; /* first */
     pa_response_time times[PA_RESPONSES_PER_CHUNK];
 } pa_response_chunk;
 
 typedef struct pa_response_log {
-    pa_response_chunk *head, *tail;
+    pa_chunk_link *head, *tail; /* of pa_response_chunk */
     size_t total;
     int out_of_memory;
 } pa_response_log;
