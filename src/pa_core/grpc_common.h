@@ -18,6 +18,11 @@ grpc_event pa_grpc_next_event(pa_engine *e, grpc_completion_queue *cq);
  * NULL / 0 members are skipped, so a half-built engine can be released. */
 void pa_grpc_release(grpc_channel **channels, unsigned n_channels, grpc_completion_queue *cq,
                      grpc_slice *messages, size_t n_messages);
+/* The engine loop both engines run until the engine stops: a tick, then
+ * the next completion handed to on_complete(engine, tag, success).
+ * Timer slack 1 ns: open-loop sends wake on timers, and the default 50 us
+ * slack would delay them. */
+void pa_grpc_loop(pa_engine *e, grpc_completion_queue *cq, void (*on_complete)(pa_engine *, void *, int));
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
 

@@ -252,22 +252,26 @@ static void abandon_in_flight(grpc_engine *e) {
     }
 }
 
+static void on_complete(pa_engine *base, void *tag, int success) { complete((grpc_engine *)base, tag, success); }
+
 static void *run(void *arg) {
     grpc_engine *e = arg;
-    /* Open-loop sends wake on timers; the default 50 us slack would delay them. */
-    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    for (;;) {
-        uint64_t now = pa_now_ns();
-        if (!pa_engine_tick(&e->base, now))
-            break;
-        grpc_event ev = pa_grpc_next_event(&e->base, e->cq);
-        if (ev.type == GRPC_OP_COMPLETE)
-            complete(e, ev.tag, ev.success);
-        else if (ev.type == GRPC_QUEUE_SHUTDOWN)
-            break;
-    }
+    pa_grpc_loop(&e->base, e->cq, on_complete);
     abandon_in_flight(e);
     return NULL;
+}
+
+void pa_grpc_loop(pa_engine *e, grpc_completion_queue *cq, void (*on_complete)(pa_engine *, void *, int)) {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    for (;;) {
+        if (!pa_engine_tick(e, pa_now_ns()))
+            return;
+        grpc_event ev = pa_grpc_next_event(e, cq);
+        if (ev.type == GRPC_OP_COMPLETE)
+            on_complete(e, ev.tag, ev.success);
+        else if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return;
+    }
 }
 
 static void wake(pa_engine *base) { (void)base; /* the loop polls every MAX_WAIT_NS */ }

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -449,19 +448,13 @@ static pa_slot *new_slot(pa_engine *base) {
     return &s->base;
 }
 
+static void on_complete(pa_engine *base, void *tag, int success) {
+    on_completion((stream_engine *)base, tag, success);
+}
+
 static void *run(void *arg) {
     stream_engine *e = arg;
-    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    for (;;) {
-        uint64_t now = pa_now_ns();
-        if (!pa_engine_tick(&e->base, now))
-            break;
-        grpc_event ev = pa_grpc_next_event(&e->base, e->cq);
-        if (ev.type == GRPC_OP_COMPLETE)
-            on_completion(e, ev.tag, ev.success);
-        else if (ev.type == GRPC_QUEUE_SHUTDOWN)
-            break;
-    }
+    pa_grpc_loop(&e->base, e->cq, on_complete);
     /* Every stream is cancelled and its operations collected, nothing recorded. */
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
