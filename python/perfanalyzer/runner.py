@@ -156,10 +156,9 @@ def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any, paramet
     is refused rather than silently left out."""
     if spec.sequence:
         raise OptionError(f"model '{spec.name}' is a sequence model: sequences are supported over -i http only")
-    if build_validator(spec, data, settings.batch_size, settings.output_tensor_format) is not None:
-        raise OptionError("validation_data: responses are validated over -i http only")
+    validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
     tensors_list = request_tensors(spec, data, settings.batch_size)
-    in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, False)
+    in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, validator is not None)
     bodies = [service.encode_request(spec, tensors, parameters=parameters,
                                      input_regions=in_regions[i] if in_regions else None,
                                      output_regions=out_regions)
@@ -167,7 +166,7 @@ def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any, paramet
     return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
                             compression=settings.grpc_compression_algorithm,
                             request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                            **_grpc_tls(settings))
+                            validator=validator, **_grpc_tls(settings))
 
 
 def _grpc_tls(settings: Settings) -> dict[str, object]:

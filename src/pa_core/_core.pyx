@@ -586,6 +586,7 @@ cdef class Engine:
 # One file per transport: each defines an Engine subclass that creates its C engine.
 include "validate.pxi"  # before the transports: they take a Validator
 include "sequence.pxi"  # ... and a Sequencer
+include "grpc_validate.pxi"  # protobuf responses checked by a Validator
 include "http_engine.pxi"
 include "capi_engine.pxi"
 include "grpc_engine.pxi"

@@ -5,6 +5,7 @@
 #include <grpc/grpc.h>
 
 #include "grpc_config.h"
+#include "grpc_validate.h"
 
 /* Opens n channels to cfg->target with the config's credentials and
  * compression, each on its own connection; 0, or -1 with err filled (the
@@ -23,6 +24,10 @@ void pa_grpc_release(grpc_channel **channels, unsigned n_channels, grpc_completi
  * Timer slack 1 ns: open-loop sends wake on timers, and the default 50 us
  * slack would delay them. */
 void pa_grpc_loop(pa_engine *e, grpc_completion_queue *cq, void (*on_complete)(pa_engine *, void *, int));
+/* The bytes of a received message: its one slice when it is a single
+ * uncompressed slice (valid while bb lives), else copied into buf (grown
+ * once, then reused). NULL when it cannot be read (out of memory). */
+const uint8_t *pa_grpc_message_bytes(grpc_byte_buffer *bb, pa_body_buf *buf, size_t *len);
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "validate.h"
 
 typedef struct pa_grpc_message {
     const char *data; /* the serialized protobuf message */
@@ -27,6 +28,9 @@ typedef struct pa_grpc_config {
     const char *root_certs;
     const char *private_key;
     const char *cert_chain;
+    /* NULL: responses are not read; else every OK response is validated (outlives the engine) */
+    const pa_validator *validator;
+    int response_format; /* enum pa_response_format (grpc_validate.h): what the responses are */
 } pa_grpc_config;
 
 /* Returns NULL and fills err on failure. */

@@ -15,7 +15,9 @@
  *                 grpc_call_start_batch (which starts writing it to the network)
  *   recv_start_ns the completion was taken from the queue
  *   end_ns        the response and the call were released (the "unmarshal" part)
- * so "(un)marshal" = send + recv (the client's own work around the call; the
+ * With validation_data, the response is kept past end_ns and then compared
+ * (flattened into the slot's buffer when it came in several slices), so
+ * validating does not change what is timed; without it nothing is read. So "(un)marshal" = send + recv (the client's own work around the call; the
  * message itself was serialized before the run) and "response wait" = writing
  * the request, waiting, and reading the response, as perf_analyzer defines it. */
 #define _GNU_SOURCE
@@ -26,6 +28,7 @@
 #include <time.h>
 
 #include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
@@ -54,6 +57,8 @@ typedef struct slot {
     grpc_status_code status;
     grpc_slice details;
     size_t sent_len;
+    size_t body_index;     /* which message this call sent: the validator's body */
+    pa_body_buf flat, scratch; /* validation only: the response's bytes, decoded typed values */
     pa_request_times t;
 } slot;
 
@@ -68,6 +73,8 @@ typedef struct grpc_engine {
     size_t n_messages;
     size_t next_message;
     long request_timeout_ms;
+    const pa_validator *validator;
+    int response_format;
     int grpc_inited;
     char where[300];
 } grpc_engine;
@@ -142,6 +149,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     grpc_engine *e = (grpc_engine *)base;
     slot *s = (slot *)ps;
     grpc_slice body = e->messages[e->next_message];
+    s->body_index = e->next_message;
     if (++e->next_message == e->n_messages)
         e->next_message = 0;
     grpc_channel *ch = e->channels[e->next_channel];
@@ -188,6 +196,23 @@ static void start_request(pa_engine *base, pa_slot *ps) {
         fail_start(e, s, "cannot start a gRPC call to");
 }
 
+/* 0 when the response matches the validation data of the slot's body; 1 with msg. */
+static int invalid_response(grpc_engine *e, slot *s, grpc_byte_buffer *resp, char *msg, size_t msglen) {
+    if (!pa_validator_expects(e->validator, s->body_index))
+        return 0;
+    if (!resp) {
+        snprintf(msg, msglen, "%s: the response from %s has no message", PA_MISMATCH, e->where);
+        return 1;
+    }
+    size_t len;
+    const uint8_t *p = pa_grpc_message_bytes(resp, &s->flat, &len);
+    if (!p) {
+        snprintf(msg, msglen, "out of memory reading a response to validate it");
+        return 1;
+    }
+    return pa_check_response(e->validator, e->response_format, s->body_index, p, len, &s->scratch, msg, msglen);
+}
+
 static void complete(grpc_engine *e, slot *s, int success) {
     s->t.recv_start_ns = pa_now_ns();
     size_t received = s->recv ? grpc_byte_buffer_length(s->recv) : 0;
@@ -203,9 +228,24 @@ static void complete(grpc_engine *e, slot *s, int success) {
         else
             snprintf(msg, sizeof(msg), "gRPC %s from %s", pa_grpc_status_name(status), e->where);
     }
+    grpc_byte_buffer *resp = NULL;
+    if (e->validator && status == GRPC_STATUS_OK) {
+        resp = s->recv; /* kept for validation, after the end timestamp */
+        s->recv = NULL;
+    }
     release_call(s);
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
+    if (e->validator && status == GRPC_STATUS_OK) {
+        int bad = invalid_response(e, s, resp, msg, sizeof(msg));
+        if (resp)
+            grpc_byte_buffer_destroy(resp);
+        if (bad) {
+            pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
+            pa_engine_slot_done(&e->base, &s->base);
+            return;
+        }
+    }
     if (status == GRPC_STATUS_OK) {
         pa_engine_record_ok(&e->base, &s->t, s->sent_len, received);
         pa_engine_slot_done(&e->base, &s->base);
@@ -313,6 +353,8 @@ static void destroy(pa_engine *base) {
             grpc_byte_buffer_destroy(s->send);
         grpc_metadata_array_destroy(&s->initial_md);
         grpc_metadata_array_destroy(&s->trailing_md);
+        free(s->flat.data);
+        free(s->scratch.data);
         free(s);
     }
     free(e->base.slots);
@@ -342,6 +384,32 @@ static grpc_channel_credentials *credentials(const pa_grpc_config *cfg) {
 }
 
 static const pa_engine_ops grpc_ops = {run, wake, destroy, new_slot, start_request};
+
+const uint8_t *pa_grpc_message_bytes(grpc_byte_buffer *bb, pa_body_buf *buf, size_t *len) {
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, bb))
+        return NULL;
+    grpc_slice *one = NULL;
+    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+        bb->data.raw.slice_buffer.count == 1 && grpc_byte_buffer_reader_peek(&reader, &one)) {
+        /* the slice belongs to bb, not to the reader */
+        grpc_byte_buffer_reader_destroy(&reader);
+        *len = GRPC_SLICE_LENGTH(*one);
+        return GRPC_SLICE_START_PTR(*one);
+    }
+    buf->len = 0;
+    buf->overflow = 0;
+    grpc_slice piece;
+    while (grpc_byte_buffer_reader_next(&reader, &piece)) {
+        pa_body_buf_append(buf, (const char *)GRPC_SLICE_START_PTR(piece), GRPC_SLICE_LENGTH(piece));
+        grpc_slice_unref(piece);
+    }
+    grpc_byte_buffer_reader_destroy(&reader);
+    if (buf->overflow)
+        return NULL;
+    *len = buf->len;
+    return buf->data ? (const uint8_t *)buf->data : (const uint8_t *)"";
+}
 
 void pa_grpc_release(grpc_channel **channels, unsigned n_channels, grpc_completion_queue *cq,
                      grpc_slice *messages, size_t n_messages) {
@@ -416,6 +484,8 @@ pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t er
     e->method = grpc_slice_from_copied_string(cfg->method);
     snprintf(e->where, sizeof(e->where), "%s", cfg->target);
     e->request_timeout_ms = cfg->request_timeout_ms;
+    e->validator = cfg->validator;
+    e->response_format = cfg->response_format;
     e->cq = grpc_completion_queue_create_for_next(NULL);
     e->channels = calloc(n_channels, sizeof(*e->channels));
     e->messages = calloc(cfg->n_messages, sizeof(*e->messages));

@@ -16,6 +16,8 @@ cdef extern from "grpc_config.h":
         const char *root_certs
         const char *private_key
         const char *cert_chain
+        const pa_validator *validator
+        int response_format
     pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
     pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
     const char *pa_grpc_status_name(int code)
@@ -36,15 +38,20 @@ cdef class GrpcEngine(Engine):
     unary calls; the messages must ask for the final-response flag.
     messages: serialized request messages (bytes) cycled through in order;
     channels: calls go round-robin over this many channels (connections);
-    root_certs / private_key / cert_chain: PEM contents (bytes) when use_ssl."""
+    root_certs / private_key / cert_chain: PEM contents (bytes) when use_ssl;
+    validator: a Validator with the expected outputs of each message, or None;
+    response_format: what the responses are, "kserve" (ModelInferResponse) or
+    "tf_predict" (TF Serving's PredictResponse), for the validator."""
     cdef readonly str target
+    cdef readonly object validator  # kept alive: the C engine reads it
     cdef readonly unsigned channels
 
     cdef readonly bint streaming
 
     def __cinit__(self, str target, list messages, str method="", unsigned channels=1,
                   str compression="none", long request_timeout_ms=0, bint use_ssl=False,
-                  bytes root_certs=None, bytes private_key=None, bytes cert_chain=None, bint streaming=False):
+                  bytes root_certs=None, bytes private_key=None, bytes cert_chain=None, bint streaming=False,
+                  Validator validator=None, str response_format="kserve"):
         if compression not in GRPC_COMPRESSION:
             raise ValueError(f"unknown gRPC compression '{compression}' (expected one of {', '.join(GRPC_COMPRESSION)})")
         cdef char err[512]
@@ -52,6 +59,11 @@ cdef class GrpcEngine(Engine):
         cdef Py_ssize_t i, n = len(messages)
         if n == 0:
             raise ValueError("at least one request message is required")
+        if response_format not in RESPONSE_FORMATS:
+            raise ValueError(f"unknown response format '{response_format}' (expected one of "
+                             f"{', '.join(RESPONSE_FORMATS)})")
+        if validator is not None and validator.n_bodies != n:
+            raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
         cdef pa_grpc_message *cm = <pa_grpc_message *> malloc(n * sizeof(pa_grpc_message))
         if cm == NULL:
             raise MemoryError()
@@ -76,6 +88,8 @@ cdef class GrpcEngine(Engine):
             cfg.root_certs = <const char *> root_certs if root_certs is not None else NULL
             cfg.private_key = <const char *> private_key if private_key is not None else NULL
             cfg.cert_chain = <const char *> cert_chain if cert_chain is not None else NULL
+            cfg.validator = validator.v if validator is not None else NULL
+            cfg.response_format = RESPONSE_FORMATS.index(response_format)
             if streaming:
                 self.e = pa_grpc_stream_engine_create(&cfg, err, sizeof(err))
             else:
@@ -85,5 +99,6 @@ cdef class GrpcEngine(Engine):
             self.target = target
             self.channels = channels if channels else 1
             self.streaming = streaming
+            self.validator = validator
         finally:
             free(cm)

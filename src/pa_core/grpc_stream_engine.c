@@ -14,7 +14,13 @@
  * grpc_call_start_batch), the first response and the last non-empty response
  * (end_ns): latency runs to the last response with data, as perf_analyzer
  * measures decoupled models. Receive start is end_ns: the time between the
- * first and the last response is the server's, not the client's unmarshalling. */
+ * first and the last response is the server's, not the client's unmarshalling.
+ *
+ * With validation_data, each response's outputs are compared after its
+ * timestamp is taken; a mismatch is remembered and the request fails when
+ * its final response comes (failing it earlier would hand the rest of its
+ * responses to the slot's next request). Expected outputs missing from
+ * every response of the request fail it too. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +58,13 @@ typedef struct slot {
     uint64_t received, responses;
     uint64_t first_ns;
     pa_request_times t;
+    /* Validation only: the request's body, expected outputs seen so far, the
+     * first mismatch, and the buffers reused to read responses. */
+    size_t body_index;
+    uint64_t seen;
+    int invalid;
+    char invalid_msg[PA_ERROR_MESSAGE_LEN];
+    pa_body_buf flat, scratch;
     /* With an export only: this request's response times so far. Kept with
      * the slot and grown only past the most responses seen, so steady state
      * allocates nothing; handed to the engine's log when the request ends,
@@ -68,6 +81,7 @@ typedef struct stream_engine {
     grpc_slice method;
     grpc_slice *messages;
     size_t n_messages, next_message;
+    const pa_validator *validator;
     char where[200];
 } stream_engine;
 
@@ -128,6 +142,8 @@ typedef struct response_info {
     int has_data;
     const uint8_t *error;
     size_t error_len;
+    const uint8_t *infer; /* the ModelInferResponse, for validation */
+    size_t infer_len;
 } response_info;
 
 /* parameters map entry {1: key, 2: InferParameter {1: bool_param}} */
@@ -175,6 +191,8 @@ static int parse_response(const uint8_t *p, size_t len, response_info *r) {
             r->error = d;
             r->error_len = n;
         } else if (f == 2 && d) {
+            r->infer = d;
+            r->infer_len = n;
             const uint8_t *q = d, *qe = d + n;
             while (q < qe) {
                 uint32_t g;
@@ -323,6 +341,10 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         return;
     }
     s->received += len;
+    if (e->validator && r->infer && !s->invalid && pa_validator_expects(e->validator, s->body_index) &&
+        pa_check_kserve_response(e->validator, s->body_index, r->infer, r->infer_len, &s->seen, s->invalid_msg,
+                                 sizeof(s->invalid_msg)))
+        s->invalid = 1;
     if (r->has_data) {
         if (!s->responses++)
             s->first_ns = now;
@@ -334,6 +356,13 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
     if (!s->responses) { /* only an empty final response: it ends the latency */
         s->first_ns = s->t.end_ns = now;
         keep_time(e, s, now);
+    }
+    if (e->validator && !s->invalid &&
+        pa_validator_check_seen(e->validator, s->body_index, s->seen, s->invalid_msg, sizeof(s->invalid_msg)))
+        s->invalid = 1;
+    if (s->invalid) { /* a failed request, as in perf_analyzer */
+        record_failure(e, s, PA_ERR_OTHER, -1, s->invalid_msg, 0);
+        return;
     }
     s->t.recv_start_ns = s->t.end_ns;
     s->base.active = 0;
@@ -352,7 +381,15 @@ static void on_recv(stream_engine *e, slot *s, int success) {
     grpc_byte_buffer_reader reader;
     grpc_slice *one = NULL;
     int parsed = -1;
-    if (grpc_byte_buffer_reader_init(&reader, s->recv)) {
+    grpc_byte_buffer *kept = NULL; /* validation: read after the response's timestamp */
+    if (e->validator) {
+        size_t n;
+        const uint8_t *bytes = pa_grpc_message_bytes(s->recv, &s->flat, &n);
+        if (bytes)
+            parsed = parse_response(bytes, n, &r);
+        kept = s->recv;
+        s->recv = NULL;
+    } else if (grpc_byte_buffer_reader_init(&reader, s->recv)) {
         if (s->recv->data.raw.compression == GRPC_COMPRESS_NONE && s->recv->data.raw.slice_buffer.count == 1 &&
             grpc_byte_buffer_reader_peek(&reader, &one)) {
             parsed = parse_response(GRPC_SLICE_START_PTR(*one), GRPC_SLICE_LENGTH(*one), &r);
@@ -363,7 +400,8 @@ static void on_recv(stream_engine *e, slot *s, int success) {
         }
         grpc_byte_buffer_reader_destroy(&reader);
     }
-    grpc_byte_buffer_destroy(s->recv);
+    if (s->recv)
+        grpc_byte_buffer_destroy(s->recv);
     s->recv = NULL;
     if (arm_recv(s) != 0)
         s->ended = 1;
@@ -373,9 +411,11 @@ static void on_recv(stream_engine *e, slot *s, int success) {
             snprintf(msg, sizeof(msg), "malformed gRPC stream response from %s", e->where);
             record_failure(e, s, PA_ERR_OTHER, -1, msg, 0);
         }
-        return;
+    } else {
+        on_response(e, s, &r, len);
     }
-    on_response(e, s, &r, len);
+    if (kept)
+        grpc_byte_buffer_destroy(kept);
 }
 
 static void on_completion(stream_engine *e, void *t, int success) {
@@ -402,6 +442,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     stream_engine *e = (stream_engine *)base;
     slot *s = (slot *)ps;
     s->body = e->messages[e->next_message];
+    s->body_index = e->next_message;
     if (++e->next_message == e->n_messages)
         e->next_message = 0;
     memset(&s->t, 0, sizeof(s->t));
@@ -409,6 +450,8 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.start_ns = pa_now_ns();
     s->received = s->responses = 0;
     s->n_times = 0;
+    s->seen = 0;
+    s->invalid = 0;
     ps->active = 1;
     if (s->call && s->ended) {
         /* the old stream is still winding down: cancel it; this request fails with it */
@@ -503,6 +546,8 @@ static void destroy(pa_engine *base) {
         grpc_metadata_array_destroy(&s->initial_md);
         grpc_metadata_array_destroy(&s->trailing_md);
         free(s->times);
+        free(s->flat.data);
+        free(s->scratch.data);
         free(s);
     }
     free(e->base.slots);
@@ -523,6 +568,10 @@ pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, si
         snprintf(err, errlen, "a request timeout is not supported on gRPC streams");
         return NULL;
     }
+    if (cfg->validator && cfg->response_format != PA_RESPONSE_KSERVE) {
+        snprintf(err, errlen, "gRPC streams carry KServe responses only: no other response format to validate");
+        return NULL;
+    }
     unsigned n_channels = cfg->channels ? cfg->channels : 1;
     stream_engine *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -533,6 +582,7 @@ pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, si
     grpc_init();
     e->method = grpc_slice_from_copied_string(cfg->method);
     snprintf(e->where, sizeof(e->where), "%s", cfg->target);
+    e->validator = cfg->validator;
     e->cq = grpc_completion_queue_create_for_next(NULL);
     e->channels = calloc(n_channels, sizeof(*e->channels));
     e->messages = calloc(cfg->n_messages, sizeof(*e->messages));

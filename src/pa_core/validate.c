@@ -257,7 +257,7 @@ int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp
     const char *end = resp + json_len;
     const char *p = find(resp, end, "\"outputs\"");
     size_t offset = json_len;
-    unsigned long long seen = 0; /* bit k: expected output k was found (first 64) */
+    uint64_t seen = 0; /* bit k: expected output k was found (first 64) */
     int bad = 0;
     while (p && !bad) {
         const char *nm = find(p, end, "\"name\"");
@@ -300,6 +300,48 @@ int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp
     }
     if (bad)
         return 1;
+    return pa_validator_check_seen(v, body, seen, msg, msglen);
+}
+
+size_t pa_validator_expects(const pa_validator *v, size_t body) {
+    return v && body < v->n_bodies ? v->bodies[body].n_outputs : 0;
+}
+
+int pa_validator_check_tensor(const pa_validator *v, size_t body, const char *name, size_t name_len,
+                              const char *datatype, size_t datatype_len, const char *data, size_t len,
+                              uint64_t *seen, char *msg, size_t msglen) {
+    if (!v || body >= v->n_bodies)
+        return 0;
+    const expected_body *b = &v->bodies[body];
+    for (size_t k = 0; k < b->n_outputs; k++) {
+        const expected_output *o = &b->outputs[k];
+        if (strlen(o->name) != name_len || memcmp(o->name, name, name_len) != 0)
+            continue;
+        if (seen && k < 64)
+            *seen |= 1ull << k;
+        if (!data) {
+            char at[64];
+            where(b, o, 0, 1, at, sizeof(at));
+            snprintf(msg, msglen, "%s: %s, output '%s' has no raw contents in the response", PA_MISMATCH, at,
+                     o->name);
+            return 1;
+        }
+        if (datatype && (strlen(o->datatype) != datatype_len || memcmp(o->datatype, datatype, datatype_len) != 0)) {
+            char at[64];
+            where(b, o, 0, 1, at, sizeof(at));
+            snprintf(msg, msglen, "%s: %s, output '%s': expected datatype %s, got %.*s", PA_MISMATCH, at, o->name,
+                     o->datatype, (int)(datatype_len > 32 ? 32 : datatype_len), datatype);
+            return 1;
+        }
+        return compare(b, o, (const unsigned char *)data, len, msg, msglen);
+    }
+    return 0;
+}
+
+int pa_validator_check_seen(const pa_validator *v, size_t body, uint64_t seen, char *msg, size_t msglen) {
+    if (!v || body >= v->n_bodies)
+        return 0;
+    const expected_body *b = &v->bodies[body];
     for (size_t k = 0; k < b->n_outputs && k < 64; k++) {
         if (!(seen & (1ull << k))) {
             char at[64];

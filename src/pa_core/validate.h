@@ -7,6 +7,7 @@
 #define PA_VALIDATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pa_validator pa_validator;
 
@@ -31,6 +32,18 @@ int pa_validator_check_output(const pa_validator *v, size_t body, const char *na
  * or not sent as binary data. */
 int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp, size_t resp_len,
                             size_t json_len, char *msg, size_t msglen);
+
+/* How many outputs body `body` expects (0: its responses need not be read). */
+size_t pa_validator_expects(const pa_validator *v, size_t body);
+/* One output tensor of a response, as the protobuf transports read them:
+ * like pa_validator_check_output, and also 1 when `datatype` (not NULL)
+ * differs from the expected one, or when `data` is NULL (the response has
+ * the output, but not as raw bytes). Sets bit k of *seen for expected output k. */
+int pa_validator_check_tensor(const pa_validator *v, size_t body, const char *name, size_t name_len,
+                              const char *datatype, size_t datatype_len, const char *data, size_t len,
+                              uint64_t *seen, char *msg, size_t msglen);
+/* 1, naming the first expected output (of the first 64) whose bit is not in `seen`. */
+int pa_validator_check_seen(const pa_validator *v, size_t body, uint64_t seen, char *msg, size_t msglen);
 
 /* Collects a response body for validation: grows to the largest response
  * once, then is reused (no allocation in steady state). */
