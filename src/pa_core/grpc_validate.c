@@ -280,6 +280,8 @@ int pa_check_tf_predict_response(const pa_validator *v, size_t body, const uint8
 
 int pa_check_response(const pa_validator *v, int format, size_t body, const uint8_t *p, size_t len,
                       pa_body_buf *scratch, char *msg, size_t msglen) {
+    if (!pa_validator_expects(v, body))
+        return 0;
     uint64_t seen = 0;
     int bad = format == PA_RESPONSE_TF_PREDICT
                   ? pa_check_tf_predict_response(v, body, p, len, scratch, &seen, msg, msglen)

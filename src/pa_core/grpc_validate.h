@@ -23,7 +23,8 @@ int pa_check_kserve_response(const pa_validator *v, size_t body, const uint8_t *
  * (decoded into `scratch`, which grows once and is reused). */
 int pa_check_tf_predict_response(const pa_validator *v, size_t body, const uint8_t *p, size_t len,
                                  pa_body_buf *scratch, uint64_t *seen, char *msg, size_t msglen);
-/* One whole response in `format`, every expected output required: 0 or 1. */
+/* One whole response in `format`, every expected output required: 0 or 1
+ * (0 without reading it when the body expects no output). */
 int pa_check_response(const pa_validator *v, int format, size_t body, const uint8_t *p, size_t len,
                       pa_body_buf *scratch, char *msg, size_t msglen);
 

@@ -55,7 +55,8 @@ def test_batched_string_outputs_validated(triton, tmp_path: Path) -> None:
 
 def test_decoupled_model_every_response_validated(triton, tmp_path: Path) -> None:
     # repeat_4 answers each request four times with OUTPUT0 = INPUT0, then an empty final response.
-    doc = {"data": [{"INPUT0": [1.5]}, {"INPUT0": [-2.0]}], "validation_data": [{"OUTPUT0": [1.5]}, {"OUTPUT0": [-2.0]}]}
+    doc = {"data": [{"INPUT0": [1.5]}, {"INPUT0": [-2.0]}],
+           "validation_data": [{"OUTPUT0": [1.5]}, {"OUTPUT0": [-2.0]}]}
     args = ("-m", "repeat_4", "-i", "grpc", "-u", triton.grpc_url, "--streaming", *LOOSE)
     run = cli(*args, "--input-data", write_json(tmp_path / "r.json", doc))
     assert run.code == 0, run.stderr
