@@ -111,7 +111,20 @@ def spec_from_signature(model: str, version: str, signature_name: str, response:
     if not inputs:
         raise ServerError(f"{where}: the signature has no inputs")
     return ModelSpec(name=model, version=version, platform="tensorflow_savedmodel", max_batch_size=batch_size,
-                     inputs=inputs, outputs=())
+                     inputs=inputs, outputs=_outputs(sig.outputs))
+
+
+def _outputs(infos: Any) -> tuple[TensorSpec, ...]:
+    """The outputs validation_data may name: those of a type the validator
+    knows (others are left out, not an error: they are never sent)."""
+    out = []
+    for name in sorted(infos):
+        info = infos[name]
+        if info.dtype in DTYPES:
+            # the first dimension is the batch one, as for inputs; an unknown rank: any shape
+            dims = (-1,) if info.tensor_shape.unknown_rank else tuple(int(d.size) for d in info.tensor_shape.dim)[1:]
+            out.append(TensorSpec(name, DTYPES[info.dtype], dims))
+    return tuple(out)
 
 
 class TFServingService:
@@ -158,14 +171,18 @@ class TFServingService:
         return f"grpc://{self.target}{PREDICT_METHOD}"
 
     def make_engine(self, settings: Settings, spec: ModelSpec, data: DataSet) -> Any:
-        """The gRPC engine on Predict with every distinct request serialized once."""
+        """The gRPC engine on Predict with every distinct request serialized once;
+        with validation_data, every PredictResponse is checked in the engine."""
         from perfanalyzer import _core
+        from perfanalyzer.validation import build_validator
 
         bodies = [encode_predict(spec, tensors, self.signature_name)
                   for tensors in request_tensors(spec, data, settings.batch_size)]
         return _core.GrpcEngine(self.target, bodies, method=PREDICT_METHOD, channels=settings.grpc_channels,
                                 compression=settings.grpc_compression_algorithm,
-                                request_timeout_ms=settings.request_timeout_ms)
+                                request_timeout_ms=settings.request_timeout_ms,
+                                validator=build_validator(spec, data, settings.batch_size, "binary"),
+                                response_format="tf_predict")
 
     def close(self) -> None:
         self._channel.close()
