@@ -6,13 +6,18 @@ step, output name and first differing element, as over HTTP."""
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from perfanalyzer import _core
+from perfanalyzer.services.triton_grpc import encode_request
 
 from .helpers import cli
+from .test_grpc_memory import SPEC
 from .test_input_data import LOOSE, model_counts, write_json
+from .test_memory import rss_bytes, run_until
 from .test_validation import MISMATCH, add_sub_doc
 
 WRONG_ADD_SUB = f"{MISMATCH}: step 1, output 'OUTPUT1', element 5: expected 123, got -4.5"
@@ -95,3 +100,49 @@ def test_validation_with_shared_memory_is_an_option_error(triton, tmp_path: Path
     assert run.code == 3, run.stderr
     assert "validation_data can not be checked with --shared-memory" in run.stderr
     assert model_counts(triton, "add_sub") == before
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["unary", "streaming"])
+def test_validating_engine_keeps_memory_flat(triton, streaming: bool) -> None:
+    # Validation reads every response into per-slot buffers that are reused: no growth per request.
+    params = {"triton_enable_empty_final_response": True} if streaming else None
+    values = np.arange(16, dtype="<f4").reshape(1, 16)
+    validator = _core.Validator(1)
+    validator.add_output(0, "OUTPUT0", "FP32", values.tobytes())
+    message = encode_request(SPEC, {"INPUT0": values}, parameters=params)
+    engine = _core.GrpcEngine(triton.grpc_url, [message], channels=2, streaming=streaming, validator=validator)
+    try:
+        engine.start()
+        engine.set_concurrency(8)
+        run_until(engine, 2_000)  # warm; run_until also fails on any failed request (a mismatch)
+        grown = []
+        for _ in range(2):  # the smaller of two stretches, as in test_grpc_memory (gRPC's one-off growth)
+            engine.swap()
+            before = rss_bytes()
+            run_until(engine, engine.completed + 15_000)
+            engine.swap()
+            grown.append(rss_bytes() - before)
+    finally:
+        engine.stop(2000)
+        engine.close()
+    assert min(grown) < 128 * 1024, f"RSS grew by {grown} bytes in each of two stretches of 15,000 requests"
+
+
+def test_engine_counts_a_mismatch_as_a_failed_request(triton) -> None:
+    values = np.arange(16, dtype="<f4").reshape(1, 16)
+    validator = _core.Validator(1)
+    validator.add_output(0, "OUTPUT0", "FP32", (values + 1).tobytes())
+    engine = _core.GrpcEngine(triton.grpc_url, [encode_request(SPEC, {"INPUT0": values})], validator=validator)
+    try:
+        engine.start()
+        engine.set_concurrency(1)
+        deadline = time.monotonic() + 60
+        while engine.failed < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        engine.stop(2000)
+        failed, completed, messages = engine.failed, engine.completed, engine.error_messages()
+    finally:
+        engine.stop(2000)
+        engine.close()
+    assert failed >= 5 and completed == 0
+    assert messages[0] == f"{MISMATCH}: step 0, output 'OUTPUT0', element 0: expected 1, got 0"
