@@ -59,12 +59,12 @@ typedef struct slot {
     uint64_t first_ns;
     pa_request_times t;
     /* Validation only: the request's body, expected outputs seen so far, the
-     * first mismatch, and the buffers reused to read responses. */
+     * first mismatch, and the buffer a response in several slices is copied to. */
     size_t body_index;
     uint64_t seen;
     int invalid;
     char invalid_msg[PA_ERROR_MESSAGE_LEN];
-    pa_body_buf flat, scratch;
+    pa_body_buf flat;
     /* With an export only: this request's response times so far. Kept with
      * the slot and grown only past the most responses seen, so steady state
      * allocates nothing; handed to the engine's log when the request ends,
@@ -383,6 +383,7 @@ static void on_recv(stream_engine *e, slot *s, int success) {
     int parsed = -1;
     grpc_byte_buffer *kept = NULL; /* validation: read after the response's timestamp */
     if (e->validator) {
+        /* the same copy as readall's below for several slices, into a reused buffer */
         size_t n;
         const uint8_t *bytes = pa_grpc_message_bytes(s->recv, &s->flat, &n);
         if (bytes)
@@ -547,7 +548,6 @@ static void destroy(pa_engine *base) {
         grpc_metadata_array_destroy(&s->trailing_md);
         free(s->times);
         free(s->flat.data);
-        free(s->scratch.data);
         free(s);
     }
     free(e->base.slots);

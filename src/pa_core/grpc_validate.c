@@ -17,8 +17,11 @@
 
 #include "pb_reader.h"
 
-/* A single typed value is repeated to fill at most this many elements. */
-#define MAX_BROADCAST (1ull << 26)
+/* A single typed value is repeated to fill at most this many elements (8 MB
+ * of 8-byte values): the shape comes from the server, and a scratch buffer
+ * must not grow to whatever size a response names. Past it, the single
+ * value is compared as it is (and reported as a count mismatch). */
+#define MAX_BROADCAST (1ull << 20)
 
 static int malformed(const char *what, char *msg, size_t msglen) {
     snprintf(msg, msglen, "malformed %s from the server: its outputs cannot be validated", what);
