@@ -233,3 +233,21 @@ def test_tf_wrong_dtype_missing_output_and_malformed() -> None:
 def test_unknown_response_format_refused() -> None:
     with pytest.raises(ValueError, match="unknown response format"):
         _core.check_grpc_response(_core.Validator(1), 0, b"", "json")
+
+
+def test_single_value_fills_at_most_a_bounded_shape() -> None:
+    n = (1 << 20) + 1  # the shape is the server's: past 2**20 elements a single value is not repeated
+    v = validator_for({"z": ("FP32", np.zeros(n, "<f4").tobytes())})
+    got = _core.check_grpc_response(v, 0, predict_response(z=tensor(framework.DT_FLOAT, [n], float_val=[0.0])),
+                                    "tf_predict")
+    assert got == f"{MISMATCH}: step 0, output 'z': expected {n} elements, got 1"
+
+
+def test_grpc_engine_checks_its_validator() -> None:
+    with pytest.raises(ValueError, match="the validator has 2 bodies, the engine 1"):
+        _core.GrpcEngine("127.0.0.1:1", [b""], validator=_core.Validator(2))
+    with pytest.raises(ValueError, match="unknown response format 'json'"):
+        _core.GrpcEngine("127.0.0.1:1", [b""], response_format="json")
+    with pytest.raises(RuntimeError, match="gRPC streams carry KServe responses only"):
+        _core.GrpcEngine("127.0.0.1:1", [b""], streaming=True, validator=_core.Validator(1),
+                         response_format="tf_predict")
