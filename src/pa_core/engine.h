@@ -11,6 +11,7 @@
 
 #include "record_log.h"
 #include "schedule.h"
+#include "sequence.h"
 #include "window_stats.h"
 
 #define PA_MAX_ERROR_MESSAGES 8
@@ -111,6 +112,11 @@ struct pa_engine {
     unsigned filled_for;     /* target at the last fill */
     unsigned backing_off;    /* idle slots waiting out a backoff */
     uint64_t drain_deadline; /* 0 until stopping is seen */
+    /* Sequences: set by the transport at create when its requests belong to
+     * sequences. When the engine stops, the drain closes every sequence still
+     * open (one more request each, flagged end) before it ends. */
+    pa_sequencer *sequencer;
+    uint64_t closing_ns;     /* when that closing began; requests started since are kept in no record */
 
     pa_recorder recorder;
 };
@@ -167,6 +173,10 @@ static inline unsigned pa_engine_target(const pa_engine *e) {
     return t > PA_MAX_SLOTS ? PA_MAX_SLOTS : t;
 }
 static inline int pa_engine_stopping(const pa_engine *e) { return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE); }
+/* A request started at start_ns only to close a sequence after the run ended. */
+static inline int pa_engine_closing_request(const pa_engine *e, uint64_t start_ns) {
+    return e->closing_ns && start_ns >= e->closing_ns;
+}
 /* Once per turn of the engine loop: starts slots up to the target (new
  * level, ended backoffs) or runs the drain. 0 when the loop should end. */
 int pa_engine_tick(pa_engine *e, uint64_t now_ns);
