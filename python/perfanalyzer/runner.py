@@ -122,7 +122,8 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         # the engine ends a request on it.
         parameters = {**parameters, "triton_enable_empty_final_response": True}
     if settings.protocol == "grpc":
-        return PreparedLoad(_grpc_engine(settings, service, spec, data, parameters), message, inputs)
+        engine, settings = _grpc_engine(settings, service, spec, data, parameters)
+        return PreparedLoad(engine, message, inputs, settings)
     sequencer = None
     if spec.sequence:
         sequences.check_settings(settings)
@@ -151,23 +152,33 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
     return PreparedLoad(engine, message, inputs, settings)
 
 
-def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any, parameters: dict) -> Any:
-    """-i grpc: messages serialized once. What the gRPC engine cannot do yet
-    is refused rather than silently left out."""
+def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any,
+                 parameters: dict) -> tuple[Any, Settings]:
+    """-i grpc: messages serialized once; the engine and the settings as the
+    load changed them (sequences). What the gRPC engine cannot do yet is
+    refused rather than silently left out."""
+    sequencer = None
+    steps = None
     if spec.sequence:
-        raise OptionError(f"model '{spec.name}' is a sequence model: sequences are supported over -i http only")
-    if build_validator(spec, data, settings.batch_size, settings.output_tensor_format) is not None:
+        sequences.check_settings(settings)
+        settings = sequences.open_loop_settings(settings)
+        steps = sequences.request_steps(spec, data, settings.batch_size)
+        tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
+        sequencer = sequences.make_sequencer(settings, data)
+    else:
+        tensors_list = request_tensors(spec, data, settings.batch_size)
+    if build_validator(spec, data, settings.batch_size, settings.output_tensor_format, steps) is not None:
         raise OptionError("validation_data: responses are validated over -i http only")
-    tensors_list = request_tensors(spec, data, settings.batch_size)
     in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, False)
-    bodies = [service.encode_request(spec, tensors, parameters=parameters,
+    bodies = [service.encode_request(spec, tensors, parameters=parameters, sequence=spec.sequence,
                                      input_regions=in_regions[i] if in_regions else None,
                                      output_regions=out_regions)
               for i, tensors in enumerate(tensors_list)]
-    return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
-                            compression=settings.grpc_compression_algorithm,
-                            request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                            **_grpc_tls(settings))
+    engine = _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
+                              compression=settings.grpc_compression_algorithm,
+                              request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                              sequencer=sequencer, **_grpc_tls(settings))
+    return engine, settings
 
 
 def _grpc_tls(settings: Settings) -> dict[str, object]:

@@ -60,11 +60,12 @@ def open_loop_settings(settings: Settings) -> Settings:
 
 
 def check_settings(settings: Settings) -> None:
-    """Only the native HTTP client patches sequence fields per request, and
+    """Over HTTP, only the native client patches sequence fields per request (both gRPC engines do), and
     Triton's sequence batcher takes one sequence step per request."""
     if settings.batch_size > 1:
         raise OptionError(f"-b {settings.batch_size}: model '{settings.model_name}' is a sequence model, and "
                           "Triton's sequence batcher takes requests of batch size 1 only")
-    if settings.http_client == "curl" or settings.server_url.lower().startswith("https://"):
+    if settings.protocol == "http" and (settings.http_client == "curl"
+                                        or settings.server_url.lower().startswith("https://")):
         raise OptionError(f"model '{settings.model_name}' is a sequence model: its requests are sent by the native "
                           "HTTP client only (plain http://, --http-client native or auto)")

@@ -5,6 +5,7 @@
 #include <grpc/grpc.h>
 
 #include "grpc_config.h"
+#include "grpc_sequence.h"
 
 /* Opens n channels to cfg->target with the config's credentials and
  * compression, each on its own connection; 0, or -1 with err filled (the
@@ -23,6 +24,9 @@ void pa_grpc_release(grpc_channel **channels, unsigned n_channels, grpc_completi
  * Timer slack 1 ns: open-loop sends wake on timers, and the default 50 us
  * slack would delay them. */
 void pa_grpc_loop(pa_engine *e, grpc_completion_queue *cq, void (*on_complete)(pa_engine *, void *, int));
+/* Sequences: the fields of every message (an array, NULL when the engine
+ * has no sequencer). NULL with err filled when a message lacks them. */
+pa_grpc_seq_fields *pa_grpc_seq_fields_of(const pa_grpc_config *cfg, char *err, size_t errlen);
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "sequence.h"
 
 typedef struct pa_grpc_message {
     const char *data; /* the serialized protobuf message */
@@ -27,6 +28,9 @@ typedef struct pa_grpc_config {
     const char *root_certs;
     const char *private_key;
     const char *cert_chain;
+    /* Sequences: the messages carry sequence parameters (see grpc_sequence.h)
+     * and this sequencer (engine thread's, NULL: none) picks each request's. */
+    pa_sequencer *sequencer;
 } pa_grpc_config;
 
 /* Returns NULL and fills err on failure. */

@@ -55,6 +55,7 @@ typedef struct slot {
     grpc_slice details;
     size_t sent_len;
     pa_request_times t;
+    long seq; /* sequences: the sequence of the request in flight, -1 none */
 } slot;
 
 typedef struct grpc_engine {
@@ -67,6 +68,7 @@ typedef struct grpc_engine {
     grpc_slice *messages;
     size_t n_messages;
     size_t next_message;
+    pa_grpc_seq_fields *seq_fields; /* sequences: where each message's fields are */
     long request_timeout_ms;
     int grpc_inited;
     char where[300];
@@ -129,10 +131,17 @@ static void release_call(slot *s) {
     s->details = grpc_empty_slice();
 }
 
+static void release_sequence(grpc_engine *e, slot *s) {
+    if (s->seq >= 0)
+        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
+    s->seq = -1;
+}
+
 static void fail_start(grpc_engine *e, slot *s, const char *what) {
     char msg[PA_ERROR_MESSAGE_LEN];
     snprintf(msg, sizeof(msg), "%s %s", what, e->where);
     release_call(s);
+    release_sequence(e, s);
     s->base.active = 0;
     pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
     pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
@@ -141,9 +150,22 @@ static void fail_start(grpc_engine *e, slot *s, const char *what) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     grpc_engine *e = (grpc_engine *)base;
     slot *s = (slot *)ps;
-    grpc_slice body = e->messages[e->next_message];
-    if (++e->next_message == e->n_messages)
-        e->next_message = 0;
+    pa_seq_request q;
+    grpc_slice body;
+    if (e->base.sequencer) {
+        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
+        if (pa_seq_next(e->base.sequencer, which, &q) != 0) {
+            ps->active = 1; /* recorded as a failed request, which ends it */
+            fail_start(e, s, "no sequence free (or out of memory) for a request to");
+            return;
+        }
+        s->seq = q.seq;
+        body = e->messages[q.body];
+    } else {
+        body = e->messages[e->next_message];
+        if (++e->next_message == e->n_messages)
+            e->next_message = 0;
+    }
     grpc_channel *ch = e->channels[e->next_channel];
     if (++e->next_channel == e->n_channels)
         e->next_channel = 0;
@@ -152,9 +174,13 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.start_ns = pa_now_ns();
     ps->active = 1;
 
-    /* gRPC takes the slices of a sent message: put a new reference in. */
-    grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
-    grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(body));
+    /* gRPC takes the slices of a sent message: put new references in. */
+    if (s->seq >= 0) {
+        pa_grpc_seq_fill(&s->send->data.raw.slice_buffer, body, &e->seq_fields[q.body], &q);
+    } else {
+        grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
+        grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(body));
+    }
     s->sent_len = GRPC_SLICE_LENGTH(body);
     s->initial_md.count = 0; /* arrays keep their capacity from call to call */
     s->trailing_md.count = 0;
@@ -204,6 +230,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
             snprintf(msg, sizeof(msg), "gRPC %s from %s", pa_grpc_status_name(status), e->where);
     }
     release_call(s);
+    release_sequence(e, s);
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
     if (status == GRPC_STATUS_OK) {
@@ -227,6 +254,7 @@ static pa_slot *new_slot(pa_engine *base) {
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->details = grpc_empty_slice();
+    s->seq = -1;
     return &s->base;
 }
 
@@ -317,6 +345,7 @@ static void destroy(pa_engine *base) {
     }
     free(e->base.slots);
     pa_grpc_release(e->channels, e->n_channels, e->cq, e->messages, e->n_messages);
+    free(e->seq_fields);
     if (e->grpc_inited) {
         grpc_slice_unref(e->method);
         grpc_shutdown();
@@ -423,6 +452,14 @@ pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t er
         goto oom;
     for (size_t i = 0; i < cfg->n_messages; i++)
         e->messages[e->n_messages++] = grpc_slice_from_copied_buffer(cfg->messages[i].data, cfg->messages[i].len);
+    if (cfg->sequencer) {
+        e->seq_fields = pa_grpc_seq_fields_of(cfg, err, errlen);
+        if (!e->seq_fields) {
+            destroy(&e->base);
+            return NULL;
+        }
+        e->base.sequencer = cfg->sequencer;
+    }
 
     e->n_channels = n_channels; /* destroy skips the NULL ones */
     if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {
