@@ -1,0 +1,121 @@
+"""Sequences over gRPC (unary and --streaming) and the closing of open
+sequences at a run's end (native HTTP and both gRPC engines), checked on the
+server's side: sequence_accumulate logs every request it executes, and the
+log is replayed as in test_sequences."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from . import test_sequences
+from .helpers import cli
+from .test_input_data import write_json
+from .test_interruptions import finish, start_cli, wait_for_line
+from .test_sequences import MODEL, Server, finished, replay
+
+server = test_sequences.server  # the same fixture: a server of this module's own
+
+LOOSE = ("--request-count", "150")
+GRPC = {"unary": (), "streaming": ("--streaming",)}
+
+
+def grpc(server: Server, mode: str) -> tuple[str, ...]:
+    return ("-i", "grpc", "-u", server.grpc_url, *GRPC[mode])
+
+
+def transport(server: Server, name: str) -> tuple[str, ...]:
+    return ("-u", server.url) if name == "http" else grpc(server, name)
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_closed_loop_sequences_over_grpc(server: Server, mode: str) -> None:
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), "--concurrency-range", "3", "--sequence-length", "5",
+              "--sequence-length-variation", "40", "--sequence-id-range", "100:1000000", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, most = replay(server.requests())
+    ended = finished(seqs, 3)
+    assert len(ended) >= 10
+    assert most <= 3                                         # one sequence per slot
+    assert {len(s.inputs) for s in ended} <= {3, 4, 5, 6, 7}  # 5 +/- 40 %
+    assert len({len(s.inputs) for s in ended}) >= 3
+    ids = [s.id for s in seqs]
+    assert len(ids) == len(set(ids)) and min(ids) >= 100
+    assert all(s.ended for s in seqs)                       # the run's end closed the open ones
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_json_streams_replay_in_order_over_grpc(server: Server, tmp_path: Path, mode: str) -> None:
+    streams = [[1, 2, 3], [10, 20], [7]]
+    doc = {"data": [[{"INPUT": [v]} for v in s] for s in streams]}
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), "--input-data", write_json(tmp_path / "s.json", doc),
+              "--concurrency-range", "2", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, _ = replay(server.requests())
+    ended = [s.inputs for s in finished(seqs, 2)]
+    assert len(ended) >= 9
+    assert all(s in streams for s in ended)                 # whole streams, in order
+    firsts = sorted(seqs, key=lambda s: s.id)[:6]
+    assert [s.inputs[0] for s in firsts] == [1, 10, 7, 1, 10, 7]   # new sequences take streams round robin
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_request_rate_serial_sequences_over_grpc(server: Server, mode: str) -> None:
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), "--request-rate-range", "200", "--num-of-sequences", "3",
+              "--serial-sequences", "--sequence-length", "4", "--sequence-length-variation", "0",
+              "--sequence-id-range", "1:1000000", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, most = replay(server.requests())
+    assert most <= 3
+    assert sum(s.ended for s in seqs) >= 20
+    assert all(len(s.inputs) == 4 for s in finished(seqs, 3))
+    assert all(s.ended for s in seqs)
+
+
+@pytest.mark.parametrize("name", ["http", "unary", "streaming"])
+@pytest.mark.parametrize("load, sequences", [(("--concurrency-range", "3"), 3),
+                                             (("--request-rate-range", "300", "--num-of-sequences", "4"), 4)])
+def test_sequences_open_at_the_end_get_one_request_flagged_end(server: Server, name: str, load: tuple[str, ...],
+                                                               sequences: int) -> None:
+    # Sequences far longer than the run: none ends on its own, so every END is the closing one.
+    server.reset_log()
+    run = cli("-m", MODEL, *transport(server, name), *load, "--sequence-length", "1000",
+              "--sequence-length-variation", "0", *LOOSE)
+    assert run.code == 0, run.stderr
+    assert "Request count: 150" in run.stdout               # the closing requests are in no window
+    requests = server.requests()
+    seqs, _ = replay(requests)
+    assert len(seqs) == sequences
+    assert all(s.ended for s in seqs)
+    assert len(requests) == 150 + sequences                 # exactly one more request per sequence
+    ends = [i for i, (_, _, end, _) in enumerate(requests) if end]
+    assert len(ends) == sequences
+
+
+def test_validation_over_grpc_is_still_refused(server: Server, tmp_path: Path) -> None:
+    doc = {"data": [[{"INPUT": [1]}]], "validation_data": [[{"STEP": [1]}]]}
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, "unary"), "--input-data", write_json(tmp_path / "s.json", doc), *LOOSE)
+    assert run.code == 3
+    assert run.stderr.strip() == "error: validation_data: responses are validated over -i http only"
+    assert server.requests() == []
+
+
+@pytest.mark.parametrize("name", ["http", "streaming"])
+def test_ctrl_c_still_closes_the_open_sequences(server: Server, name: str) -> None:
+    server.reset_log()
+    proc = start_cli("-m", MODEL, *transport(server, name), "--concurrency-range", "2:50", "--sequence-length",
+                     "100000", "-p", "300", "-s", "100", "-r", "20")
+    seen: list[str] = []
+    wait_for_line(proc, "Avg request latency", seen)  # a level measured: the sweep is under way
+    proc.send_signal(signal.SIGINT)
+    code, _, stderr = finish(proc, seen)
+    assert "Traceback" not in stderr, stderr
+    seqs, most = replay(server.requests())
+    assert len(seqs) == most >= 2                           # one never-ending sequence per slot...
+    assert all(s.ended for s in seqs)                       # ... each closed
