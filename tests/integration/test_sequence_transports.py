@@ -30,10 +30,11 @@ def transport(server: Server, name: str) -> tuple[str, ...]:
     return ("-u", server.url) if name == "http" else grpc(server, name)
 
 
-@pytest.mark.parametrize("mode", GRPC)
-def test_closed_loop_sequences_over_grpc(server: Server, mode: str) -> None:
+@pytest.mark.parametrize("mode, extra", [("unary", ()), ("streaming", ()),
+                                         ("unary", ("--grpc-compression-algorithm", "gzip"))])
+def test_closed_loop_sequences_over_grpc(server: Server, mode: str, extra: tuple[str, ...]) -> None:
     server.reset_log()
-    run = cli("-m", MODEL, *grpc(server, mode), "--concurrency-range", "3", "--sequence-length", "5",
+    run = cli("-m", MODEL, *grpc(server, mode), *extra, "--concurrency-range", "3", "--sequence-length", "5",
               "--sequence-length-variation", "40", "--sequence-id-range", "100:1000000", *LOOSE)
     assert run.code == 0, run.stderr
     seqs, most = replay(server.requests())

@@ -5,11 +5,17 @@ flags, the rest of the message untouched."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 from perfanalyzer import _core
+from perfanalyzer.errors import OptionError
 from perfanalyzer.model import ModelSpec, TensorSpec
+from perfanalyzer.sequences import check_settings
 from perfanalyzer.services.triton_grpc import encode_request
+from perfanalyzer.settings import Settings
 from tritonclient.grpc import service_pb2
 
 SPEC = ModelSpec("seq", "", "", 4, (TensorSpec("INPUT", "INT32", (1,)),), (TensorSpec("OUTPUT", "INT32", (1,)),),
@@ -68,7 +74,8 @@ def test_the_fields_are_found_wherever_the_map_puts_them() -> None:
     assert (got.parameters["sequence_id"].int64_param, got.parameters["sequence_end"].bool_param) == (7, True)
 
 
-def with_parameters(fill) -> bytes:  # noqa: ANN001 - a small test helper
+def with_parameters(fill: Callable[[Any], object]) -> bytes:
+    """Our three parameters, then `fill` changes the parameters map."""
     req = service_pb2.ModelInferRequest(model_name="m")
     req.parameters["sequence_id"].int64_param = -1
     req.parameters["sequence_start"].bool_param = False
@@ -122,3 +129,9 @@ def test_an_engine_refuses_messages_it_cannot_patch(streaming: bool) -> None:
 def test_messages_without_sequence_keep_no_sequence_parameters() -> None:
     req = service_pb2.ModelInferRequest.FromString(encode_request(SPEC, {"INPUT": np.ones((1, 1), np.int32)}))
     assert "sequence_id" not in req.parameters
+
+
+def test_the_http_client_choice_does_not_concern_grpc_sequences() -> None:
+    check_settings(Settings(model_name="seq", protocol="grpc", http_client="curl").validate())
+    with pytest.raises(OptionError, match="-b 2: model 'seq' is a sequence model"):
+        check_settings(Settings(model_name="seq", protocol="grpc", batch_size=2).validate())
