@@ -128,3 +128,13 @@ def test_export_writes_each_requests_sequence_id_only_when_there_is_one(tmp_path
 def test_ramp_export_carries_sequence_ids() -> None:
     exp = export.ramp_experiment(RECORDS[::-1].copy(), 0, 100, 4, 0, None, np.array([3, 2, 1], np.uint64))
     assert [r["sequence_id"] for r in exp["requests"]] == [1, 2, 3]   # oldest send first, ids follow
+
+
+def test_a_range_that_covers_the_load_covers_every_threads_share() -> None:
+    """Why the one --sequence-id-range check is enough with threads: each
+    thread's share of the range is at least its share of the concurrency (or
+    of --num-of-sequences), split by the same rule, whenever the whole is."""
+    for g in range(1, 9):
+        for load in range(g, 40):
+            for size in range(load, 60):
+                assert all(sequences.share(size, k, g) >= sequences.share(load, k, g) for k in range(g))
