@@ -8,7 +8,8 @@ record log does not say which one a request carried, so it stays empty.
 response_outputs holds one empty object per response: the compiled core does
 not keep response bodies. Streaming requests list every non-empty response's
 arrival (perf_analyzer does not count the empty final response either); a
-request that got only the empty final response lists that one."""
+request that got only the empty final response lists that one. Sequence models'
+requests carry their correlation ID as sequence_id, as in perf_analyzer."""
 
 from __future__ import annotations
 
