@@ -125,11 +125,13 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         engine, settings = _grpc_engine(settings, service, spec, data, parameters)
         return PreparedLoad(engine, message, inputs, settings)
     sequencer = None
+    threads = engine_threads(settings)
     if spec.sequence:
         sequences.check_settings(settings)
         settings = sequences.open_loop_settings(settings)
         tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
-        sequencer = sequences.make_sequencer(settings, data)
+        threads = sequences.engine_threads(settings, threads)
+        sequencer = sequences.make_sequencers(settings, data, threads)
         validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format,
                                     sequences.request_steps(spec, data, settings.batch_size))
     else:
@@ -146,7 +148,7 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
         tls=settings.https.engine_options(),
-        threads=1 if sequencer else engine_threads(settings),  # a sequencer is one thread's state
+        threads=threads,
         validator=validator, sequencer=sequencer,
     )
     return PreparedLoad(engine, message, inputs, settings)
@@ -279,7 +281,7 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
             records = engine.records()
             experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
                                                 settings.periodic_concurrency_range.end, mono_to_wall,
-                                                engine.response_times())
+                                                engine.response_times(), engine.sequence_ids())
             export.write(settings.profile_export_file, [], records, mono_to_wall,
                          _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment,
                          service_kind=settings.service_kind)
@@ -302,7 +304,7 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
     mono_to_wall = _core.wall_ns() - _core.now_ns()
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
                  _endpoint(settings, service), perfanalyzer.__version__, inputs, service_kind=settings.service_kind,
-                 response_times=engine.response_times())
+                 response_times=engine.response_times(), sequence_ids=engine.sequence_ids())
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

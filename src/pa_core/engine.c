@@ -274,6 +274,29 @@ static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status
         return;
     pa_record r = {t->scheduled_ns, t->start_ns, t->end_ns, status};
     pa_record_log_append(&e->records, &r);
+    if (e->sequenced)
+        pa_id_log_append(&e->sequence_ids, e->sequence_id);
+}
+
+int pa_engine_sequence_id_count(const pa_engine *e, size_t *total) {
+    *total = 0;
+    for (unsigned k = 0; k < group_size(e); k++) {
+        pa_engine *m = group_member((pa_engine *)e, k);
+        if (!pa_engine_records(m) || !m->sequenced)
+            return -1;
+        if (m->sequence_ids.out_of_memory || m->records.out_of_memory)
+            return -2;
+        *total += m->sequence_ids.total;
+    }
+    return 0;
+}
+
+void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out) {
+    for (unsigned k = 0; k < group_size(e); k++) {
+        const pa_id_log *log = &group_member((pa_engine *)e, k)->sequence_ids;
+        pa_id_log_copy(log, out);
+        out += log->total;
+    }
 }
 
 void pa_engine_destroy(pa_engine *e) {
@@ -289,6 +312,7 @@ void pa_engine_destroy(pa_engine *e) {
     }
     pa_record_log_free(&e->records);
     pa_response_log_free(&e->responses);
+    pa_id_log_free(&e->sequence_ids);
     pa_schedule_free(&e->pending);
     pa_schedule_free(&e->schedule);
     free(e->free_slots);

@@ -112,6 +112,12 @@ struct pa_engine {
     unsigned filled_for;     /* target at the last fill */
     unsigned backing_off;    /* idle slots waiting out a backoff */
     uint64_t drain_deadline; /* 0 until stopping is seen */
+    /* Sequences: a transport that sends them sets `sequenced` at creation and
+     * `sequence_id` before it records each request; with keep_records, each
+     * kept record's id goes to `sequence_ids` (nothing is kept otherwise). */
+    int sequenced;
+    uint64_t sequence_id;
+    pa_id_log sequence_ids;
     /* Sequences: set by the transport at create when its requests belong to
      * sequences. When the engine stops, the drain closes every sequence still
      * open (one more request each, flagged end) before it ends. */
@@ -141,6 +147,12 @@ void pa_engine_copy_records(const pa_engine *e, pa_record *out);
 int pa_engine_response_count(const pa_engine *e, size_t *total);
 /* Every engine's response times, request indices into pa_engine_copy_records' output. */
 void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out);
+
+/* After stop, over the whole group: like pa_engine_record_count, for the
+ * sequence ids of the records; -1 also when the engine sends no sequences. */
+int pa_engine_sequence_id_count(const pa_engine *e, size_t *total);
+/* Every record's sequence id, aligned with pa_engine_copy_records' output. */
+void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);

@@ -56,6 +56,7 @@ typedef struct slot {
     size_t sent_len;
     pa_request_times t;
     long seq; /* sequences: the sequence of the request in flight, -1 none */
+    uint64_t seq_id; /* ... and its correlation ID */
 } slot;
 
 typedef struct grpc_engine {
@@ -160,6 +161,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
             return;
         }
         s->seq = q.seq;
+        s->seq_id = q.id;
         body = e->messages[q.body];
     } else {
         body = e->messages[e->next_message];
@@ -234,6 +236,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
     if (status == GRPC_STATUS_OK) {
+        e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
         pa_engine_record_ok(&e->base, &s->t, s->sent_len, received);
         pa_engine_slot_done(&e->base, &s->base);
         return;
@@ -459,6 +462,7 @@ pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t er
             return NULL;
         }
         e->base.sequencer = cfg->sequencer;
+        e->base.sequenced = 1;
     }
 
     e->n_channels = n_channels; /* destroy skips the NULL ones */

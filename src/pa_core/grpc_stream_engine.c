@@ -357,6 +357,7 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
     release_sequence(e, s);
     if (!pa_engine_closing_request(&e->base, s->t.start_ns))
         pa_engine_keep_responses(&e->base, s->times, s->n_times);
+    e->base.sequence_id = s->req.id; /* for the export's record; 0 without sequences */
     pa_engine_record_stream_ok(&e->base, &s->t, GRPC_SLICE_LENGTH(s->body), s->received, s->responses, s->first_ns);
     pa_engine_slot_done(&e->base, &s->base);
 }
@@ -585,6 +586,7 @@ pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, si
             return NULL;
         }
         e->base.sequencer = cfg->sequencer;
+        e->base.sequenced = 1;
     }
     e->n_channels = n_channels;
     if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {

@@ -5,7 +5,9 @@ log is replayed as in test_sequences."""
 
 from __future__ import annotations
 
+import json
 import signal
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +157,19 @@ def test_grpc_sequences_keep_memory_flat(server: Server, streaming: bool) -> Non
         engine.stop(2000)
         engine.close()
     assert min(grown) < 128 * 1024, f"RSS grew by {grown} bytes in each of two stretches of 10,000 requests"
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_grpc_export_names_each_requests_sequence_id(server: Server, tmp_path: Path, mode: str) -> None:
+    server.reset_log()
+    out = tmp_path / "export.json"
+    run = cli("-m", MODEL, *grpc(server, mode), "--concurrency-range", "3", "--sequence-length", "4",
+              "--sequence-length-variation", "0", "--sequence-id-range", "500:100000",
+              "--profile-export-file", str(out), *LOOSE)
+    assert run.code == 0, run.stderr
+    (exp,) = json.loads(out.read_text())["experiments"]
+    exported = Counter(r["sequence_id"] for r in exp["requests"])
+    assert sum(exported.values()) == 150                    # the closing requests are not exported
+    seen = Counter(cid for cid, *_ in server.requests())
+    assert all(seen[i] >= n for i, n in exported.items()), (exported, seen)
+    assert all(n <= 4 for n in exported.values()) and len(exported) >= 150 // 4
