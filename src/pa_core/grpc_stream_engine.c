@@ -270,13 +270,13 @@ static int send_request(slot *s) {
     return 0;
 }
 
-/* code: the gRPC status, PA_GRPC_STREAM_ERROR for an error inside a response, -1 for neither. */
 static void release_sequence(stream_engine *e, slot *s) {
     if (s->seq >= 0)
         pa_seq_done(e->base.sequencer, (unsigned)s->seq);
     s->seq = -1;
 }
 
+/* code: the gRPC status, PA_GRPC_STREAM_ERROR for an error inside a response, -1 for neither. */
 static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, int code, const char *msg,
                            int backoff) {
     s->base.active = 0;
