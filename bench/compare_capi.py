@@ -39,7 +39,7 @@ from pa_output import parse_console, parse_csv  # noqa: E402
 from results import METRICS, fmt, median_cell  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-LATENCY_METRICS = tuple(m for m in METRICS if m[0] != "cpu_us_per_req")
+LATENCY_METRICS = tuple(m for m in METRICS if "cpu" not in m[0])
 
 
 def wheel_server_dir(server_venv: str | None) -> Path:

@@ -25,13 +25,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pa_output import parse_console, parse_csv  # noqa: E402
-from results import Run, fmt, report  # noqa: E402
+from results import Run, Sample, fmt, report, steady_cpu_per_request  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -45,6 +45,9 @@ Each entry is one measured session, exactly as printed, with its command line.
 # Discarded warm-up and settle runs: 3 windows of 1 s that always count as
 # stable (-s 100), so they take a fixed ~4 s and never fail.
 SHORT_ARGS = ("-p", "1000", "-s", "100")
+# How often a run samples the client's CPU and the server's count (one stats
+# request each time, the same for both tools).
+SAMPLE_EVERY_S = 0.5
 
 
 def model_request_counts(url: str, model: str) -> tuple[int, int]:
@@ -61,14 +64,29 @@ def model_request_counts(url: str, model: str) -> tuple[int, int]:
     return ok, bad
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """user + sys CPU seconds of a live process (all its threads, exited ones
+    included), from /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_client(
-    cmd: Sequence[str], log_path: Path, timeout_s: float, cpus: set[int] | None
+    cmd: Sequence[str], log_path: Path, timeout_s: float, cpus: set[int] | None,
+    counter: Callable[[], int] | None = None, samples: list[Sample] | None = None,
 ) -> tuple[int, float, float, float]:
     """Run one client to completion; return (exit code, wall s, user s, sys s).
 
     os.wait4 gives the rusage of exactly this child (and anything it reaped),
     unlike RUSAGE_CHILDREN, which would also take in whatever the server
     launcher reaps meanwhile. Popen.wait would reap it first and lose that.
+
+    With `counter` (the server's request count) every SAMPLE_EVERY_S a
+    (time, client CPU, count) sample is appended to `samples`, for the
+    steady-state CPU per request (results.steady_cpu_per_request).
     """
 
     def pin() -> None:
@@ -79,10 +97,17 @@ def run_client(
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin)
     killed = False
+    next_sample = start
     while True:
         pid, status, usage = os.wait4(proc.pid, 0 if killed else os.WNOHANG)
         if pid:
             break
+        now = time.monotonic()
+        if counter is not None and samples is not None and now >= next_sample:
+            cpu = process_cpu_s(proc.pid)
+            if cpu is not None:
+                samples.append(Sample(now - start, cpu, counter()))
+            next_sample = now + SAMPLE_EVERY_S
         if time.monotonic() - start > timeout_s:
             proc.kill()
             killed = True
@@ -139,7 +164,9 @@ def measure(
     cmd = client_command(base_cmd, args, client_url or url, ["--concurrency-range", f"{concurrency}:{concurrency}"],
                          csv_path, extra)
     ok0, bad0 = model_request_counts(url, args.model)
-    rc, wall, user, sys_ = run_client(cmd, log_path, args.timeout, cpus)
+    samples: list[Sample] = []
+    rc, wall, user, sys_ = run_client(cmd, log_path, args.timeout, cpus,
+                                      lambda: model_request_counts(url, args.model)[0], samples)
     ok1, bad1 = model_request_counts(url, args.model)
     requests = ok1 - ok0
     values: dict[str, float] = {}
@@ -167,6 +194,7 @@ def measure(
         # CPU per request stays meaningful even when the tool failed to
         # stabilise: it is the cost of whatever it did send.
         cpu_us_per_req=(user + sys_) * 1e6 / requests if requests > 0 else None,
+        steady_cpu_us_per_req=steady_cpu_per_request(samples, wall),
     )
 
 

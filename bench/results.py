@@ -12,7 +12,40 @@ METRICS: tuple[tuple[str, str, int], ...] = (
     ("avg_latency_us", "avg latency (µs)", 0),
     ("p99_latency_us", "p99 latency (µs)", 0),
     ("cpu_us_per_req", "client CPU per request (µs)", 1),
+    ("steady_cpu_us_per_req", "steady-state CPU per request (µs)", 1),
 )
+
+# The steady stretch of a run: after its start-up and first windows, before
+# its last second (report, teardown); too short a stretch gives no figure.
+STEADY_FROM_S = 2.0
+STEADY_FROM_FRACTION = 0.25
+STEADY_TAIL_S = 1.0
+STEADY_MIN_REQUESTS = 1000
+
+
+@dataclass
+class Sample:
+    """Taken while a client runs: seconds since its start, its CPU seconds so
+    far, and the server's success count."""
+
+    t_s: float
+    cpu_s: float
+    server_count: int
+
+
+def steady_cpu_per_request(samples: Sequence[Sample], wall_s: float) -> float | None:
+    """Client CPU µs per request served between the first and the last sample
+    of the steady stretch: what one more request costs, without start-up
+    (Python imports for ours, dynamic loading for theirs) and teardown."""
+    lo = max(STEADY_FROM_S, STEADY_FROM_FRACTION * wall_s)
+    inside = [s for s in samples if lo <= s.t_s <= wall_s - STEADY_TAIL_S]
+    if len(inside) < 2:
+        return None
+    first, last = inside[0], inside[-1]
+    requests = last.server_count - first.server_count
+    if requests < STEADY_MIN_REQUESTS:
+        return None
+    return (last.cpu_s - first.cpu_s) * 1e6 / requests
 
 
 @dataclass
@@ -34,6 +67,8 @@ class Run:
     # (user + sys) of the client process over the requests the server counted
     # from it, warm-up and unstable windows included.
     cpu_us_per_req: float | None
+    # The same, over the run's steady stretch only (steady_cpu_per_request).
+    steady_cpu_us_per_req: float | None = None
 
 
 def fmt(x: float | None, decimals: int) -> str:

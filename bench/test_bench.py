@@ -21,7 +21,7 @@ from compare_http import run_client  # noqa: E402
 from compare_rate import RateRun, failure_reason, server_rate  # noqa: E402
 from compare_rate import report as rate_report  # noqa: E402
 from pa_output import parse_console, parse_csv, parse_rate_console  # noqa: E402
-from results import Run, report  # noqa: E402
+from results import Run, Sample, report, steady_cpu_per_request  # noqa: E402
 
 DATA = HERE / "testdata"
 
@@ -78,11 +78,41 @@ class RunClientTest(unittest.TestCase):
         self.assertLess(user + sys_, 2.0)
         self.assertGreaterEqual(wall, 0.3)
 
+    def test_samples_follow_the_childs_cpu(self) -> None:
+        burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass"
+        counts = iter(range(0, 10**6, 100))
+        samples: list[Sample] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            rc, _, user, sys_ = run_client([sys.executable, "-c", burn], Path(tmp) / "log", 30.0, None,
+                                           lambda: next(counts), samples)
+        self.assertEqual(rc, 0)
+        self.assertGreaterEqual(len(samples), 2)
+        self.assertEqual([s.server_count for s in samples], list(range(0, 100 * len(samples), 100)))
+        self.assertEqual(samples, sorted(samples, key=lambda s: s.t_s))
+        self.assertLessEqual(samples[-1].cpu_s, user + sys_ + 0.02)
+        self.assertGreater(samples[-1].cpu_s, samples[0].cpu_s)
+
     def test_hung_client_is_killed(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             rc, wall, _, _ = run_client(["sleep", "30"], Path(tmp) / "log", 0.5, None)
         self.assertEqual(rc, -9)
         self.assertLess(wall, 5)
+
+
+class SteadyCpuTest(unittest.TestCase):
+    def test_slope_over_the_steady_stretch_only(self) -> None:
+        # 1 s of start-up burning 0.5 s of CPU and serving nothing, then
+        # 10 µs of CPU per request at 10,000 requests/s, then a costly end.
+        samples = [Sample(0.5, 0.25, 0), Sample(1.0, 0.5, 0)]
+        samples += [Sample(1.0 + k * 0.5, 0.5 + k * 0.05, k * 5000) for k in range(1, 17)]
+        samples.append(Sample(9.5, 2.0, 80000))
+        self.assertAlmostEqual(steady_cpu_per_request(samples, wall_s=10.0), 10.0)
+
+    def test_no_figure_without_a_long_enough_stretch(self) -> None:
+        self.assertIsNone(steady_cpu_per_request([], 10.0))
+        self.assertIsNone(steady_cpu_per_request([Sample(3.0, 1.0, 0)], 10.0))
+        self.assertIsNone(steady_cpu_per_request([Sample(3.0, 1.0, 0), Sample(4.0, 1.1, 500)], 10.0))
+        self.assertIsNone(steady_cpu_per_request([Sample(0.5, 0.1, 0), Sample(1.0, 0.2, 5000)], 2.0))
 
 
 class ReportTest(unittest.TestCase):

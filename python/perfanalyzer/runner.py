@@ -15,7 +15,7 @@ from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.engine_threads import engine_threads
-from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, OptionError, PerfAnalyzerError
+from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
@@ -122,13 +122,16 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         # the engine ends a request on it.
         parameters = {**parameters, "triton_enable_empty_final_response": True}
     if settings.protocol == "grpc":
-        return PreparedLoad(_grpc_engine(settings, service, spec, data, parameters), message, inputs)
+        engine, settings = _grpc_engine(settings, service, spec, data, parameters)
+        return PreparedLoad(engine, message, inputs, settings)
     sequencer = None
+    threads = engine_threads(settings)
     if spec.sequence:
         sequences.check_settings(settings)
         settings = sequences.open_loop_settings(settings)
         tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
-        sequencer = sequences.make_sequencer(settings, data)
+        threads = sequences.engine_threads(settings, threads)
+        sequencer = sequences.make_sequencers(settings, data, threads)
         validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format,
                                     sequences.request_steps(spec, data, settings.batch_size))
     else:
@@ -145,28 +148,38 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
         service.infer_url(settings.model_name, settings.model_version), bodies,
         request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
         tls=settings.https.engine_options(),
-        threads=1 if sequencer else engine_threads(settings),  # a sequencer is one thread's state
+        threads=threads,
         validator=validator, sequencer=sequencer,
     )
     return PreparedLoad(engine, message, inputs, settings)
 
 
-def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any, parameters: dict) -> Any:
-    """-i grpc: messages serialized once. What the gRPC engine cannot do yet
-    is refused rather than silently left out."""
+def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any,
+                 parameters: dict) -> tuple[Any, Settings]:
+    """-i grpc: messages serialized once; the engine and the settings as the
+    load changed them (sequences). What the gRPC engine cannot do yet is
+    refused rather than silently left out."""
+    sequencer = None
+    steps = None
     if spec.sequence:
-        raise OptionError(f"model '{spec.name}' is a sequence model: sequences are supported over -i http only")
-    validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format)
-    tensors_list = request_tensors(spec, data, settings.batch_size)
+        sequences.check_settings(settings)
+        settings = sequences.open_loop_settings(settings)
+        steps = sequences.request_steps(spec, data, settings.batch_size)
+        tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
+        sequencer = sequences.make_sequencer(settings, data)
+    else:
+        tensors_list = request_tensors(spec, data, settings.batch_size)
+    validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format, steps)
     in_regions, out_regions = shm.regions(settings, service, spec, tensors_list, validator is not None)
-    bodies = [service.encode_request(spec, tensors, parameters=parameters,
+    bodies = [service.encode_request(spec, tensors, parameters=parameters, sequence=spec.sequence,
                                      input_regions=in_regions[i] if in_regions else None,
                                      output_regions=out_regions)
               for i, tensors in enumerate(tensors_list)]
-    return _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
-                            compression=settings.grpc_compression_algorithm,
-                            request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                            validator=validator, **_grpc_tls(settings))
+    engine = _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
+                              compression=settings.grpc_compression_algorithm,
+                              request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                              sequencer=sequencer, validator=validator, **_grpc_tls(settings))
+    return engine, settings
 
 
 def _grpc_tls(settings: Settings) -> dict[str, object]:
@@ -267,7 +280,7 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
             records = engine.records()
             experiment = export.ramp_experiment(records, ramp.start_ns, ramp.end_ns,
                                                 settings.periodic_concurrency_range.end, mono_to_wall,
-                                                engine.response_times())
+                                                engine.response_times(), engine.sequence_ids())
             export.write(settings.profile_export_file, [], records, mono_to_wall,
                          _endpoint(settings, service), perfanalyzer.__version__, ramp=experiment,
                          service_kind=settings.service_kind)
@@ -290,7 +303,7 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
     mono_to_wall = _core.wall_ns() - _core.now_ns()
     export.write(settings.profile_export_file, levels, engine.records(), mono_to_wall,
                  _endpoint(settings, service), perfanalyzer.__version__, inputs, service_kind=settings.service_kind,
-                 response_times=engine.response_times())
+                 response_times=engine.response_times(), sequence_ids=engine.sequence_ids())
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

@@ -7,7 +7,14 @@ patches them into its own copy of the body (no Python, no allocation).
 As perf_analyzer: a new sequence takes the next stream (round robin) and is
 replayed under one correlation ID; without --sequence-length, JSON streams
 play whole, otherwise lengths vary by +/- --sequence-length-variation around
-it (default 20) and a stream's steps repeat to fill them."""
+it (default 20) and a stream's steps repeat to fill them.
+
+With several engine threads, each thread has a sequencer of its own: a
+disjoint share of the id range and (rate modes) of --num-of-sequences, as
+perf_analyzer splits sequences over its worker threads. A sequence lives on
+one thread, no lock is shared, and ids cannot collide between threads.
+Closed loop: each thread has a share of the concurrency, and its share of the
+range is at least that whenever the whole range covers the concurrency."""
 
 from __future__ import annotations
 
@@ -36,17 +43,45 @@ def request_tensors(spec: ModelSpec, data: DataSet, batch_size: int) -> list[dic
     return [batch(spec, data.streams[s], steps, data.origin, s) for s, steps in request_steps(spec, data, batch_size)]
 
 
-def make_sequencer(settings: Settings, data: DataSet) -> _core.Sequencer:
+def share(n: int, k: int, g: int) -> int:
+    """Part k of n spread as evenly as possible over g (the engine's split of
+    concurrency over threads: the first n % g get one more)."""
+    return n // g + (k < n % g)
+
+
+def make_sequencer(settings: Settings, data: DataSet, thread: int = 0, threads: int = 1) -> _core.Sequencer:
+    """The sequencer of engine thread `thread` out of `threads`."""
     length = settings.sequence_length
     if length is None:
         length = 0 if data.from_json else DEFAULT_SEQUENCE_LENGTH
     open_loop = settings.load_mode != "concurrency"
+    first = settings.sequence_id_start + sum(share(settings.sequence_id_range, k, threads) for k in range(thread))
+    seed = settings.seed or 0
     return _core.Sequencer(
-        [len(s) for s in data.streams], id_start=settings.sequence_id_start, id_range=settings.sequence_id_range,
+        [len(s) for s in data.streams], id_start=first,
+        id_range=share(settings.sequence_id_range, thread, threads),
         length=length, variation=settings.sequence_length_variation / 100.0,
-        n_sequences=settings.num_of_sequences if open_loop else 0,
-        serial=settings.serial_sequences and open_loop, seed=settings.seed or 0,
+        n_sequences=share(settings.num_of_sequences, thread, threads) if open_loop else 0,
+        serial=settings.serial_sequences and open_loop,
+        seed=(seed + thread) % 2**64 if thread else seed,  # each thread its own lengths
     )
+
+
+def make_sequencers(settings: Settings, data: DataSet, threads: int) -> list[_core.Sequencer]:
+    return [make_sequencer(settings, data, k, threads) for k in range(threads)]
+
+
+def engine_threads(settings: Settings, threads: int) -> int:
+    """Rate modes: no more threads than sequences (each needs one of its
+    own) nor than --max-inflight (the engine leaves threads past it idle, and
+    their sequences would never run). Closed loop: the concurrency already
+    caps the threads, and the id range covers it."""
+    if settings.load_mode == "concurrency":
+        return threads
+    most = settings.num_of_sequences
+    if settings.max_inflight:
+        most = min(most, settings.max_inflight)
+    return max(1, min(threads, most, settings.sequence_id_range))
 
 
 def open_loop_settings(settings: Settings) -> Settings:
@@ -60,11 +95,7 @@ def open_loop_settings(settings: Settings) -> Settings:
 
 
 def check_settings(settings: Settings) -> None:
-    """Only the native HTTP client patches sequence fields per request, and
-    Triton's sequence batcher takes one sequence step per request."""
+    """Triton's sequence batcher takes one sequence step per request."""
     if settings.batch_size > 1:
         raise OptionError(f"-b {settings.batch_size}: model '{settings.model_name}' is a sequence model, and "
                           "Triton's sequence batcher takes requests of batch size 1 only")
-    if settings.http_client == "curl" or settings.server_url.lower().startswith("https://"):
-        raise OptionError(f"model '{settings.model_name}' is a sequence model: its requests are sent by the native "
-                          "HTTP client only (plain http://, --http-client native or auto)")

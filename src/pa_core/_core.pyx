@@ -120,6 +120,8 @@ cdef extern from "engine.h":
     void pa_engine_copy_records(const pa_engine *e, pa_record *out)
     int pa_engine_response_count(const pa_engine *e, size_t *total)
     void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out)
+    int pa_engine_sequence_id_count(const pa_engine *e, size_t *total)
+    void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out)
     int pa_engine_add_member(pa_engine *lead, pa_engine *member)
     int pa_engine_start(pa_engine *e, char *err, size_t errlen)
     void pa_engine_set_concurrency(pa_engine *e, unsigned n) nogil
@@ -526,6 +528,20 @@ cdef class Engine:
         cdef cnp.ndarray out = np.empty(total, dtype=RESPONSE_DTYPE)
         if total:
             pa_engine_copy_responses(self.e, <pa_response_time *> out.data)
+        return out
+
+    def sequence_ids(self):
+        """After stop(): each record's sequence correlation ID (uint64 array
+        aligned with records()), or None when the engine sends no sequences."""
+        cdef size_t total
+        cdef int rc = pa_engine_sequence_id_count(self._live(), &total)
+        if rc == -1:
+            return None
+        if rc == -2:
+            raise MemoryError("the request log ran out of memory; the export would be incomplete")
+        cdef cnp.ndarray out = np.empty(total, dtype=np.uint64)
+        if total:
+            pa_engine_copy_sequence_ids(self.e, <uint64_t *> out.data)
         return out
 
     def set_budget(self, n=None) -> None:

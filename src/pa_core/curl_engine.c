@@ -15,6 +15,7 @@ typedef struct body {
     char *data;
     size_t len;
     struct curl_slist *headers;
+    pa_seq_fields seq; /* sequences: where the patchable fields are */
 } body;
 
 typedef struct curl_engine curl_engine;
@@ -32,6 +33,10 @@ typedef struct slot {
     int keep_body;      /* validation on: the body is collected in `resp` */
     pa_body_buf resp;
     long json_len;      /* Inference-Header-Content-Length, -1 when absent */
+    long seq;           /* sequences: the sequence of the request in flight, -1 none */
+    uint64_t seq_id;    /* ... and its correlation ID */
+    char *own;          /* sequences: this slot's patched copy of the body (libcurl sends it from here) */
+    size_t own_cap;
 } slot;
 
 struct curl_engine {
@@ -46,6 +51,7 @@ struct curl_engine {
     long tls_verify_host;
     char *tls[5]; /* CA file, cert file, cert type, key file, key type; NULL: unset */
     const pa_validator *validator;
+    pa_sequencer *sequencer;
 
     CURLM *multi;
 };
@@ -102,6 +108,7 @@ static pa_slot *new_slot(pa_engine *base) {
     if (!s)
         return NULL;
     s->keep_body = e->validator != NULL;
+    s->seq = -1;
     s->easy = curl_easy_init();
     if (!s->easy) {
         free(s);
@@ -134,9 +141,53 @@ static pa_slot *new_slot(pa_engine *base) {
     return &s->base;
 }
 
+static void release_sequence(curl_engine *e, slot *s) {
+    if (s->seq >= 0)
+        pa_seq_done(e->sequencer, (unsigned)s->seq);
+    s->seq = -1;
+}
+
+/* Sequences: the step's body copied into the slot's buffer (grown once to
+ * the largest body) with the sequence id and flags patched in. libcurl sends
+ * from the buffer, so it stays untouched until the transfer ends. */
+static const body *sequence_step(curl_engine *e, slot *s) {
+    pa_seq_request q;
+    long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)s->base.index : -1;
+    if (pa_seq_next(e->sequencer, which, &q) != 0)
+        return NULL;
+    const body *b = &e->bodies[q.body];
+    if (b->len > s->own_cap) {
+        char *grown = realloc(s->own, b->len);
+        if (!grown) {
+            pa_seq_done(e->sequencer, q.seq);
+            return NULL;
+        }
+        s->own = grown;
+        s->own_cap = b->len;
+    }
+    memcpy(s->own, b->data, b->len);
+    pa_seq_patch(s->own, &b->seq, &q);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->own);
+    if (!s->body || s->body->headers != b->headers)
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
+    s->body = b;
+    s->seq = q.seq;
+    s->seq_id = q.id;
+    return b;
+}
+
 static void start_request(pa_engine *base, pa_slot *ps) {
     curl_engine *e = (curl_engine *)base;
     slot *s = (slot *)ps;
+    if (e->sequencer) {
+        if (!sequence_step(e, s)) {
+            pa_engine_record_error(base, PA_ERR_OTHER, "no sequence free (or out of memory) for a request");
+            pa_engine_slot_backoff(base, ps, pa_now_ns());
+            return;
+        }
+        goto reset;
+    }
     const body *b = &e->bodies[e->next_body];
     if (++e->next_body == e->n_bodies)
         e->next_body = 0;
@@ -146,6 +197,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
         curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
         s->body = b;
     }
+reset:
     s->status = 0;
     s->bytes_in = 0;
     s->err_len = 0;
@@ -156,6 +208,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
+        release_sequence(e, s);
         pa_engine_record_error(base, PA_ERR_OTHER, "curl_multi_add_handle failed");
         pa_engine_slot_backoff(base, ps, s->t.start_ns);
         return;
@@ -167,6 +220,7 @@ static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     s->t.end_ns = pa_now_ns();
     curl_multi_remove_handle(e->multi, s->easy);
     s->base.active = 0;
+    release_sequence(e, s);
     if (result != CURLE_OK) {
         pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
         pa_engine_slot_backoff(&e->base, &s->base, s->t.end_ns);
@@ -180,6 +234,7 @@ static void finish_request(curl_engine *e, slot *s, CURLcode result) {
         pa_engine_slot_done(&e->base, &s->base);
         return;
     }
+    e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
     pa_engine_record_http(&e->base, &s->t, s->status, s->body->len, s->bytes_in, s->err_len ? s->err_body : NULL);
     pa_engine_slot_done(&e->base, &s->base);
 }
@@ -209,6 +264,7 @@ static void *run(void *arg) {
         if (s->base.active) {
             curl_multi_remove_handle(e->multi, s->easy);
             s->base.active = 0;
+            release_sequence(e, s);
         }
     }
     return NULL;
@@ -226,6 +282,7 @@ static void destroy(pa_engine *base) {
         slot *s = (slot *)e->base.slots[i];
         curl_easy_cleanup(s->easy);
         free(s->resp.data);
+        free(s->own);
         free(s);
     }
     free(e->base.slots);
@@ -267,6 +324,9 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
         if (tls[i] && tls[i][0] && !(e->tls[i] = strdup(tls[i])))
             goto oom;
     e->validator = cfg->validator;
+    e->sequencer = cfg->sequencer;
+    e->base.sequenced = cfg->sequencer != NULL;
+    e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
     e->url = strdup(cfg->url);
     e->bodies = calloc(cfg->n_bodies, sizeof(body));
     if (!e->url || !e->bodies)
@@ -280,6 +340,11 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
             goto oom;
         memcpy(b->data, src->data, src->len);
         b->len = src->len;
+        if (e->sequencer && pa_seq_find_fields(b->data, b->len, &b->seq) != 0) {
+            snprintf(err, errlen, "request body %zu has no sequence_id/sequence_start/sequence_end fields", i);
+            destroy(&e->base);
+            return NULL;
+        }
         for (size_t h = 0; h < src->n_headers; h++) {
             struct curl_slist *l = curl_slist_append(b->headers, src->headers[h]);
             if (!l)

@@ -270,10 +270,33 @@ void pa_engine_keep_responses(pa_engine *e, const uint64_t *times_ns, size_t n) 
 }
 
 static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status) {
-    if (!e->keep_records)
+    if (!e->keep_records || pa_engine_closing_request(e, t->start_ns))
         return;
     pa_record r = {t->scheduled_ns, t->start_ns, t->end_ns, status};
     pa_record_log_append(&e->records, &r);
+    if (e->sequenced)
+        pa_id_log_append(&e->sequence_ids, e->sequence_id);
+}
+
+int pa_engine_sequence_id_count(const pa_engine *e, size_t *total) {
+    *total = 0;
+    for (unsigned k = 0; k < group_size(e); k++) {
+        pa_engine *m = group_member((pa_engine *)e, k);
+        if (!pa_engine_records(m) || !m->sequenced)
+            return -1;
+        if (m->sequence_ids.out_of_memory || m->records.out_of_memory)
+            return -2;
+        *total += m->sequence_ids.total;
+    }
+    return 0;
+}
+
+void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out) {
+    for (unsigned k = 0; k < group_size(e); k++) {
+        const pa_id_log *log = &group_member((pa_engine *)e, k)->sequence_ids;
+        pa_id_log_copy(log, out);
+        out += log->total;
+    }
 }
 
 void pa_engine_destroy(pa_engine *e) {
@@ -289,6 +312,7 @@ void pa_engine_destroy(pa_engine *e) {
     }
     pa_record_log_free(&e->records);
     pa_response_log_free(&e->responses);
+    pa_id_log_free(&e->sequence_ids);
     pa_schedule_free(&e->pending);
     pa_schedule_free(&e->schedule);
     free(e->free_slots);
@@ -451,6 +475,34 @@ static void dispatch_due(pa_engine *e, uint64_t now) {
     }
 }
 
+/* The drain of a stop: sequences close. No sequence starts from now on; each
+ * one still open gets its end request on an idle slot (closed loop: its own)
+ * once its earlier requests are answered. Outside every window and budget. */
+static void close_sequences(pa_engine *e, uint64_t now) {
+    if (!e->closing_ns) {
+        e->closing_ns = now;
+        pa_seq_close(e->sequencer);
+        e->n_free = 0; /* the open loop's free list is not used from here on */
+        for (unsigned i = 0; i < e->n_slots; i++)
+            e->slots[i]->free_listed = 0;
+    }
+    int closed = e->schedule.kind == PA_LOAD_CLOSED;
+    for (unsigned i = 0; i < e->n_slots && pa_seq_open(e->sequencer); i++) {
+        pa_slot *s = e->slots[i];
+        if (s->active || s->not_before_ns > now)
+            continue;
+        if (!pa_seq_close_ready(e->sequencer, closed ? (long)i : -1)) {
+            if (closed)
+                continue;
+            break; /* open loop: no sequence can take a request now */
+        }
+        __atomic_fetch_add(&e->lead->in_flight, 1, __ATOMIC_ACQ_REL);
+        e->own_in_flight++;
+        s->scheduled_ns = 0;
+        e->ops->start_request(e, s);
+    }
+}
+
 int pa_engine_tick(pa_engine *e, uint64_t now) {
     take_load(e, now);
     unsigned budget_gen = __atomic_load_n(&e->lead->budget_gen, __ATOMIC_ACQUIRE);
@@ -465,7 +517,11 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
             e->drain_deadline = now + (uint64_t)__atomic_load_n(&e->drain_ms, __ATOMIC_RELAXED) * 1000000ull;
-        return e->own_in_flight != 0 && now < e->drain_deadline;
+        if (now >= e->drain_deadline)
+            return 0;
+        if (e->sequencer)
+            close_sequences(e, now);
+        return e->own_in_flight != 0 || (e->sequencer && pa_seq_open(e->sequencer));
     }
     if (e->schedule.kind != PA_LOAD_CLOSED)
         dispatch_due(e, now);

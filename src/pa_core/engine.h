@@ -11,6 +11,7 @@
 
 #include "record_log.h"
 #include "schedule.h"
+#include "sequence.h"
 #include "window_stats.h"
 
 #define PA_MAX_ERROR_MESSAGES 8
@@ -111,6 +112,17 @@ struct pa_engine {
     unsigned filled_for;     /* target at the last fill */
     unsigned backing_off;    /* idle slots waiting out a backoff */
     uint64_t drain_deadline; /* 0 until stopping is seen */
+    /* Sequences: a transport that sends them sets `sequenced` at creation and
+     * `sequence_id` before it records each request; with keep_records, each
+     * kept record's id goes to `sequence_ids` (nothing is kept otherwise). */
+    int sequenced;
+    uint64_t sequence_id;
+    pa_id_log sequence_ids;
+    /* Sequences: set by the transport at create when its requests belong to
+     * sequences. When the engine stops, the drain closes every sequence still
+     * open (one more request each, flagged end) before it ends. */
+    pa_sequencer *sequencer;
+    uint64_t closing_ns;     /* when that closing began; requests started since are kept in no record */
 
     pa_recorder recorder;
 };
@@ -135,6 +147,12 @@ void pa_engine_copy_records(const pa_engine *e, pa_record *out);
 int pa_engine_response_count(const pa_engine *e, size_t *total);
 /* Every engine's response times, request indices into pa_engine_copy_records' output. */
 void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out);
+
+/* After stop, over the whole group: like pa_engine_record_count, for the
+ * sequence ids of the records; -1 also when the engine sends no sequences. */
+int pa_engine_sequence_id_count(const pa_engine *e, size_t *total);
+/* Every record's sequence id, aligned with pa_engine_copy_records' output. */
+void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out);
 
 /* Control, from any thread. */
 int pa_engine_start(pa_engine *e, char *err, size_t errlen);
@@ -167,6 +185,10 @@ static inline unsigned pa_engine_target(const pa_engine *e) {
     return t > PA_MAX_SLOTS ? PA_MAX_SLOTS : t;
 }
 static inline int pa_engine_stopping(const pa_engine *e) { return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE); }
+/* A request started at start_ns only to close a sequence after the run ended. */
+static inline int pa_engine_closing_request(const pa_engine *e, uint64_t start_ns) {
+    return e->closing_ns && start_ns >= e->closing_ns;
+}
 /* Once per turn of the engine loop: starts slots up to the target (new
  * level, ended backoffs) or runs the drain. 0 when the loop should end. */
 int pa_engine_tick(pa_engine *e, uint64_t now_ns);

@@ -6,6 +6,7 @@
 
 #include "grpc_config.h"
 #include "grpc_validate.h"
+#include "grpc_sequence.h"
 
 /* Opens n channels to cfg->target with the config's credentials and
  * compression, each on its own connection; 0, or -1 with err filled (the
@@ -28,6 +29,9 @@ void pa_grpc_loop(pa_engine *e, grpc_completion_queue *cq, void (*on_complete)(p
  * uncompressed slice (valid while bb lives), else copied into buf (grown
  * once, then reused). NULL when it cannot be read (out of memory). */
 const uint8_t *pa_grpc_message_bytes(grpc_byte_buffer *bb, pa_body_buf *buf, size_t *len);
+/* Sequences: the fields of every message (an array, NULL when the engine
+ * has no sequencer). NULL with err filled when a message lacks them. */
+pa_grpc_seq_fields *pa_grpc_seq_fields_of(const pa_grpc_config *cfg, char *err, size_t errlen);
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
 

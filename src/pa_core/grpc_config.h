@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "validate.h"
+#include "sequence.h"
 
 typedef struct pa_grpc_message {
     const char *data; /* the serialized protobuf message */
@@ -31,6 +32,9 @@ typedef struct pa_grpc_config {
     /* NULL: responses are not read; else every OK response is validated (outlives the engine) */
     const pa_validator *validator;
     int response_format; /* enum pa_response_format (grpc_validate.h): what the responses are */
+    /* Sequences: the messages carry sequence parameters (see grpc_sequence.h)
+     * and this sequencer (engine thread's, NULL: none) picks each request's. */
+    pa_sequencer *sequencer;
 } pa_grpc_config;
 
 /* Returns NULL and fills err on failure. */

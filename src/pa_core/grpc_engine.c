@@ -60,6 +60,8 @@ typedef struct slot {
     size_t body_index;     /* which message this call sent: the validator's body */
     pa_body_buf flat, scratch; /* validation only: the response's bytes, decoded typed values */
     pa_request_times t;
+    long seq; /* sequences: the sequence of the request in flight, -1 none */
+    uint64_t seq_id; /* ... and its correlation ID */
 } slot;
 
 typedef struct grpc_engine {
@@ -72,6 +74,7 @@ typedef struct grpc_engine {
     grpc_slice *messages;
     size_t n_messages;
     size_t next_message;
+    pa_grpc_seq_fields *seq_fields; /* sequences: where each message's fields are */
     long request_timeout_ms;
     const pa_validator *validator;
     int response_format;
@@ -136,10 +139,17 @@ static void release_call(slot *s) {
     s->details = grpc_empty_slice();
 }
 
+static void release_sequence(grpc_engine *e, slot *s) {
+    if (s->seq >= 0)
+        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
+    s->seq = -1;
+}
+
 static void fail_start(grpc_engine *e, slot *s, const char *what) {
     char msg[PA_ERROR_MESSAGE_LEN];
     snprintf(msg, sizeof(msg), "%s %s", what, e->where);
     release_call(s);
+    release_sequence(e, s);
     s->base.active = 0;
     pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
     pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
@@ -148,10 +158,25 @@ static void fail_start(grpc_engine *e, slot *s, const char *what) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     grpc_engine *e = (grpc_engine *)base;
     slot *s = (slot *)ps;
-    grpc_slice body = e->messages[e->next_message];
-    s->body_index = e->next_message;
-    if (++e->next_message == e->n_messages)
-        e->next_message = 0;
+    pa_seq_request q;
+    grpc_slice body;
+    if (e->base.sequencer) {
+        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
+        if (pa_seq_next(e->base.sequencer, which, &q) != 0) {
+            ps->active = 1; /* recorded as a failed request, which ends it */
+            fail_start(e, s, "no sequence free (or out of memory) for a request to");
+            return;
+        }
+        s->seq = q.seq;
+        s->seq_id = q.id;
+        body = e->messages[q.body];
+        s->body_index = q.body;
+    } else {
+        body = e->messages[e->next_message];
+        s->body_index = e->next_message;
+        if (++e->next_message == e->n_messages)
+            e->next_message = 0;
+    }
     grpc_channel *ch = e->channels[e->next_channel];
     if (++e->next_channel == e->n_channels)
         e->next_channel = 0;
@@ -160,9 +185,13 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.start_ns = pa_now_ns();
     ps->active = 1;
 
-    /* gRPC takes the slices of a sent message: put a new reference in. */
-    grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
-    grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(body));
+    /* gRPC takes the slices of a sent message: put new references in. */
+    if (s->seq >= 0) {
+        pa_grpc_seq_fill(&s->send->data.raw.slice_buffer, body, &e->seq_fields[q.body], &q);
+    } else {
+        grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
+        grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(body));
+    }
     s->sent_len = GRPC_SLICE_LENGTH(body);
     s->initial_md.count = 0; /* arrays keep their capacity from call to call */
     s->trailing_md.count = 0;
@@ -234,6 +263,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
         s->recv = NULL;
     }
     release_call(s);
+    release_sequence(e, s);
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
     if (e->validator && status == GRPC_STATUS_OK) {
@@ -247,6 +277,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
         }
     }
     if (status == GRPC_STATUS_OK) {
+        e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
         pa_engine_record_ok(&e->base, &s->t, s->sent_len, received);
         pa_engine_slot_done(&e->base, &s->base);
         return;
@@ -267,6 +298,7 @@ static pa_slot *new_slot(pa_engine *base) {
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->details = grpc_empty_slice();
+    s->seq = -1;
     return &s->base;
 }
 
@@ -359,6 +391,7 @@ static void destroy(pa_engine *base) {
     }
     free(e->base.slots);
     pa_grpc_release(e->channels, e->n_channels, e->cq, e->messages, e->n_messages);
+    free(e->seq_fields);
     if (e->grpc_inited) {
         grpc_slice_unref(e->method);
         grpc_shutdown();
@@ -493,6 +526,15 @@ pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t er
         goto oom;
     for (size_t i = 0; i < cfg->n_messages; i++)
         e->messages[e->n_messages++] = grpc_slice_from_copied_buffer(cfg->messages[i].data, cfg->messages[i].len);
+    if (cfg->sequencer) {
+        e->seq_fields = pa_grpc_seq_fields_of(cfg, err, errlen);
+        if (!e->seq_fields) {
+            destroy(&e->base);
+            return NULL;
+        }
+        e->base.sequencer = cfg->sequencer;
+        e->base.sequenced = 1;
+    }
 
     e->n_channels = n_channels; /* destroy skips the NULL ones */
     if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {

@@ -1,5 +1,7 @@
 # gRPC transport: unary calls on the gRPC C core.
 
+from libc.stdint cimport uint8_t
+
 cdef extern from "grpc_config.h":
     ctypedef struct pa_grpc_message:
         const char *data
@@ -18,9 +20,20 @@ cdef extern from "grpc_config.h":
         const char *cert_chain
         const pa_validator *validator
         int response_format
+        pa_sequencer *sequencer
     pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
     pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, size_t errlen)
     const char *pa_grpc_status_name(int code)
+
+cdef extern from "grpc_sequence.h":
+    ctypedef struct pa_grpc_seq_fields:
+        size_t id
+        size_t start
+        size_t end
+    int pa_grpc_seq_find(const uint8_t *msg, size_t len, pa_grpc_seq_fields *f, char *err, size_t errlen)
+    void pa_grpc_seq_patch(uint8_t *msg, const pa_grpc_seq_fields *f, const pa_seq_request *r)
+    size_t pa_grpc_seq_render(const uint8_t *msg, size_t len, const pa_grpc_seq_fields *f, const pa_seq_request *r,
+                              uint8_t *out)
 
 GRPC_COMPRESSION = ("none", "deflate", "gzip")  # position = the C enum's value
 GRPC_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
@@ -31,6 +44,36 @@ def grpc_status_name(int code) -> str:
     return pa_grpc_status_name(code).decode()
 
 
+def grpc_sequence_fields(bytes message) -> tuple:
+    """Where a serialized ModelInferRequest's sequence_id, sequence_start and
+    sequence_end values are (byte offsets); ValueError says what is wrong."""
+    cdef pa_grpc_seq_fields f
+    cdef char err[256]
+    if pa_grpc_seq_find(<const uint8_t *> message, len(message), &f, err, sizeof(err)) != 0:
+        raise ValueError(err.decode(errors="replace"))
+    return (f.id, f.start, f.end)
+
+
+def grpc_sequence_message(bytes message, uint64_t id, bint start, bint end, bint in_place=False) -> tuple:
+    """For tests: (the message as the gRPC engines send it for that sequence
+    step, how many slices it went out in); in_place patches a copy instead."""
+    cdef pa_grpc_seq_fields f
+    cdef pa_seq_request r
+    cdef char err[256]
+    if pa_grpc_seq_find(<const uint8_t *> message, len(message), &f, err, sizeof(err)) != 0:
+        raise ValueError(err.decode(errors="replace"))
+    r.id = id
+    r.start = start
+    r.end = end
+    out = bytearray(message)
+    cdef uint8_t *o = <uint8_t *> (<char *> out)
+    if in_place:
+        pa_grpc_seq_patch(o, &f, &r)
+        return bytes(out), 1
+    n = pa_grpc_seq_render(<const uint8_t *> message, len(message), &f, &r, o)
+    return bytes(out), n
+
+
 cdef class GrpcEngine(Engine):
     """gRPC load: N calls in flight on the engine thread.
 
@@ -39,6 +82,8 @@ cdef class GrpcEngine(Engine):
     messages: serialized request messages (bytes) cycled through in order;
     channels: calls go round-robin over this many channels (connections);
     root_certs / private_key / cert_chain: PEM contents (bytes) when use_ssl;
+    sequencer: a Sequencer (sequence models: messages are the streams' steps,
+    each with the sequence parameters of services/triton_grpc.py), or None;
     validator: a Validator with the expected outputs of each message, or None;
     response_format: what the responses are, "kserve" (ModelInferResponse) or
     "tf_predict" (TF Serving's PredictResponse), for the validator."""
@@ -47,11 +92,12 @@ cdef class GrpcEngine(Engine):
     cdef readonly unsigned channels
 
     cdef readonly bint streaming
+    cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, str target, list messages, str method="", unsigned channels=1,
                   str compression="none", long request_timeout_ms=0, bint use_ssl=False,
                   bytes root_certs=None, bytes private_key=None, bytes cert_chain=None, bint streaming=False,
-                  Validator validator=None, str response_format="kserve"):
+                  Sequencer sequencer=None, Validator validator=None, str response_format="kserve"):
         if compression not in GRPC_COMPRESSION:
             raise ValueError(f"unknown gRPC compression '{compression}' (expected one of {', '.join(GRPC_COMPRESSION)})")
         cdef char err[512]
@@ -90,6 +136,11 @@ cdef class GrpcEngine(Engine):
             cfg.cert_chain = <const char *> cert_chain if cert_chain is not None else NULL
             cfg.validator = validator.v if validator is not None else NULL
             cfg.response_format = RESPONSE_FORMATS.index(response_format)
+            cfg.sequencer = NULL
+            if sequencer is not None:
+                if sequencer.n_bodies != n:
+                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n} messages")
+                cfg.sequencer = sequencer.take()
             if streaming:
                 self.e = pa_grpc_stream_engine_create(&cfg, err, sizeof(err))
             else:
@@ -100,5 +151,6 @@ cdef class GrpcEngine(Engine):
             self.channels = channels if channels else 1
             self.streaming = streaming
             self.validator = validator
+            self.sequencer = sequencer
         finally:
             free(cm)

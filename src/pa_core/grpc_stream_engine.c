@@ -71,6 +71,11 @@ typedef struct slot {
      * because its record (and so its index) exists only then. */
     uint64_t *times;
     size_t n_times, times_cap;
+    /* Sequences: the request's sequence (-1 none), its id and flags, and
+     * where they go in its message (kept for a send that waits its turn). */
+    long seq;
+    pa_seq_request req;
+    const pa_grpc_seq_fields *fields;
 } slot;
 
 typedef struct stream_engine {
@@ -82,6 +87,7 @@ typedef struct stream_engine {
     grpc_slice *messages;
     size_t n_messages, next_message;
     const pa_validator *validator;
+    pa_grpc_seq_fields *seq_fields; /* sequences: where each message's fields are */
     char where[200];
 } stream_engine;
 
@@ -265,9 +271,13 @@ static int send_request(slot *s) {
     size_t n = 0;
     if (!s->metadata_sent)
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    /* gRPC takes the slices of a sent message: put a new reference in. */
-    grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
-    grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(s->body));
+    /* gRPC takes the slices of a sent message: put new references in. */
+    if (s->fields) {
+        pa_grpc_seq_fill(&s->send->data.raw.slice_buffer, s->body, s->fields, &s->req);
+    } else {
+        grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
+        grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(s->body));
+    }
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = s->send;
     s->t.send_end_ns = pa_now_ns();
@@ -278,10 +288,17 @@ static int send_request(slot *s) {
     return 0;
 }
 
+static void release_sequence(stream_engine *e, slot *s) {
+    if (s->seq >= 0)
+        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
+    s->seq = -1;
+}
+
 /* code: the gRPC status, PA_GRPC_STREAM_ERROR for an error inside a response, -1 for neither. */
 static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, int code, const char *msg,
                            int backoff) {
     s->base.active = 0;
+    release_sequence(e, s);
     pa_engine_record_grpc_error(&e->base, kind, code, msg);
     if (backoff)
         pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
@@ -366,7 +383,10 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
     }
     s->t.recv_start_ns = s->t.end_ns;
     s->base.active = 0;
-    pa_engine_keep_responses(&e->base, s->times, s->n_times);
+    release_sequence(e, s);
+    if (!pa_engine_closing_request(&e->base, s->t.start_ns))
+        pa_engine_keep_responses(&e->base, s->times, s->n_times);
+    e->base.sequence_id = s->req.id; /* for the export's record; 0 without sequences */
     pa_engine_record_stream_ok(&e->base, &s->t, GRPC_SLICE_LENGTH(s->body), s->received, s->responses, s->first_ns);
     pa_engine_slot_done(&e->base, &s->base);
 }
@@ -442,10 +462,25 @@ static void on_completion(stream_engine *e, void *t, int success) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     stream_engine *e = (stream_engine *)base;
     slot *s = (slot *)ps;
-    s->body = e->messages[e->next_message];
-    s->body_index = e->next_message;
-    if (++e->next_message == e->n_messages)
-        e->next_message = 0;
+    if (e->base.sequencer) {
+        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
+        if (pa_seq_next(e->base.sequencer, which, &s->req) != 0) {
+            char msg[PA_ERROR_MESSAGE_LEN];
+            snprintf(msg, sizeof(msg), "no sequence free (or out of memory) for a request to %s", e->where);
+            ps->active = 1; /* recorded as a failed request, which ends it */
+            record_failure(e, s, PA_ERR_TRANSPORT, -1, msg, 1);
+            return;
+        }
+        s->seq = s->req.seq;
+        s->body = e->messages[s->req.body];
+        s->body_index = s->req.body;
+        s->fields = &e->seq_fields[s->req.body];
+    } else {
+        s->body = e->messages[e->next_message];
+        s->body_index = e->next_message;
+        if (++e->next_message == e->n_messages)
+            e->next_message = 0;
+    }
     memset(&s->t, 0, sizeof(s->t));
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
@@ -489,6 +524,7 @@ static pa_slot *new_slot(pa_engine *base) {
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->details = grpc_empty_slice();
+    s->seq = -1;
     return &s->base;
 }
 
@@ -552,6 +588,7 @@ static void destroy(pa_engine *base) {
     }
     free(e->base.slots);
     pa_grpc_release(e->channels, e->n_channels, e->cq, e->messages, e->n_messages);
+    free(e->seq_fields);
     grpc_slice_unref(e->method);
     grpc_shutdown();
     free(e);
@@ -593,6 +630,15 @@ pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, si
     }
     for (size_t i = 0; i < cfg->n_messages; i++)
         e->messages[e->n_messages++] = grpc_slice_from_copied_buffer(cfg->messages[i].data, cfg->messages[i].len);
+    if (cfg->sequencer) {
+        e->seq_fields = pa_grpc_seq_fields_of(cfg, err, errlen);
+        if (!e->seq_fields) {
+            destroy(&e->base);
+            return NULL;
+        }
+        e->base.sequencer = cfg->sequencer;
+        e->base.sequenced = 1;
+    }
     e->n_channels = n_channels;
     if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {
         destroy(&e->base);

@@ -64,6 +64,7 @@ typedef struct slot {
     size_t body_index;   /* which of the engine's requests this one is */
     long seq;            /* sequences: the sequence of the request in flight, -1 none */
     request own;         /* sequences: this slot's patched copy of its request */
+    uint64_t seq_id;     /* sequences: the correlation ID of the request in flight */
     size_t own_cap;
 } slot;
 
@@ -128,6 +129,7 @@ static const request *sequence_step(http1_engine *e, slot *s) {
     s->own.body_len = r->body_len;
     s->body_index = q.body;
     s->seq = q.seq;
+    s->seq_id = q.id;
     return &s->own;
 }
 
@@ -449,6 +451,7 @@ static void complete(http1_engine *e, slot *s) {
         pa_engine_slot_done(&e->base, &s->base);
         return;
     }
+    e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
     pa_engine_record_http(&e->base, &s->t, s->status, s->req->body_len, s->bytes_in,
                           s->err_len ? s->err_body : NULL);
     if (s->close_after)
@@ -711,6 +714,8 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
     e->connect_timeout_ms = cfg->connect_timeout_ms;
     e->validator = cfg->validator;
     e->sequencer = cfg->sequencer;
+    e->base.sequenced = cfg->sequencer != NULL;
+    e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->requests = calloc(cfg->n_bodies, sizeof(request));

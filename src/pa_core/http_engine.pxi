@@ -45,7 +45,8 @@ cdef class HttpEngine(Engine):
     load, sharing one budget, one set of counters and one window recorder.
     validator: a Validator with the expected outputs of each body, or None.
     sequencer: a Sequencer (sequence models: bodies are the streams' steps), or
-    None; its state belongs to one engine thread, so it needs threads=1."""
+    a list of one per thread (a sequencer's state belongs to its thread, so
+    each must have its own ids and sequences), or None."""
     cdef readonly str url
     cdef readonly str client
     cdef readonly unsigned threads
@@ -54,7 +55,7 @@ cdef class HttpEngine(Engine):
 
     def __cinit__(self, str url, list bodies, long request_timeout_ms=0, long connect_timeout_ms=0,
                   str client="auto", dict tls=None, unsigned threads=1, Validator validator=None,
-                  Sequencer sequencer=None):
+                  object sequencer=None):
         if client == "auto":
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
@@ -113,14 +114,9 @@ cdef class HttpEngine(Engine):
             cfg.tls_key_type = <const char *> tls_b["key_type"]
             cfg.validator = validator.v if validator is not None else NULL
             cfg.sequencer = NULL
-            if sequencer is not None:
-                if client != "native":
-                    raise ValueError("sequences are sent by the native HTTP client only (plain http://)")
-                if sequencer.n_bodies != n:
-                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n}")
-                if threads > 1:
-                    raise ValueError("a sequencer drives one engine thread (threads=1)")
-                cfg.sequencer = sequencer.take()
+            seqs = _thread_sequencers(sequencer, threads, n)
+            if seqs:
+                cfg.sequencer = (<Sequencer> seqs[0]).take()
             if validator is not None and validator.n_bodies != n:
                 raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
             if client == "native":
@@ -130,6 +126,8 @@ cdef class HttpEngine(Engine):
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
             for t in range(1, threads):
+                if seqs:
+                    cfg.sequencer = (<Sequencer> seqs[t]).take()
                 if client == "native":
                     member = pa_http1_engine_create(&cfg, err, sizeof(err))
                 else:
@@ -148,3 +146,20 @@ cdef class HttpEngine(Engine):
             for p in headers_ptrs:
                 free(<void *> <size_t> p)
             free(cb)
+
+
+def _thread_sequencers(sequencer, unsigned threads, Py_ssize_t n_bodies):
+    """One Sequencer per engine thread, checked before any is taken."""
+    if sequencer is None:
+        return []
+    seqs = list(sequencer) if isinstance(sequencer, (list, tuple)) else [sequencer]
+    if len(seqs) != threads:
+        raise ValueError(f"{threads} engine threads need as many sequencers, got {len(seqs)}")
+    for q in seqs:
+        if not isinstance(q, Sequencer):
+            raise TypeError(f"sequencer: expected a Sequencer, got {type(q).__name__}")
+        if (<Sequencer> q).n_bodies != n_bodies:
+            raise ValueError(f"the sequencer has {(<Sequencer> q).n_bodies} bodies, the engine {n_bodies}")
+    if len(set(map(id, seqs))) != len(seqs):
+        raise ValueError("each engine thread needs a Sequencer of its own")
+    return seqs

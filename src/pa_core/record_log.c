@@ -81,3 +81,26 @@ void pa_response_log_free(pa_response_log *log) {
     free_chunks(log->head);
     memset(log, 0, sizeof(*log));
 }
+
+void pa_id_log_append(pa_id_log *log, uint64_t id) {
+    pa_id_chunk *c = (pa_id_chunk *)room(&log->head, &log->tail, PA_IDS_PER_CHUNK, sizeof(pa_id_chunk));
+    if (!c) {
+        log->out_of_memory = 1;
+        return;
+    }
+    c->ids[c->link.used++] = id;
+    log->total++;
+}
+
+void pa_id_log_copy(const pa_id_log *log, uint64_t *out) {
+    for (const pa_chunk_link *l = log->head; l; l = l->next) {
+        const pa_id_chunk *c = (const pa_id_chunk *)l;
+        memcpy(out, c->ids, c->link.used * sizeof(uint64_t));
+        out += c->link.used;
+    }
+}
+
+void pa_id_log_free(pa_id_log *log) {
+    free_chunks(log->head);
+    memset(log, 0, sizeof(*log));
+}

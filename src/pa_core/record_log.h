@@ -67,4 +67,23 @@ void pa_response_log_append(pa_response_log *log, uint64_t request, uint64_t ns)
 void pa_response_log_copy(const pa_response_log *log, pa_response_time *out, uint64_t request_offset);
 void pa_response_log_free(pa_response_log *log);
 
+/* Sequences: each kept record's correlation ID, in the records' order (one
+ * per record, appended with it), kept only by engines that send sequences. */
+#define PA_IDS_PER_CHUNK 16384
+
+typedef struct pa_id_chunk {
+    pa_chunk_link link; /* first */
+    uint64_t ids[PA_IDS_PER_CHUNK];
+} pa_id_chunk;
+
+typedef struct pa_id_log {
+    pa_chunk_link *head, *tail; /* of pa_id_chunk */
+    size_t total;
+    int out_of_memory;
+} pa_id_log;
+
+void pa_id_log_append(pa_id_log *log, uint64_t id);
+void pa_id_log_copy(const pa_id_log *log, uint64_t *out);
+void pa_id_log_free(pa_id_log *log);
+
 #endif

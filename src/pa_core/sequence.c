@@ -7,7 +7,7 @@
 
 typedef struct seq_state {
     int live;           /* has an id; 0 until the first request and after the last */
-    int busy;           /* a request of it is in flight */
+    unsigned busy;      /* its requests in flight (open loop, not serial: may be several) */
     uint64_t id;
     unsigned stream;
     unsigned step;
@@ -25,6 +25,8 @@ struct pa_sequencer {
     unsigned next_stream;
     unsigned rr;          /* open loop: the next sequence to try */
     uint64_t rng;
+    unsigned open;        /* live sequences */
+    int closing;          /* pa_seq_close was called */
 };
 
 pa_sequencer *pa_seq_create(const pa_seq_config *cfg) {
@@ -93,6 +95,7 @@ static void begin(pa_sequencer *q, seq_state *s) {
     for (unsigned tries = 0; tries < q->n_seqs && id_in_use(q, id); tries++)
         id = q->cfg.id_start + q->next_id++ % q->cfg.id_range;
     s->live = 1;
+    q->open++;
     s->id = id;
     q->started++;
     s->stream = q->next_stream;
@@ -123,9 +126,25 @@ static int grow(pa_sequencer *q, unsigned need) {
     return 0;
 }
 
+/* Closing: the sequence that slot `slot` (or, slot < 0, any) may end now. */
+static long closing_pick(const pa_sequencer *q, long slot) {
+    if (slot >= 0)
+        return (unsigned long)slot < q->n_seqs && q->seqs[slot].live && !q->seqs[slot].busy ? slot : -1;
+    for (unsigned i = 0, k = q->rr; i < q->n_seqs; i++, k = (k + 1) % q->n_seqs)
+        if (q->seqs[k].live && !q->seqs[k].busy)
+            return k;
+    return -1;
+}
+
 int pa_seq_next(pa_sequencer *q, long slot, pa_seq_request *out) {
     unsigned k;
-    if (slot >= 0) {
+    if (q->closing) {
+        long pick = closing_pick(q, slot);
+        if (pick < 0)
+            return -1;
+        k = (unsigned)pick;
+        q->rr = (k + 1) % q->n_seqs;
+    } else if (slot >= 0) {
         if (grow(q, (unsigned)slot + 1) != 0)
             return -1;
         k = (unsigned)slot;
@@ -147,19 +166,26 @@ int pa_seq_next(pa_sequencer *q, long slot, pa_seq_request *out) {
     out->step = s->step;
     out->body = q->stream_first[s->stream] + s->step % q->stream_len[s->stream];
     out->start = s->step == 0;
-    out->end = s->step + 1 >= s->length;
-    s->busy = 1;
-    if (++s->step >= s->length)
+    out->end = q->closing || s->step + 1 >= s->length;
+    s->busy++;
+    if (++s->step >= s->length || q->closing) {
         s->live = 0; /* the next request of this slot starts a new sequence */
+        q->open--;
+    }
     return 0;
 }
 
 void pa_seq_done(pa_sequencer *q, unsigned seq) {
-    if (seq < q->n_seqs)
-        q->seqs[seq].busy = 0;
+    if (seq < q->n_seqs && q->seqs[seq].busy)
+        q->seqs[seq].busy--;
 }
 
 uint64_t pa_seq_started(const pa_sequencer *q) { return q->started; }
+
+void pa_seq_close(pa_sequencer *q) { q->closing = 1; }
+int pa_seq_closing(const pa_sequencer *q) { return q->closing; }
+int pa_seq_close_ready(const pa_sequencer *q, long slot) { return q->closing && closing_pick(q, slot) >= 0; }
+unsigned pa_seq_open(const pa_sequencer *q) { return q->open; }
 
 static int value_at(const char *body, size_t len, const char *key, size_t width, size_t *off) {
     const char *p = memmem(body, len, key, strlen(key));

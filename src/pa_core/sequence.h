@@ -48,6 +48,18 @@ void pa_seq_done(pa_sequencer *q, unsigned seq);
 /* How many sequences were started so far (for tests). */
 uint64_t pa_seq_started(const pa_sequencer *q);
 
+/* Closing, when a run ends (perf_analyzer's CompleteOngoingSequences): no
+ * sequence starts any more; pa_seq_next gives each sequence still open one
+ * last request, flagged end, once none of its requests is in flight, and -1
+ * when the slot's sequence (closed loop) or every sequence (open loop) has
+ * none to send now. */
+void pa_seq_close(pa_sequencer *q);
+int pa_seq_closing(const pa_sequencer *q);
+/* Closing: whether pa_seq_next(q, slot) would give a request now. */
+int pa_seq_close_ready(const pa_sequencer *q, long slot);
+/* Sequences started and not yet given their end request. */
+unsigned pa_seq_open(const pa_sequencer *q);
+
 /* Where the patchable fields of an encoded body are: the JSON header holds
  * "sequence_id":<PA_SEQ_ID_WIDTH chars>, "sequence_start":false and
  * "sequence_end":false (5 chars each: `true ` or `false`). */

@@ -25,6 +25,9 @@ cdef extern from "sequence.h":
     int pa_seq_next(pa_sequencer *q, long slot, pa_seq_request *out)
     void pa_seq_done(pa_sequencer *q, unsigned seq)
     uint64_t pa_seq_started(const pa_sequencer *q)
+    void pa_seq_close(pa_sequencer *q)
+    int pa_seq_close_ready(const pa_sequencer *q, long slot)
+    unsigned pa_seq_open(const pa_sequencer *q)
 
 
 cdef class Sequencer:
@@ -93,3 +96,18 @@ cdef class Sequencer:
     @property
     def started(self) -> int:
         return pa_seq_started(self.q)
+
+    def close(self) -> None:
+        """For tests: as an engine does when its run ends; from then on next()
+        gives each open sequence its last request (end flag) and starts none."""
+        if self.in_use:
+            raise ValueError("this Sequencer is used by an engine")
+        pa_seq_close(self.q)
+
+    def close_ready(self, long slot=-1) -> bool:
+        return bool(pa_seq_close_ready(self.q, slot))
+
+    @property
+    def open(self) -> int:
+        """Sequences started and not yet given their end request."""
+        return pa_seq_open(self.q)

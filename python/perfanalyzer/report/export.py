@@ -8,7 +8,8 @@ record log does not say which one a request carried, so it stays empty.
 response_outputs holds one empty object per response: the compiled core does
 not keep response bodies. Streaming requests list every non-empty response's
 arrival (perf_analyzer does not count the empty final response either); a
-request that got only the empty final response lists that one."""
+request that got only the empty final response lists that one. Sequence models'
+requests carry their correlation ID as sequence_id, as in perf_analyzer."""
 
 from __future__ import annotations
 
@@ -80,31 +81,45 @@ class Responses:
 
 
 def _requests(records: np.ndarray, chosen: np.ndarray, mono_to_wall_ns: int, responses: Responses,
-              inputs: dict[str, Any] | None = None) -> list[dict]:
+              inputs: dict[str, Any] | None = None, sequence_ids: np.ndarray | None = None) -> list[dict]:
     out = []
     starts = records["start_ns"][chosen].tolist()
-    for i, start in zip(chosen.tolist(), starts, strict=True):
+    ids = sequence_ids[chosen].tolist() if sequence_ids is not None else [0] * len(starts)
+    for i, start, seq_id in zip(chosen.tolist(), starts, ids, strict=True):
         times = [t + mono_to_wall_ns for t in responses.of(i)]
-        out.append({"timestamp": start + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
-                    "response_timestamps": times, "response_outputs": [{} for _ in times]})
+        request = {"timestamp": start + mono_to_wall_ns, "request_inputs": dict(inputs or {}),
+                   "response_timestamps": times, "response_outputs": [{} for _ in times]}
+        if seq_id:  # perf_analyzer writes it only for sequence models
+            request["sequence_id"] = seq_id
+        out.append(request)
     return out
 
 
+def _checked_ids(records: np.ndarray, sequence_ids: np.ndarray | None) -> np.ndarray | None:
+    if sequence_ids is not None and len(sequence_ids) != len(records):
+        raise ValueError(f"{len(sequence_ids)} sequence ids for {len(records)} records")
+    return sequence_ids
+
+
 def ramp_experiment(records: np.ndarray, start_ns: int, end_ns: int, peak: int, mono_to_wall_ns: int,
-                    response_times: np.ndarray | None = None) -> dict:
+                    response_times: np.ndarray | None = None, sequence_ids: np.ndarray | None = None) -> dict:
     """--periodic-concurrency-range: every request of the ramp, oldest send
     first, in one experiment. perf_analyzer writes value 1 and boundaries
     [0, 2^64-1]; we write the peak concurrency and the ramp's real start and end."""
     chosen = np.argsort(records["start_ns"], kind="stable")
     return {"experiment": {"mode": "concurrency", "value": peak},
-            "requests": _requests(records, chosen, mono_to_wall_ns, Responses(records, response_times)),
+            "requests": _requests(records, chosen, mono_to_wall_ns, Responses(records, response_times), None,
+                                  _checked_ids(records, sequence_ids)),
             "window_boundaries": [start_ns + mono_to_wall_ns, end_ns + mono_to_wall_ns]}
 
 
 def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
-                inputs: dict[str, Any] | None = None, response_times: np.ndarray | None = None) -> list[dict]:
-    """`response_times`: the core's response log (Engine.response_times()), for streaming."""
+                inputs: dict[str, Any] | None = None, response_times: np.ndarray | None = None,
+                sequence_ids: np.ndarray | None = None) -> list[dict]:
+    """`response_times`: the core's response log (Engine.response_times()), for streaming;
+    `sequence_ids`: each record's correlation ID (Engine.sequence_ids()), for sequence models."""
     responses = Responses(records, response_times)
+    sequence_ids = _checked_ids(records, sequence_ids)
     out = []
     ends = records["end_ns"].astype(np.int64)
     order = np.argsort(ends, kind="stable")
@@ -116,7 +131,7 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
         # A request belongs to the window in which it completed (bounds inclusive of the end).
         lo = np.searchsorted(ends_sorted, first, side="right")
         hi = np.searchsorted(ends_sorted, last, side="right")
-        requests = _requests(records, order[lo:hi], mono_to_wall_ns, responses, inputs)
+        requests = _requests(records, order[lo:hi], mono_to_wall_ns, responses, inputs, sequence_ids)
         value: float | int = level.value
         if level.mode == "concurrency":
             value = int(level.value)
@@ -130,8 +145,10 @@ def experiments(levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall
 
 def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to_wall_ns: int,
           endpoint: str, version: str, inputs: dict[str, Any] | None = None, ramp: dict | None = None,
-          service_kind: str = "triton", response_times: np.ndarray | None = None) -> None:
+          service_kind: str = "triton", response_times: np.ndarray | None = None,
+          sequence_ids: np.ndarray | None = None) -> None:
     """`ramp`: a ramp_experiment, written instead of the levels' experiments."""
-    exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs, response_times)
+    exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs, response_times,
+                                                       sequence_ids)
     doc = {"experiments": exps, "version": version, "service_kind": service_kind, "endpoint": endpoint}
     write_atomic(path, json.dumps(doc, separators=(",", ":")))

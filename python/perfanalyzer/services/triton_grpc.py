@@ -17,21 +17,29 @@ from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.services.triton_http import spec_from_documents
 
 INFER_METHOD = "inference.GRPCInferenceService/ModelInfer"
+# Sequences: the engines patch the id and flags per request (grpc_sequence.h):
+# an id whose varint takes 10 bytes, so that any id fits in its place.
+SEQUENCE_ID_SENTINEL = -1
 
 
 def encode_request(spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "",
                    parameters: dict[str, int | str | bool] | None = None,
                    input_regions: dict[str, tuple[str, int, int]] | None = None,
-                   output_regions: dict[str, tuple[str, int]] | None = None) -> bytes:
+                   output_regions: dict[str, tuple[str, int]] | None = None, sequence: bool = False) -> bytes:
     """One serialized ModelInferRequest: every input present in `tensors` as raw
     contents (the same bytes the HTTP binary format carries), every output asked for.
     input_regions / output_regions: name -> (region, offset, size) / (region,
     size) of registered shared memory; those tensors are not in the message
     (Triton takes raw contents for all inputs or none, and shared memory
-    places them all)."""
+    places them all). sequence: the sequence parameters, with values the
+    engine overwrites per request."""
     from tritonclient.grpc import service_pb2
 
     req = service_pb2.ModelInferRequest(model_name=spec.name, model_version=spec.version, id=request_id)
+    if sequence:
+        req.parameters["sequence_id"].int64_param = SEQUENCE_ID_SENTINEL
+        req.parameters["sequence_start"].bool_param = False  # a oneof member: serialized even when false
+        req.parameters["sequence_end"].bool_param = False
     for name, value in (parameters or {}).items():
         p = req.parameters[name]
         if isinstance(value, bool):  # before int: bool is an int in Python
@@ -137,11 +145,11 @@ class TritonGrpcService:
 
     def encode_request(self, spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: str = "", *,
                        input_format: str = "binary", output_format: str = "binary",
-                       parameters: dict[str, int | str | bool] | None = None,
+                       parameters: dict[str, int | str | bool] | None = None, sequence: bool = False,
                        input_regions: dict[str, tuple[str, int, int]] | None = None,
                        output_regions: dict[str, tuple[str, int]] | None = None) -> bytes:
         """The HTTP service's signature; the tensor formats are HTTP's alone (settings refuse json for gRPC)."""
-        return encode_request(spec, tensors, request_id, parameters, input_regions, output_regions)
+        return encode_request(spec, tensors, request_id, parameters, input_regions, output_regions, sequence)
 
     # Triton's shared-memory extensions over gRPC: the calls the HTTP service
     # offers, so shm.py's regions work with either protocol.

@@ -1,0 +1,186 @@
+"""Sequences over gRPC (unary and --streaming) and the closing of open
+sequences at a run's end (native HTTP and both gRPC engines), checked on the
+server's side: sequence_accumulate logs every request it executes, and the
+log is replayed as in test_sequences."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from perfanalyzer import _core
+from perfanalyzer.model import ModelSpec, TensorSpec
+from perfanalyzer.services.triton_grpc import encode_request
+
+from . import test_sequences
+from .helpers import cli
+from .test_input_data import write_json
+from .test_interruptions import finish, start_cli, wait_for_line
+from .test_memory import rss_bytes, run_until
+from .test_sequences import MODEL, Server, finished, replay
+
+server = test_sequences.server  # the same fixture: a server of this module's own
+
+LOOSE = ("--request-count", "150")
+GRPC = {"unary": (), "streaming": ("--streaming",)}
+
+
+def grpc(server: Server, mode: str) -> tuple[str, ...]:
+    return ("-i", "grpc", "-u", server.grpc_url, *GRPC[mode])
+
+
+def transport(server: Server, name: str) -> tuple[str, ...]:
+    return ("-u", server.url) if name == "http" else grpc(server, name)
+
+
+@pytest.mark.parametrize("mode, extra", [("unary", ()), ("streaming", ()),
+                                         ("unary", ("--grpc-compression-algorithm", "gzip"))])
+def test_closed_loop_sequences_over_grpc(server: Server, mode: str, extra: tuple[str, ...]) -> None:
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), *extra, "--concurrency-range", "3", "--sequence-length", "5",
+              "--sequence-length-variation", "40", "--sequence-id-range", "100:1000000", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, most = replay(server.requests())
+    ended = finished(seqs, 3)
+    assert len(ended) >= 10
+    assert most <= 3                                         # one sequence per slot
+    assert {len(s.inputs) for s in ended} <= {3, 4, 5, 6, 7}  # 5 +/- 40 %
+    assert len({len(s.inputs) for s in ended}) >= 3
+    ids = [s.id for s in seqs]
+    assert len(ids) == len(set(ids)) and min(ids) >= 100
+    assert all(s.ended for s in seqs)                       # the run's end closed the open ones
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_json_streams_replay_in_order_over_grpc(server: Server, tmp_path: Path, mode: str) -> None:
+    streams = [[1, 2, 3], [10, 20], [7]]
+    doc = {"data": [[{"INPUT": [v]} for v in s] for s in streams]}
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), "--input-data", write_json(tmp_path / "s.json", doc),
+              "--concurrency-range", "2", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, _ = replay(server.requests())
+    ended = [s.inputs for s in finished(seqs, 2)]
+    assert len(ended) >= 9
+    assert all(s in streams for s in ended)                 # whole streams, in order
+    firsts = sorted(seqs, key=lambda s: s.id)[:6]
+    assert [s.inputs[0] for s in firsts] == [1, 10, 7, 1, 10, 7]   # new sequences take streams round robin
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_request_rate_serial_sequences_over_grpc(server: Server, mode: str) -> None:
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), "--request-rate-range", "200", "--num-of-sequences", "3",
+              "--serial-sequences", "--sequence-length", "4", "--sequence-length-variation", "0",
+              "--sequence-id-range", "1:1000000", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, most = replay(server.requests())
+    assert most <= 3
+    assert sum(s.ended for s in seqs) >= 20
+    assert all(len(s.inputs) == 4 for s in finished(seqs, 3))
+    assert all(s.ended for s in seqs)
+
+
+@pytest.mark.parametrize("name", ["http", "unary", "streaming"])
+@pytest.mark.parametrize("load, sequences", [(("--concurrency-range", "3"), 3),
+                                             (("--request-rate-range", "300", "--num-of-sequences", "4"), 4)])
+def test_sequences_open_at_the_end_get_one_request_flagged_end(server: Server, name: str, load: tuple[str, ...],
+                                                               sequences: int) -> None:
+    # Sequences far longer than the run: none ends on its own, so every END is the closing one.
+    server.reset_log()
+    run = cli("-m", MODEL, *transport(server, name), *load, "--sequence-length", "1000",
+              "--sequence-length-variation", "0", *LOOSE)
+    assert run.code == 0, run.stderr
+    assert "Request count: 150" in run.stdout               # the closing requests are in no window
+    requests = server.requests()
+    seqs, _ = replay(requests)
+    assert len(seqs) == sequences
+    assert all(s.ended for s in seqs)
+    assert len(requests) == 150 + sequences                 # exactly one more request per sequence
+    ends = [i for i, (_, _, end, _) in enumerate(requests) if end]
+    assert len(ends) == sequences
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_json_streams_validate_over_grpc(server: Server, tmp_path: Path, mode: str) -> None:
+    streams = [[1, 2, 3], [10, 20], [7]]
+    # The model's running sum and step count: only right if every step came in order under one ID.
+    doc = {"data": [[{"INPUT": [v]} for v in s] for s in streams],
+           "validation_data": [[{"OUTPUT": [sum(s[:k + 1])], "STEP": [k + 1]} for k in range(len(s))]
+                               for s in streams]}
+    server.reset_log()
+    run = cli("-m", MODEL, *grpc(server, mode), "--input-data", write_json(tmp_path / "s.json", doc),
+              "--concurrency-range", "2", *LOOSE)
+    assert run.code == 0, run.stderr
+    assert len(finished(replay(server.requests())[0], 2)) >= 9
+    doc["validation_data"][1][1]["STEP"] = [5]
+    run = cli("-m", MODEL, *grpc(server, mode), "--input-data", write_json(tmp_path / "s.json", doc),
+              "--concurrency-range", "2", *LOOSE)
+    assert run.code == 99, run.stderr
+    assert ("Output doesn't match expected output: stream 1, step 1, output 'STEP', element 0: expected 5, got 2"
+            in run.stderr)
+
+
+@pytest.mark.parametrize("name", ["http", "streaming"])
+def test_ctrl_c_still_closes_the_open_sequences(server: Server, name: str) -> None:
+    server.reset_log()
+    proc = start_cli("-m", MODEL, *transport(server, name), "--concurrency-range", "2:50", "--sequence-length",
+                     "100000", "-p", "300", "-s", "100", "-r", "20")
+    seen: list[str] = []
+    wait_for_line(proc, "Avg request latency", seen)  # a level measured: the sweep is under way
+    proc.send_signal(signal.SIGINT)
+    code, _, stderr = finish(proc, seen)
+    assert "Traceback" not in stderr, stderr
+    seqs, most = replay(server.requests())
+    assert len(seqs) == most >= 2                           # one never-ending sequence per slot...
+    assert all(s.ended for s in seqs)                       # ... each closed
+
+
+SEQ_SPEC = ModelSpec(MODEL, "", "python", 8, (TensorSpec("INPUT", "INT32", (1,)),),
+                     (TensorSpec("OUTPUT", "INT32", (1,)),), sequence=True)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_grpc_sequences_keep_memory_flat(server: Server, streaming: bool) -> None:
+    # Patching each request's id and flags allocates nothing: judged as the
+    # plain gRPC memory test does, the smaller of two stretches.
+    params = {"triton_enable_empty_final_response": True} if streaming else None
+    message = encode_request(SEQ_SPEC, {"INPUT": np.ones((1, 1), dtype=np.int32)}, parameters=params, sequence=True)
+    engine = _core.GrpcEngine(server.grpc_url, [message], streaming=streaming,
+                              sequencer=_core.Sequencer([1], length=5, variation=0))
+    try:
+        engine.start()
+        engine.set_concurrency(4)
+        run_until(engine, 2_000)
+        grown = []
+        for _ in range(2):
+            engine.swap()
+            before = rss_bytes()
+            run_until(engine, engine.completed + 10_000)
+            engine.swap()
+            grown.append(rss_bytes() - before)
+        assert engine.failed == 0
+    finally:
+        engine.stop(2000)
+        engine.close()
+    assert min(grown) < 128 * 1024, f"RSS grew by {grown} bytes in each of two stretches of 10,000 requests"
+
+
+@pytest.mark.parametrize("mode", GRPC)
+def test_grpc_export_names_each_requests_sequence_id(server: Server, tmp_path: Path, mode: str) -> None:
+    server.reset_log()
+    out = tmp_path / "export.json"
+    run = cli("-m", MODEL, *grpc(server, mode), "--concurrency-range", "3", "--sequence-length", "4",
+              "--sequence-length-variation", "0", "--sequence-id-range", "500:100000",
+              "--profile-export-file", str(out), *LOOSE)
+    assert run.code == 0, run.stderr
+    (exp,) = json.loads(out.read_text())["experiments"]
+    exported = Counter(r["sequence_id"] for r in exp["requests"])
+    assert sum(exported.values()) == 150                    # the closing requests are not exported
+    seen = Counter(cid for cid, *_ in server.requests())
+    assert all(seen[i] >= n for i, n in exported.items()), (exported, seen)
+    assert all(n <= 4 for n in exported.values()) and len(exported) >= 150 // 4

@@ -1,0 +1,134 @@
+"""Sequences over the curl client (plain HTTP and HTTPS through the TLS
+proxy) and over several engine threads, and the sequence ids of the profile
+export, all checked against what the sequence_accumulate model logged."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from .helpers import cli
+from .test_input_data import write_json
+from .test_sequences import LOOSE, MODEL, Server, finished, replay, server  # noqa: F401  (server: the fixture)
+from .tls_proxy import TlsProxy, TlsRigError
+
+SCHEMA = Path(__file__).parent / "data" / "profile_export.schema.json"
+STREAMS = [[1, 2, 3], [10, 20], [7], [4, 5, 6, 7]]
+
+
+def streams_json(tmp_path: Path) -> str:
+    """Streams whose validation data is the model's running sum and step
+    count: right only if each sequence's steps came in order under one ID."""
+    doc = {"data": [[{"INPUT": [v]} for v in s] for s in STREAMS],
+           "validation_data": [[{"OUTPUT": [sum(s[:k + 1])], "STEP": [k + 1]} for k in range(len(s))]
+                               for s in STREAMS]}
+    return write_json(tmp_path / "streams.json", doc)
+
+
+def check_whole_streams(srv: Server, least: int, open_at_end: int) -> list[int]:
+    """Every sequence the server saw is a stream played in order under one
+    id, no id was reused while open; the ids of the ended sequences. The
+    last `open_at_end` were closed when the run ended: a stream's start."""
+    seqs, _ = replay(srv.requests())
+    assert all(s.ended for s in seqs)
+    ended = [s for s in seqs if s.ended]
+    assert len(ended) >= least
+    assert all(s.inputs in STREAMS for s in finished(seqs, open_at_end))
+    assert all(s.inputs == STREAMS[[t[0] for t in STREAMS].index(s.inputs[0])][:len(s.inputs)] for s in seqs)
+    return [s.id for s in ended]
+
+
+@pytest.fixture(scope="module")
+def proxy(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsProxy]:  # noqa: F811
+    p = TlsProxy(server.url, tmp_path_factory.mktemp("tls"))
+    try:
+        p.start()
+    except TlsRigError as exc:
+        pytest.fail(f"could not start the TLS proxy: {exc}", pytrace=False)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def test_curl_client_sends_sequences_in_order(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", server.url, "--http-client", "curl", "--input-data", streams_json(tmp_path),
+              "--concurrency-range", "3", *LOOSE)
+    assert run.code == 0, run.stderr
+    ids = check_whole_streams(server, 20, 3)
+    assert len(ids) == len(set(ids))
+
+
+def test_https_sends_sequences_in_order(server: Server, proxy: TlsProxy, tmp_path: Path) -> None:  # noqa: F811
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", proxy.url("good"), "--ssl-https-ca-certificates-file", proxy.pki.ca,
+              "--input-data", streams_json(tmp_path), "--concurrency-range", "2", *LOOSE)
+    assert run.code == 0, run.stderr
+    check_whole_streams(server, 20, 2)
+
+
+@pytest.mark.parametrize("client", ["native", "curl"])
+def test_two_threads_keep_sequences_apart(server: Server, tmp_path: Path, client: str) -> None:  # noqa: F811
+    """Thread 0 owns ids 1000..1499, thread 1 1500..1999: both are used, none
+    twice, and every sequence stays whole (validation would fail otherwise)."""
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", server.url, "--http-client", client, "--max-threads", "2",
+              "--input-data", streams_json(tmp_path), "--concurrency-range", "4",
+              "--sequence-id-range", "1000:2000", "--request-count", "300")
+    assert run.code == 0, run.stderr
+    ids = check_whole_streams(server, 40, 4)
+    assert len(ids) == len(set(ids))
+    assert any(i < 1500 for i in ids) and any(i >= 1500 for i in ids)
+    assert all(1000 <= i < 2000 for i in ids)
+
+
+def test_rate_mode_threads_split_the_sequences(server: Server) -> None:  # noqa: F811
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", server.url, "--max-threads", "2", "--request-rate-range", "300",
+              "--num-of-sequences", "4", "--serial-sequences", "--sequence-length", "3",
+              "--sequence-length-variation", "0", "--sequence-id-range", "1:101", "--request-count", "240")
+    assert run.code == 0, run.stderr
+    seqs, most = replay(server.requests())
+    assert most <= 4
+    assert all(s.ended for s in seqs)
+    ended = finished(seqs, 4)
+    assert len(ended) >= 40 and all(len(s.inputs) == 3 for s in ended)
+    ids = [s.id for s in seqs]
+    # Each thread cycles its own 50 ids: both halves in use, neither thread in the other's.
+    assert any(i <= 50 for i in ids) and any(i > 50 for i in ids)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_export_sequence_ids_are_the_servers(server: Server, tmp_path: Path, threads: str) -> None:  # noqa: F811
+    server.reset_log()
+    out = tmp_path / "export.json"
+    run = cli("-m", MODEL, "-u", server.url, "--max-threads", threads, "--concurrency-range", "3",
+              "--sequence-length", "4", "--sequence-length-variation", "0", "--sequence-id-range", "500:100000",
+              "--profile-export-file", str(out), *LOOSE)
+    assert run.code == 0, run.stderr
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    (exp,) = doc["experiments"]
+    exported = Counter(r["sequence_id"] for r in exp["requests"])   # every request has one
+    assert sum(exported.values()) == 150
+    seen = Counter(cid for cid, *_ in server.requests())
+    # Each exported id is one the server executed, at most as often as it did
+    # (warm-up and requests outside the window are not exported).
+    assert all(seen[i] >= n for i, n in exported.items()), (exported, seen)
+    assert all(n <= 4 for n in exported.values())                    # one id per sequence of 4 steps
+    assert len(exported) >= 150 // 4
+
+
+def test_non_sequence_export_has_no_sequence_ids(triton, tmp_path: Path) -> None:
+    out = tmp_path / "export.json"
+    run = cli("-m", "identity", "-u", triton.http_url, "--request-count", "50", "--profile-export-file", str(out))
+    assert run.code == 0, run.stderr
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert all("sequence_id" not in r for e in doc["experiments"] for r in e["requests"])

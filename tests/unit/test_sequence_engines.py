@@ -1,0 +1,133 @@
+"""Both compiled HTTP clients send sequences, on one or several engine
+threads, to a tiny in-process HTTP server that keeps every body it got: each
+correlation ID carries its stream's steps in order with the right flags,
+threads never share an ID, failed requests give their sequence back, and the
+engine's sequence_ids() are the IDs the server saw.
+
+Every wait polls for a condition with a generous deadline; nothing asserts on timing."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from perfanalyzer import _core
+
+DEADLINE_S = 60.0
+STEPS = 3
+
+
+def body(step: int) -> tuple[bytes, list[str]]:
+    doc = (b'{"parameters":{"sequence_id":' + b" " * 19 + b'0,"sequence_start":false,"sequence_end":false},'
+           b'"step":' + str(step).encode() + b"}")
+    return doc, ["Content-Type: application/json"]
+
+
+BODIES = [body(k) for k in range(STEPS)]
+
+
+def wait_for(cond: Callable[[], bool], what: str) -> None:
+    end = time.monotonic() + DEADLINE_S
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.005)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        doc = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        p = doc["parameters"]
+        with self.server.lock:
+            self.server.got.append((p["sequence_id"], doc["step"], p["sequence_start"], p["sequence_end"]))
+        reply = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadingHTTPServer]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.lock = threading.Lock()
+    srv.got = []
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def url(srv: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}/v2/models/m/infer"
+
+
+@pytest.mark.parametrize("client", _core.HTTP_CLIENTS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_steps_in_order_under_one_id_and_ids_apart_per_thread(server: ThreadingHTTPServer, client: str,
+                                                               threads: int) -> None:
+    # Thread k owns ids 100k+1 .. 100k+100 (what sequences.make_sequencers gives for 1:201 over 2).
+    seqs = [_core.Sequencer([STEPS], id_start=100 * k + 1, id_range=100) for k in range(threads)]
+    e = _core.HttpEngine(url(server), BODIES, client=client, threads=threads,
+                         sequencer=seqs if threads > 1 else seqs[0])
+    e.keep_records()
+    e.set_budget(90)
+    e.start()
+    e.set_concurrency(4)
+    wait_for(lambda: e.completed + e.failed >= 90, "90 answers")
+    e.stop(drain_ms=2000)
+    assert e.failed == 0, e.error_messages()
+    by_id: dict[int, list[tuple[int, bool, bool]]] = defaultdict(list)
+    for sid, step, start, end in server.got:
+        by_id[sid].append((step, start, end))
+    whole = [(0, True, False), (1, False, False), (2, False, True)]
+    for sid, steps in by_id.items():
+        # In order, flags right; a sequence the stop cut short was closed: its last step is flagged END.
+        n = len(steps)
+        assert steps == whole[:n - 1] + [(n - 1, n == 1, True)], (sid, steps)
+    assert sum(len(s) == STEPS for s in by_id.values()) >= 90 // STEPS - 4
+    if threads == 2:
+        assert {sid <= 100 for sid in by_id} == {True, False}          # both threads sent ...
+        assert all(1 <= sid <= 200 for sid in by_id)                   # ... from their own ranges
+    ids = e.sequence_ids()
+    assert len(ids) == len(e.records()) == 90
+    sent = Counter(sid for sid, *_ in server.got)
+    assert not Counter(ids.tolist()) - sent                  # every record's id is one the server got ...
+    assert 90 <= len(server.got) <= 90 + 4                   # ... and closing added at most one per slot
+    e.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("client", _core.HTTP_CLIENTS)
+def test_a_failed_request_gives_its_sequence_back(client: str) -> None:
+    """One serial sequence in rate mode: if a refused connection kept it busy,
+    every later request would find no sequence free."""
+    q = _core.Sequencer([STEPS], n_sequences=1, serial=True)
+    e = _core.HttpEngine(f"http://127.0.0.1:{closed_port()}/", BODIES, client=client, sequencer=q)
+    e.start()
+    e.set_rate(500.0, max_inflight=1)
+    wait_for(lambda: e.failed >= 5, "5 refused requests")
+    e.stop(drain_ms=0)
+    messages = e.error_messages()
+    assert messages and not any("no sequence free" in m for m in messages), messages
+    e.close()
