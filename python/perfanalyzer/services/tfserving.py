@@ -120,7 +120,9 @@ class TFServingService:
     protocol_label = "gRPC"
 
     def __init__(self, url: str, signature_name: str = DEFAULT_SIGNATURE, batch_size: int = 1,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, tls: dict[str, Any] | None = None) -> None:
+        """`tls`: the gRPC engine's TLS arguments (use_ssl and the PEM contents of
+        the --ssl-grpc-* files); the metadata channel uses the same credentials."""
         import grpc
 
         self.target = url.rstrip("/")
@@ -130,7 +132,14 @@ class TFServingService:
         self._batch_size = batch_size
         self._timeout_s = timeout_s
         self._grpc = grpc
-        self._channel = grpc.insecure_channel(self.target)
+        self._tls = tls or {}
+        if self._tls.get("use_ssl"):
+            creds = grpc.ssl_channel_credentials(root_certificates=self._tls.get("root_certs"),
+                                                 private_key=self._tls.get("private_key"),
+                                                 certificate_chain=self._tls.get("cert_chain"))
+            self._channel = grpc.secure_channel(self.target, creds)
+        else:
+            self._channel = grpc.insecure_channel(self.target)
 
     def check_ready(self) -> None:
         """Nothing to ask first: GetModelMetadata tells whether the server and model are there."""
@@ -165,7 +174,7 @@ class TFServingService:
                   for tensors in request_tensors(spec, data, settings.batch_size)]
         return _core.GrpcEngine(self.target, bodies, method=PREDICT_METHOD, channels=settings.grpc_channels,
                                 compression=settings.grpc_compression_algorithm,
-                                request_timeout_ms=settings.request_timeout_ms)
+                                request_timeout_ms=settings.request_timeout_ms, **self._tls)
 
     def close(self) -> None:
         self._channel.close()
