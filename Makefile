@@ -3,16 +3,22 @@
 PYTHON      ?= python3
 VENV        := .venv
 SRV_VENV    := .venv-server
+TS_VENV     := .venv-torchserve
 VPY         := $(VENV)/bin/python
-APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev nginx openssl python3-dev python3-venv
+APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev nginx openjdk-17-jre-headless openssl \
+               python3-dev python3-venv
 PYTRITON    := nvidia-pytriton==0.7.0
+# TorchServe's worker imports torch (and yaml, undeclared) even for a handler
+# that never touches a tensor; PyPI's torch brings its CUDA libraries along.
+TORCHSERVE  := torchserve==0.12.0 torch-model-archiver==0.12.0 torch==2.14.1 pyyaml
 DEMO_OUT    := demo-out
 
 export PA_SERVER_VENV := $(abspath $(SRV_VENV))
+export PA_TORCHSERVE_VENV := $(abspath $(TS_VENV))
 
-.PHONY: setup apt venv server-venv demo test unit integration lint bench clean
+.PHONY: setup apt venv server-venv torchserve-venv demo test unit integration lint bench clean
 
-setup: apt venv server-venv
+setup: apt venv server-venv torchserve-venv
 
 # Debian packages needed to build the compiled core; skipped when present.
 apt:
@@ -44,6 +50,13 @@ $(SRV_VENV)/.installed:
 	$(SRV_VENV)/bin/python -m pip install -q '$(PYTRITON)' 'numpy<2'
 	@touch $@
 
+# TorchServe for tests/integration/test_torchserve_real.py, in a venv of its own (torch is large).
+torchserve-venv: $(TS_VENV)/.installed
+$(TS_VENV)/.installed:
+	@[ -x $(TS_VENV)/bin/python ] || $(PYTHON) -m venv $(TS_VENV)
+	$(TS_VENV)/bin/python -m pip install -q $(TORCHSERVE)
+	@touch $@
+
 demo: setup
 	@mkdir -p $(DEMO_OUT)
 	$(VPY) tools/triton_launcher.py run --model-repository examples/model_repository -- \
@@ -69,4 +82,4 @@ bench: setup
 	$(VPY) bench/compare_http.py
 
 clean:
-	rm -rf build dist $(VENV) $(SRV_VENV) $(DEMO_OUT)
+	rm -rf build dist $(VENV) $(SRV_VENV) $(TS_VENV) $(DEMO_OUT)
