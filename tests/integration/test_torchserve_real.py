@@ -54,6 +54,7 @@ def _client_counts(stdout: str) -> list[int]:
 
 def test_served_count_and_bodies_match(torchserve: TorchServe, data_file: Path) -> None:
     before = len(torchserve.received())
+    logged_before = torchserve.access_log_count(f"POST /predictions/{MODEL}", 200)
     run = cli("-m", MODEL, "--service-kind", "torchserve", "-u", torchserve.url, "--input-data", str(data_file),
               "--concurrency-range", "1:2", "--request-count", "30")
     assert run.code == 0, f"{run.stderr}\n--- TorchServe log ---\n{torchserve.log_tail()}"
@@ -61,6 +62,9 @@ def test_served_count_and_bodies_match(torchserve: TorchServe, data_file: Path) 
     assert _client_counts(run.stdout) == [30, 30]
     served = torchserve.received()[before:]
     assert len(served) == 60  # exactly what perfanalyzer counted: nothing lost, nothing extra
+    # TorchServe's own count (its access log) agrees
+    assert torchserve.wait_access_log_count(f"POST /predictions/{MODEL}", 200, logged_before + 60) == \
+        logged_before + 60
     first = (data_file.parent / "kitten.jpg").read_bytes()
     assert served[:4] == [first, b"second body", first, b"second body"]  # concurrency 1 sends them in turn
     assert served.count(first) == 30 and served.count(b"second body") == 30
@@ -84,3 +88,4 @@ def test_unknown_model_is_one_line(torchserve: TorchServe, data_file: Path) -> N
     assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
     assert "HTTP 404" in lines[0] and "ModelNotFoundException" in lines[0], run.stderr
     assert len(torchserve.received()) == before
+    assert torchserve.wait_access_log_count("POST /predictions/resnet", 404, 1) >= 1

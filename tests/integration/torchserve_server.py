@@ -158,6 +158,20 @@ class TorchServe:
             i += 4 + n
         return out
 
+    def access_log_count(self, request_line: str, status: int) -> int:
+        """How many times TorchServe's frontend logged answering `request_line` with `status`."""
+        needle = f'"{request_line} HTTP/1.1" {status} '
+        return sum(1 for line in self._log_text().splitlines() if "ACCESS_LOG" in line and needle in line)
+
+    def wait_access_log_count(self, request_line: str, status: int, expected: int, timeout_s: float = 20.0) -> int:
+        """The frontend logs after it answers: wait (bounded) for the log to catch up with the client."""
+        deadline = time.monotonic() + timeout_s
+        count = self.access_log_count(request_line, status)
+        while count < expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+            count = self.access_log_count(request_line, status)
+        return count
+
     def stop(self) -> None:
         """SIGTERM to the whole group (launcher, java, workers), SIGKILL to what is left after a while."""
         if self._proc is None:
