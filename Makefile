@@ -20,7 +20,9 @@ export PA_TORCHSERVE_VENV := $(abspath $(TS_VENV))
 
 setup: apt venv server-venv torchserve-venv
 
-# Debian packages needed to build the compiled core; skipped when present.
+# Debian packages needed to build the compiled core (and Java for TorchServe);
+# skipped when present. Java's post-install step fails where man1 was stripped
+# (slim images): the directory is made first.
 apt:
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,6 +32,7 @@ apt:
 	fi; \
 	if [ -n "$$(echo $$missing | tr -d ' ')" ]; then \
 	  echo "installing Debian packages:$$missing"; \
+	  mkdir -p /usr/share/man/man1; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
