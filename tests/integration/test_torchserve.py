@@ -1,7 +1,8 @@
 """--service-kind torchserve against a real HTTP server on loopback speaking
-TorchServe's inference API (TorchServe itself needs Java and torch, which a
-test machine does not have): POST /predictions/{model}[/{version}], the body
-echoed back, unknown models answered 404 as TorchServe does."""
+TorchServe's inference API: POST /predictions/{model}[/{version}], the body
+echoed back, unknown models answered 404 (pretty-printed JSON) as TorchServe
+does. It shows what the real TorchServe (test_torchserve_real.py) cannot: the
+exact paths and headers on the wire, and no server listening."""
 
 from __future__ import annotations
 
