@@ -3,18 +3,26 @@
 PYTHON      ?= python3
 VENV        := .venv
 SRV_VENV    := .venv-server
+TS_VENV     := .venv-torchserve
 VPY         := $(VENV)/bin/python
-APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev nginx openssl python3-dev python3-venv
+APT_PKGS    := build-essential pkg-config libcurl4-openssl-dev libgrpc-dev nginx openjdk-17-jre-headless openssl \
+               python3-dev python3-venv
 PYTRITON    := nvidia-pytriton==0.7.0
+# TorchServe's worker imports torch (and yaml, undeclared) even for a handler
+# that never touches a tensor; PyPI's torch brings its CUDA libraries along.
+TORCHSERVE  := torchserve==0.12.0 torch-model-archiver==0.12.0 torch==2.14.1 pyyaml
 DEMO_OUT    := demo-out
 
 export PA_SERVER_VENV := $(abspath $(SRV_VENV))
+export PA_TORCHSERVE_VENV := $(abspath $(TS_VENV))
 
-.PHONY: setup apt venv server-venv demo test unit integration lint bench clean
+.PHONY: setup apt venv server-venv torchserve-venv demo test unit integration lint bench clean
 
-setup: apt venv server-venv
+setup: apt venv server-venv torchserve-venv
 
-# Debian packages needed to build the compiled core; skipped when present.
+# Debian packages needed to build the compiled core (and Java for TorchServe);
+# skipped when present. Java's post-install step fails where man1 was stripped
+# (slim images): the directory is made first.
 apt:
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -24,6 +32,7 @@ apt:
 	fi; \
 	if [ -n "$$(echo $$missing | tr -d ' ')" ]; then \
 	  echo "installing Debian packages:$$missing"; \
+	  mkdir -p /usr/share/man/man1; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
@@ -42,6 +51,13 @@ server-venv: $(SRV_VENV)/.installed
 $(SRV_VENV)/.installed:
 	@[ -x $(SRV_VENV)/bin/python ] || $(PYTHON) -m venv $(SRV_VENV)
 	$(SRV_VENV)/bin/python -m pip install -q '$(PYTRITON)' 'numpy<2'
+	@touch $@
+
+# TorchServe for tests/integration/test_torchserve_real.py, in a venv of its own (torch is large).
+torchserve-venv: $(TS_VENV)/.installed
+$(TS_VENV)/.installed:
+	@[ -x $(TS_VENV)/bin/python ] || $(PYTHON) -m venv $(TS_VENV)
+	$(TS_VENV)/bin/python -m pip install -q $(TORCHSERVE)
 	@touch $@
 
 demo: setup
@@ -69,4 +85,4 @@ bench: setup
 	$(VPY) bench/compare_http.py
 
 clean:
-	rm -rf build dist $(VENV) $(SRV_VENV) $(DEMO_OUT)
+	rm -rf build dist $(VENV) $(SRV_VENV) $(TS_VENV) $(DEMO_OUT)

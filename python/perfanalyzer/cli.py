@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
                        "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
                        "naming the body file; client-side statistics only) or tfserving (TensorFlow Serving's "
-                       "gRPC Predict, -u default localhost:8500, inputs from the model's signature; client-side "
-                       "statistics only)")
+                       "gRPC Predict, -u default localhost:8500, inputs from the model's signature, --grpc-* and "
+                       "--ssl-grpc-* apply; client-side statistics only)")
     kinds.add_argument("--triton-server-directory", default="",
                        help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
                        "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="-i grpc: compress request messages with none (default), gzip or deflate")
     p.add_argument("--streaming", action="store_true",
                    help="-i grpc: send over bidirectional ModelStreamInfer streams (one per request in flight)")
-    p.add_argument("--ssl-grpc-use-ssl", action="store_true", help="-i grpc: connect with TLS")
+    p.add_argument("--ssl-grpc-use-ssl", action="store_true", help="-i grpc and tfserving: connect with TLS")
     p.add_argument("--ssl-grpc-root-certifications-file", default="",
                    help="PEM root certificates that verify the server (default: the system's)")
     p.add_argument("--ssl-grpc-private-key-file", default="", help="PEM private key of the client (mutual TLS)")

@@ -64,7 +64,7 @@ def run_ramp(settings: Settings, engine: RampEngine, clock_ns: Callable[[], int]
         engine.set_budget(0)
         status = "errors"
         message = (f"{engine.failed - failed_before} requests failed during the periodic concurrency ramp: "
-                   + "; ".join(engine.error_messages()[:3]))
+                   + "; ".join(" ".join(m.split()) for m in engine.error_messages()[:3]))
     result = RampResult(start, end, engine.completed - done_before, engine.failed - failed_before, status, message)
     if settings.verbose:
         log(f"  Periodic concurrency {r.start}:{r.end}:{r.step}, request period {settings.request_period}: "

@@ -254,7 +254,8 @@ class Profiler:
     def _raise_on_errors(self, stats: object) -> None:
         if stats.error_count:
             kinds = describe_errors(stats)
-            messages = "; ".join(self.engine.error_messages()[:3])
+            # a server's error body may be pretty-printed JSON (TorchServe's is): one line
+            messages = "; ".join(" ".join(m.split()) for m in self.engine.error_messages()[:3])
             raise RequestErrors(f"{stats.error_count} of {stats.ok + stats.error_count} requests failed "
                                 f"({kinds}): {messages}")
 

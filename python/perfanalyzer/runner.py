@@ -88,7 +88,8 @@ def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
     if settings.service_kind == "tfserving":
         from perfanalyzer.services.tfserving import TFServingService
 
-        return TFServingService(settings.server_url, settings.model_signature_name, settings.batch_size)
+        return TFServingService(settings.server_url, settings.model_signature_name, settings.batch_size,
+                                tls=_grpc_tls(settings))
     if settings.protocol == "grpc":
         from perfanalyzer.services.triton_grpc import TritonGrpcService
 

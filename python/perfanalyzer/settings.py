@@ -292,8 +292,7 @@ class Settings:
                               ("--input-tensor-format", self.input_tensor_format != "binary"),
                               ("--output-tensor-format", self.output_tensor_format != "binary"),
                               ("--request-parameter", bool(self.request_parameters)),
-                              ("--streaming", self.streaming), ("--ssl-grpc-use-ssl", self.ssl_grpc_use_ssl),
-                              ("--collect-metrics", self.collect_metrics)]
+                              ("--streaming", self.streaming), ("--collect-metrics", self.collect_metrics)]
             if self.model_version and not self.model_version.isdigit():
                 raise OptionError(f"-x {self.model_version}: TensorFlow Serving model versions are integers")
         else:
@@ -323,7 +322,7 @@ class Settings:
         if self.protocol != "grpc":
             if self.streaming:
                 raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
-            if self.ssl_grpc_use_ssl:
+            if self.ssl_grpc_use_ssl and self.service_kind != "tfserving":  # TF Serving is gRPC with or without -i
                 raise OptionError("--ssl-grpc-use-ssl is only allowed with gRPC protocol (-i grpc)")
             return
         if self.streaming and self.request_timeout_ms:

@@ -50,6 +50,11 @@ def test_flags_that_do_not_apply(argv: list[str], needle: str) -> None:
         parse_args(argv)
 
 
+def test_tls_flags_apply_without_dash_i() -> None:
+    s = parse_args(tfs("--ssl-grpc-use-ssl"))
+    assert s.ssl_grpc_use_ssl and s.protocol == "http"  # TF Serving is gRPC whether -i grpc is given or not
+
+
 SPEC = ModelSpec("add", "3", "tensorflow_savedmodel", 2,
                  (TensorSpec("a", "FP32", (4,)), TensorSpec("s", "BYTES", (2,)), TensorSpec("opt", "INT64", (1,))),
                  ())

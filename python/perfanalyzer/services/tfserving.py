@@ -133,7 +133,9 @@ class TFServingService:
     protocol_label = "gRPC"
 
     def __init__(self, url: str, signature_name: str = DEFAULT_SIGNATURE, batch_size: int = 1,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, tls: dict[str, Any] | None = None) -> None:
+        """`tls`: the gRPC engine's TLS arguments (use_ssl and the PEM contents of
+        the --ssl-grpc-* files); the metadata channel uses the same credentials."""
         import grpc
 
         self.target = url.rstrip("/")
@@ -143,7 +145,14 @@ class TFServingService:
         self._batch_size = batch_size
         self._timeout_s = timeout_s
         self._grpc = grpc
-        self._channel = grpc.insecure_channel(self.target)
+        self._tls = tls or {}
+        if self._tls.get("use_ssl"):
+            creds = grpc.ssl_channel_credentials(root_certificates=self._tls.get("root_certs"),
+                                                 private_key=self._tls.get("private_key"),
+                                                 certificate_chain=self._tls.get("cert_chain"))
+            self._channel = grpc.secure_channel(self.target, creds)
+        else:
+            self._channel = grpc.insecure_channel(self.target)
 
     def check_ready(self) -> None:
         """Nothing to ask first: GetModelMetadata tells whether the server and model are there."""
@@ -182,7 +191,7 @@ class TFServingService:
                                 compression=settings.grpc_compression_algorithm,
                                 request_timeout_ms=settings.request_timeout_ms,
                                 validator=build_validator(spec, data, settings.batch_size, "binary"),
-                                response_format="tf_predict")
+                                response_format="tf_predict", **self._tls)
 
     def close(self) -> None:
         self._channel.close()
