@@ -18,7 +18,7 @@ export PA_TORCHSERVE_VENV := $(abspath $(TS_VENV))
 
 .PHONY: setup apt venv server-venv torchserve-venv demo test unit integration lint bench clean
 
-setup: apt venv server-venv torchserve-venv
+setup: apt venv server-venv
 
 # Debian packages needed to build the compiled core (and Java for TorchServe);
 # skipped when present. Java's post-install step fails where man1 was stripped
@@ -69,13 +69,14 @@ demo: setup
 	$(VENV)/bin/perfanalyzer report $(DEMO_OUT)/identity.csv -o $(DEMO_OUT)/identity.html
 	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png  report: $(DEMO_OUT)/identity.html"
 
-test: setup
+# The suite also needs TorchServe (its own venv, with torch): the demo does not.
+test: setup torchserve-venv
 	$(VENV)/bin/pytest -q tests bench
 
 unit: setup
 	$(VENV)/bin/pytest -q tests/unit
 
-integration: setup
+integration: setup torchserve-venv
 	$(VENV)/bin/pytest -q tests/integration
 
 lint: setup
