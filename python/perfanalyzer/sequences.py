@@ -94,8 +94,18 @@ def open_loop_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, max_inflight=cap)
 
 
+SEQUENCE_PARAMETERS = ("sequence_id", "sequence_start", "sequence_end")
+
+
 def check_settings(settings: Settings) -> None:
-    """Triton's sequence batcher takes one sequence step per request."""
+    """What a sequence model rules out, before anything is sent."""
+    model = settings.model_name
     if settings.batch_size > 1:
-        raise OptionError(f"-b {settings.batch_size}: model '{settings.model_name}' is a sequence model, and "
+        # Triton's sequence batcher takes one sequence step per request.
+        raise OptionError(f"-b {settings.batch_size}: model '{model}' is a sequence model, and "
                           "Triton's sequence batcher takes requests of batch size 1 only")
+    for name, _, _ in settings.request_parameters:
+        if name in SEQUENCE_PARAMETERS:
+            # The engines patch these into every request; a value of the user's
+            # would be overwritten, or (gRPC) leave nothing to patch.
+            raise OptionError(f"--request-parameter {name}: set per request for sequence model '{model}'")

@@ -176,3 +176,14 @@ def test_sequence_models_need_batch_size_1() -> None:
 def test_streams_taken_round_robin_by_new_sequences() -> None:
     q = _core.Sequencer([1, 1, 1], length=1)
     assert Counter(q.next(s)[1] for s in range(6)) == {0: 2, 1: 2, 2: 2}
+
+
+@pytest.mark.parametrize("name", ["sequence_id", "sequence_start", "sequence_end"])
+def test_request_parameters_cannot_set_the_sequence_fields(name: str) -> None:
+    """The engine sets these per request: a user value would be overwritten
+    (HTTP) or break the patching (gRPC)."""
+    s = parse_args(["-m", "seq", "--request-parameter", f"{name}:1:int"])
+    with pytest.raises(OptionError) as info:
+        check_settings(s)
+    assert str(info.value) == f"--request-parameter {name}: set per request for sequence model 'seq'"
+    check_settings(parse_args(["-m", "seq", "--request-parameter", "priority:1:int"]))  # others pass through
