@@ -75,9 +75,10 @@ def engine_threads(settings: Settings, threads: int) -> int:
     """Rate modes: no more threads than sequences (each needs one of its
     own) nor than --max-inflight (the engine leaves threads past it idle, and
     their sequences would never run). Closed loop: the concurrency already
-    caps the threads, and the id range covers it."""
+    caps the threads and the id range covers it; the cap by the range holds
+    even where no concurrency bounds the threads."""
     if settings.load_mode == "concurrency":
-        return threads
+        return max(1, min(threads, settings.sequence_id_range))  # each thread needs an id of its own
     most = settings.num_of_sequences
     if settings.max_inflight:
         most = min(most, settings.max_inflight)
@@ -109,3 +110,9 @@ def check_settings(settings: Settings) -> None:
             # The engines patch these into every request; a value of the user's
             # would be overwritten, or (gRPC) leave nothing to patch.
             raise OptionError(f"--request-parameter {name}: set per request for sequence model '{model}'")
+    r = settings.concurrency_range
+    if settings.load_mode == "concurrency" and r.end == 0:
+        # The settings check covers the largest concurrency of a bounded
+        # sweep; an open-ended one has none.
+        raise OptionError(f"--concurrency-range {r.start}:0: an open-ended sweep can exceed any --sequence-id-range "
+                          f"on sequence model '{model}', sequence id collision may occur; give the sweep an end")

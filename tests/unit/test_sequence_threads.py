@@ -70,6 +70,8 @@ def test_rate_mode_splits_the_sequences_over_threads() -> None:
     (dict(load_modes=("request_rate",), num_of_sequences=3), 8, 3),          # no thread without a sequence
     (dict(load_modes=("request_rate",), num_of_sequences=6, max_inflight=2), 8, 2),  # idle threads past the cap
     (dict(load_modes=("request_rate",), num_of_sequences=6), 4, 4),
+    (dict(concurrency_range=Range(1, 0, 1), latency_threshold_ms=50, sequence_id_start=5, sequence_id_range=1),
+     4, 1),                                                                  # never a thread without an id
 ])
 def test_engine_threads_for_sequences(kw: dict, threads: int, want: int) -> None:
     assert sequences.engine_threads(Settings(model_name="seq", **kw).validate(), threads) == want

@@ -187,3 +187,16 @@ def test_request_parameters_cannot_set_the_sequence_fields(name: str) -> None:
         check_settings(s)
     assert str(info.value) == f"--request-parameter {name}: set per request for sequence model 'seq'"
     check_settings(parse_args(["-m", "seq", "--request-parameter", "priority:1:int"]))  # others pass through
+
+
+def test_open_ended_concurrency_sweep_is_refused_for_sequence_models() -> None:
+    """An open-ended sweep has no largest concurrency that the id range could
+    cover, so no id range rules out collisions."""
+    s = parse_args(["-m", "seq", "--concurrency-range", "1:0", "--latency-threshold", "50",
+                    "--sequence-id-range", "5:6"])
+    with pytest.raises(OptionError) as info:
+        check_settings(s)
+    assert str(info.value) == ("--concurrency-range 1:0: an open-ended sweep can exceed any --sequence-id-range "
+                               "on sequence model 'seq', sequence id collision may occur; give the sweep an end")
+    check_settings(parse_args(["-m", "seq", "--concurrency-range", "1:4", "--sequence-id-range", "5:9"]))
+    check_settings(parse_args(["-m", "seq", "--request-rate-range", "10:0", "-l", "50"]))  # rate sweeps: by sequences
