@@ -11,8 +11,10 @@ it (default 20) and a stream's steps repeat to fill them.
 
 With several engine threads, each thread has a sequencer of its own: a
 disjoint share of the id range and (rate modes) of --num-of-sequences, as
-perf_analyzer splits sequences over its worker threads. A sequence lives on
-one thread, no lock is shared, and ids cannot collide between threads.
+perf_analyzer splits sequences over its worker threads. The shares of the
+range interleave (thread k of g: start + k, start + k + g, ...), so ids stay
+as small as perf_analyzer's one shared counter keeps them. A sequence lives
+on one thread, no lock is shared, and ids cannot collide between threads.
 Closed loop: each thread has a share of the concurrency, and its share of the
 range is at least that whenever the whole range covers the concurrency."""
 
@@ -55,10 +57,11 @@ def make_sequencer(settings: Settings, data: DataSet, thread: int = 0, threads: 
     if length is None:
         length = 0 if data.from_json else DEFAULT_SEQUENCE_LENGTH
     open_loop = settings.load_mode != "concurrency"
-    first = settings.sequence_id_start + sum(share(settings.sequence_id_range, k, threads) for k in range(thread))
     seed = settings.seed or 0
     return _core.Sequencer(
-        [len(s) for s in data.streams], id_start=first,
+        # Thread k of g: ids start + k + g*j, j < its share; the shares
+        # interleave, cover the range once and keep every thread's ids small.
+        [len(s) for s in data.streams], id_start=settings.sequence_id_start + thread, id_stride=threads,
         id_range=share(settings.sequence_id_range, thread, threads),
         length=length, variation=settings.sequence_length_variation / 100.0,
         n_sequences=share(settings.num_of_sequences, thread, threads) if open_loop else 0,
