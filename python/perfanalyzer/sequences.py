@@ -11,8 +11,10 @@ it (default 20) and a stream's steps repeat to fill them.
 
 With several engine threads, each thread has a sequencer of its own: a
 disjoint share of the id range and (rate modes) of --num-of-sequences, as
-perf_analyzer splits sequences over its worker threads. A sequence lives on
-one thread, no lock is shared, and ids cannot collide between threads.
+perf_analyzer splits sequences over its worker threads. The shares of the
+range interleave (thread k of g: start + k, start + k + g, ...), so ids stay
+as small as perf_analyzer's one shared counter keeps them. A sequence lives
+on one thread, no lock is shared, and ids cannot collide between threads.
 Closed loop: each thread has a share of the concurrency, and its share of the
 range is at least that whenever the whole range covers the concurrency."""
 
@@ -55,10 +57,11 @@ def make_sequencer(settings: Settings, data: DataSet, thread: int = 0, threads: 
     if length is None:
         length = 0 if data.from_json else DEFAULT_SEQUENCE_LENGTH
     open_loop = settings.load_mode != "concurrency"
-    first = settings.sequence_id_start + sum(share(settings.sequence_id_range, k, threads) for k in range(thread))
     seed = settings.seed or 0
     return _core.Sequencer(
-        [len(s) for s in data.streams], id_start=first,
+        # Thread k of g: ids start + k + g*j, j < its share; the shares
+        # interleave, cover the range once and keep every thread's ids small.
+        [len(s) for s in data.streams], id_start=settings.sequence_id_start + thread, id_stride=threads,
         id_range=share(settings.sequence_id_range, thread, threads),
         length=length, variation=settings.sequence_length_variation / 100.0,
         n_sequences=share(settings.num_of_sequences, thread, threads) if open_loop else 0,
@@ -75,9 +78,10 @@ def engine_threads(settings: Settings, threads: int) -> int:
     """Rate modes: no more threads than sequences (each needs one of its
     own) nor than --max-inflight (the engine leaves threads past it idle, and
     their sequences would never run). Closed loop: the concurrency already
-    caps the threads, and the id range covers it."""
+    caps the threads and the id range covers it; the cap by the range holds
+    even where no concurrency bounds the threads."""
     if settings.load_mode == "concurrency":
-        return threads
+        return max(1, min(threads, settings.sequence_id_range))  # each thread needs an id of its own
     most = settings.num_of_sequences
     if settings.max_inflight:
         most = min(most, settings.max_inflight)
@@ -94,8 +98,24 @@ def open_loop_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, max_inflight=cap)
 
 
+SEQUENCE_PARAMETERS = ("sequence_id", "sequence_start", "sequence_end")
+
+
 def check_settings(settings: Settings) -> None:
-    """Triton's sequence batcher takes one sequence step per request."""
+    """What a sequence model rules out, before anything is sent."""
+    model = settings.model_name
     if settings.batch_size > 1:
-        raise OptionError(f"-b {settings.batch_size}: model '{settings.model_name}' is a sequence model, and "
+        # Triton's sequence batcher takes one sequence step per request.
+        raise OptionError(f"-b {settings.batch_size}: model '{model}' is a sequence model, and "
                           "Triton's sequence batcher takes requests of batch size 1 only")
+    for name, _, _ in settings.request_parameters:
+        if name in SEQUENCE_PARAMETERS:
+            # The engines patch these into every request; a value of the user's
+            # would be overwritten, or (gRPC) leave nothing to patch.
+            raise OptionError(f"--request-parameter {name}: set per request for sequence model '{model}'")
+    r = settings.concurrency_range
+    if settings.load_mode == "concurrency" and r.end == 0:
+        # The settings check covers the largest concurrency of a bounded
+        # sweep; an open-ended one has none.
+        raise OptionError(f"--concurrency-range {r.start}:0: an open-ended sweep can exceed any --sequence-id-range "
+                          f"on sequence model '{model}', sequence id collision may occur; give the sweep an end")

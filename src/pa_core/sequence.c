@@ -36,6 +36,8 @@ pa_sequencer *pa_seq_create(const pa_seq_config *cfg) {
     if (!q)
         return NULL;
     q->cfg = *cfg;
+    if (q->cfg.id_stride == 0)
+        q->cfg.id_stride = 1;
     q->stream_len = malloc(cfg->n_streams * sizeof(size_t));
     q->stream_first = malloc(cfg->n_streams * sizeof(size_t));
     if (!q->stream_len || !q->stream_first) {
@@ -86,14 +88,19 @@ static int id_in_use(const pa_sequencer *q, uint64_t id) {
     return 0;
 }
 
+/* The caller keeps id_start + id_stride * (id_range - 1) within uint64. */
+static uint64_t next_id(pa_sequencer *q) {
+    return q->cfg.id_start + q->cfg.id_stride * (q->next_id++ % q->cfg.id_range);
+}
+
 static void begin(pa_sequencer *q, seq_state *s) {
     /* Ids go round the range; one still held by a running sequence is
      * skipped (perf_analyzer hands it out again, and the server then sees two
      * sequences interleaved under one ID). The range holds at least as many
      * ids as there are sequences, so a free one comes within n_seqs tries. */
-    uint64_t id = q->cfg.id_start + q->next_id++ % q->cfg.id_range;
+    uint64_t id = next_id(q);
     for (unsigned tries = 0; tries < q->n_seqs && id_in_use(q, id); tries++)
-        id = q->cfg.id_start + q->next_id++ % q->cfg.id_range;
+        id = next_id(q);
     s->live = 1;
     q->open++;
     s->id = id;

@@ -16,8 +16,9 @@
 #define PA_SEQ_ID_WIDTH 20 /* a uint64 in decimal, space-padded on the left (valid JSON) */
 
 typedef struct pa_seq_config {
-    uint64_t id_start;        /* ids are id_start + (n mod id_range), n = 0, 1, ..., skipping ids in use */
-    uint64_t id_range;        /* > 0 */
+    uint64_t id_start;        /* ids are id_start + id_stride * (n mod id_range), n = 0, 1, ..., */
+    uint64_t id_range;        /* > 0; skipping ids in use */
+    uint64_t id_stride;       /* 0 or 1: consecutive ids; g: thread k of g interleaves with the others */
     unsigned length;          /* base length, >= 1; 0: each stream's own length */
     double variation;         /* 0.2: lengths uniform in length * [0.8, 1.2] */
     const size_t *stream_len; /* steps of each data stream */

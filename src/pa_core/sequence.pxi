@@ -4,6 +4,7 @@ cdef extern from "sequence.h":
     ctypedef struct pa_seq_config:
         uint64_t id_start
         uint64_t id_range
+        uint64_t id_stride
         unsigned length
         double variation
         const size_t *stream_len
@@ -34,16 +35,21 @@ cdef class Sequencer:
     """Which sequence each request belongs to. The engine's bodies are the
     streams' steps back to back (stream_lengths gives how many each has);
     length 0 plays each stream whole, else lengths vary by +/- variation.
-    n_sequences > 0: open loop over that many sequences; 0: one per slot."""
+    n_sequences > 0: open loop over that many sequences; 0: one per slot.
+    Ids are id_start + id_stride * (n mod id_range): a stride g lets g
+    sequencers (one per engine thread) share a range, interleaved."""
     cdef pa_sequencer *q
     cdef readonly size_t n_bodies
     cdef int in_use
 
     def __cinit__(self, stream_lengths, uint64_t id_start=1, uint64_t id_range=0xFFFFFFFF, unsigned length=0,
-                  double variation=0.2, unsigned n_sequences=0, bint serial=False, uint64_t seed=0):
+                  double variation=0.2, unsigned n_sequences=0, bint serial=False, uint64_t seed=0,
+                  uint64_t id_stride=1):
         cdef Py_ssize_t n = len(stream_lengths), i
-        if n == 0 or id_range == 0:
-            raise ValueError("a sequencer needs at least one stream and a non-empty id range")
+        if n == 0 or id_range == 0 or id_stride == 0:
+            raise ValueError("a sequencer needs at least one stream, a non-empty id range and an id stride >= 1")
+        if int(id_start) + int(id_stride) * (int(id_range) - 1) >= 2**64:
+            raise ValueError("the last id of the range, id_start + id_stride * (id_range - 1), exceeds 2^64 - 1")
         cdef size_t *lens = <size_t *> malloc(n * sizeof(size_t))
         if lens == NULL:
             raise MemoryError()
@@ -53,6 +59,7 @@ cdef class Sequencer:
                 lens[i] = stream_lengths[i]
             cfg.id_start = id_start
             cfg.id_range = id_range
+            cfg.id_stride = id_stride
             cfg.length = length
             cfg.variation = variation
             cfg.stream_len = lens

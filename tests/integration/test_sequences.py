@@ -175,3 +175,15 @@ def test_batch_size_over_1_is_exit_3_and_sends_nothing(server: Server) -> None:
     assert run.stderr.strip() == (f"error: -b 2: model '{MODEL}' is a sequence model, and Triton's sequence "
                                   "batcher takes requests of batch size 1 only")
     assert server.requests() == []
+
+
+def test_open_ended_concurrency_sweep_is_exit_3_and_sends_nothing(server: Server) -> None:
+    """With a one-id range and several threads this used to end in a traceback."""
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", server.url, "--concurrency-range", "1:0", "--latency-threshold", "50",
+              "--sequence-id-range", "5:6", "--max-threads", "4", *LOOSE)
+    assert run.code == 3
+    assert run.stderr.strip() == (f"error: --concurrency-range 1:0: an open-ended sweep can exceed any "
+                                  f"--sequence-id-range on sequence model '{MODEL}', sequence id collision may "
+                                  "occur; give the sweep an end")
+    assert server.requests() == []

@@ -184,3 +184,16 @@ def test_grpc_export_names_each_requests_sequence_id(server: Server, tmp_path: P
     seen = Counter(cid for cid, *_ in server.requests())
     assert all(seen[i] >= n for i, n in exported.items()), (exported, seen)
     assert all(n <= 4 for n in exported.values()) and len(exported) >= 150 // 4
+
+
+@pytest.mark.parametrize("name", ["http", "unary", "streaming"])
+@pytest.mark.parametrize("param", ["sequence_id:7:int", "sequence_start:true:bool"])
+def test_request_parameter_naming_a_sequence_field_is_exit_3(server: Server, name: str, param: str) -> None:
+    """The engine sets these per request: gRPC used to end in a traceback,
+    HTTP to drop the user's value silently."""
+    server.reset_log()
+    run = cli("-m", MODEL, *transport(server, name), "--request-parameter", param, *LOOSE)
+    assert run.code == 3
+    assert run.stderr.strip() == (f"error: --request-parameter {param.split(':')[0]}: set per request for "
+                                  f"sequence model '{MODEL}'")
+    assert server.requests() == []

@@ -75,8 +75,9 @@ def test_https_sends_sequences_in_order(server: Server, proxy: TlsProxy, tmp_pat
 
 @pytest.mark.parametrize("client", ["native", "curl"])
 def test_two_threads_keep_sequences_apart(server: Server, tmp_path: Path, client: str) -> None:  # noqa: F811
-    """Thread 0 owns ids 1000..1499, thread 1 1500..1999: both are used, none
-    twice, and every sequence stays whole (validation would fail otherwise)."""
+    """Thread 0 owns the even ids 1000, 1002, ..., thread 1 the odd ones: both
+    are used, none twice, and every sequence stays whole (validation would
+    fail otherwise)."""
     server.reset_log()
     run = cli("-m", MODEL, "-u", server.url, "--http-client", client, "--max-threads", "2",
               "--input-data", streams_json(tmp_path), "--concurrency-range", "4",
@@ -84,8 +85,10 @@ def test_two_threads_keep_sequences_apart(server: Server, tmp_path: Path, client
     assert run.code == 0, run.stderr
     ids = check_whole_streams(server, 40, 4)
     assert len(ids) == len(set(ids))
-    assert any(i < 1500 for i in ids) and any(i >= 1500 for i in ids)
-    assert all(1000 <= i < 2000 for i in ids)
+    even, odd = sorted(i for i in ids if i % 2 == 0), sorted(i for i in ids if i % 2 == 1)
+    assert even and odd
+    # Each thread's ids in turn from the start of the range, as small as one counter's.
+    assert even == list(range(1000, 1000 + 2 * len(even), 2)) and odd == list(range(1001, 1001 + 2 * len(odd), 2))
 
 
 def test_rate_mode_threads_split_the_sequences(server: Server) -> None:  # noqa: F811
@@ -100,8 +103,8 @@ def test_rate_mode_threads_split_the_sequences(server: Server) -> None:  # noqa:
     ended = finished(seqs, 4)
     assert len(ended) >= 40 and all(len(s.inputs) == 3 for s in ended)
     ids = [s.id for s in seqs]
-    # Each thread cycles its own 50 ids: both halves in use, neither thread in the other's.
-    assert any(i <= 50 for i in ids) and any(i > 50 for i in ids)
+    # Each thread cycles its own 50 ids, interleaved: odd ids on thread 0, even ones on thread 1.
+    assert any(i % 2 == 1 for i in ids) and any(i % 2 == 0 for i in ids)
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

@@ -1,6 +1,6 @@
 """Sequences over several engine threads: one sequencer per thread, each with
-a disjoint share of the id range and of the sequences; and the sequence ids
-of the profile export."""
+a disjoint, interleaved share of the id range and a share of the sequences;
+and the sequence ids of the profile export."""
 
 from __future__ import annotations
 
@@ -30,18 +30,42 @@ def ids_of(q: _core.Sequencer, slots: int, rounds: int) -> set[int]:
     return seen
 
 
-@pytest.mark.parametrize("start, size, threads", [(1, 10, 3), (100, 7, 7), (5, 2**32 - 1, 4), (1, 2**64 - 2, 3)])
-def test_threads_share_the_id_range_without_overlap(start: int, size: int, threads: int) -> None:
-    s = Settings(model_name="seq", sequence_id_start=start, sequence_id_range=size).validate()
-    ranges = []
+@pytest.mark.parametrize("start, size, threads", [(1, 10, 3), (100, 7, 7), (5, 13, 4), (3, 5, 1)])
+def test_threads_interleave_the_id_range_without_overlap(start: int, size: int, threads: int) -> None:
+    """Thread k of g uses start + k, start + k + g, ...: together the threads
+    use every id of the range once, and the ids stay as small as one
+    counter's (perf_analyzer's threads share one)."""
+    s = Settings(model_name="seq", sequence_id_start=start, sequence_id_range=size, sequence_length=1).validate()
+    owned = []
     for k in range(threads):
-        first = start + sum(sequences.share(size, j, threads) for j in range(k))
-        ranges.append(range(first, first + sequences.share(size, k, threads)))
+        n = sequences.share(size, k, threads)
         q = sequences.make_sequencer(s, DATA, k, threads)
-        assert q.next(0)[2] == first                        # each thread starts at its own share
-    assert sum(len(r) for r in ranges) == size               # the shares cover the range ...
-    assert all(a.stop == b.start for a, b in zip(ranges, ranges[1:], strict=False))  # back to back
-    assert ranges[-1].stop == start + size
+        ids = [q.next(0)[2] for _ in range(2 * n)]                # a new sequence per request: round the share twice
+        assert ids == [start + k + threads * j for j in range(n)] * 2
+        owned.append(set(ids))
+    assert set().union(*owned) == set(range(start, start + size))      # the range, whole ...
+    assert sum(len(o) for o in owned) == size                          # ... and no id on two threads
+
+
+@pytest.mark.parametrize("start, size, threads", [(5, 2**32 - 1, 4), (1, 2**64 - 2, 3), (2, 2**64 - 2, 3)])
+def test_large_ranges_start_small_on_every_thread(start: int, size: int, threads: int) -> None:
+    """The default range over 4 threads: thread 3 starts at start + 3, not at
+    about 2^30 (where a TYPE_INT32 CORRID would overflow with more threads);
+    and the last id of every thread's share stays in the range."""
+    s = Settings(model_name="seq", sequence_id_start=start, sequence_id_range=size).validate()
+    for k in range(threads):
+        assert sequences.make_sequencer(s, DATA, k, threads).next(0)[2] == start + k
+        assert start + k + threads * (sequences.share(size, k, threads) - 1) <= start + size - 1
+
+
+def test_sequencer_id_stride() -> None:
+    q = _core.Sequencer([1], id_start=10, id_range=3, id_stride=4, length=1)
+    assert [q.next(0)[2] for _ in range(4)] == [10, 14, 18, 10]
+    with pytest.raises(ValueError, match="id stride >= 1"):
+        _core.Sequencer([1], id_stride=0)
+    with pytest.raises(ValueError, match="exceeds 2\\^64 - 1"):
+        _core.Sequencer([1], id_start=2**64 - 3, id_range=2, id_stride=3)
+    assert _core.Sequencer([1], id_start=2**64 - 4, id_range=2, id_stride=3, length=1).next(0)[2] == 2**64 - 4
 
 
 def test_closed_loop_ids_never_collide_between_threads() -> None:
@@ -52,7 +76,7 @@ def test_closed_loop_ids_never_collide_between_threads() -> None:
                  sequence_length_variation=0, concurrency_range=Range(5, 5, 1)).validate()
     qs = sequences.make_sequencers(s, DATA, 3)
     seen = [ids_of(q, sequences.share(5, k, 3), 8) for k, q in enumerate(qs)]
-    assert seen == [{40, 41}, {42, 43}, {44}]
+    assert seen == [{40, 43}, {41, 44}, {42}]
 
 
 def test_rate_mode_splits_the_sequences_over_threads() -> None:
@@ -70,6 +94,8 @@ def test_rate_mode_splits_the_sequences_over_threads() -> None:
     (dict(load_modes=("request_rate",), num_of_sequences=3), 8, 3),          # no thread without a sequence
     (dict(load_modes=("request_rate",), num_of_sequences=6, max_inflight=2), 8, 2),  # idle threads past the cap
     (dict(load_modes=("request_rate",), num_of_sequences=6), 4, 4),
+    (dict(concurrency_range=Range(1, 0, 1), latency_threshold_ms=50, sequence_id_start=5, sequence_id_range=1),
+     4, 1),                                                                  # never a thread without an id
 ])
 def test_engine_threads_for_sequences(kw: dict, threads: int, want: int) -> None:
     assert sequences.engine_threads(Settings(model_name="seq", **kw).validate(), threads) == want

@@ -176,3 +176,27 @@ def test_sequence_models_need_batch_size_1() -> None:
 def test_streams_taken_round_robin_by_new_sequences() -> None:
     q = _core.Sequencer([1, 1, 1], length=1)
     assert Counter(q.next(s)[1] for s in range(6)) == {0: 2, 1: 2, 2: 2}
+
+
+@pytest.mark.parametrize("name", ["sequence_id", "sequence_start", "sequence_end"])
+def test_request_parameters_cannot_set_the_sequence_fields(name: str) -> None:
+    """The engine sets these per request: a user value would be overwritten
+    (HTTP) or break the patching (gRPC)."""
+    s = parse_args(["-m", "seq", "--request-parameter", f"{name}:1:int"])
+    with pytest.raises(OptionError) as info:
+        check_settings(s)
+    assert str(info.value) == f"--request-parameter {name}: set per request for sequence model 'seq'"
+    check_settings(parse_args(["-m", "seq", "--request-parameter", "priority:1:int"]))  # others pass through
+
+
+def test_open_ended_concurrency_sweep_is_refused_for_sequence_models() -> None:
+    """An open-ended sweep has no largest concurrency that the id range could
+    cover, so no id range rules out collisions."""
+    s = parse_args(["-m", "seq", "--concurrency-range", "1:0", "--latency-threshold", "50",
+                    "--sequence-id-range", "5:6"])
+    with pytest.raises(OptionError) as info:
+        check_settings(s)
+    assert str(info.value) == ("--concurrency-range 1:0: an open-ended sweep can exceed any --sequence-id-range "
+                               "on sequence model 'seq', sequence id collision may occur; give the sweep an end")
+    check_settings(parse_args(["-m", "seq", "--concurrency-range", "1:4", "--sequence-id-range", "5:9"]))
+    check_settings(parse_args(["-m", "seq", "--request-rate-range", "10:0", "-l", "50"]))  # rate sweeps: by sequences
