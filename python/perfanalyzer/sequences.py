@@ -32,6 +32,7 @@ from perfanalyzer.model import ModelSpec
 from perfanalyzer.settings import Settings
 
 DEFAULT_SEQUENCE_LENGTH = 20
+DEFAULT_ID_RANGE = Settings.sequence_id_range
 
 
 def request_steps(spec: ModelSpec, data: DataSet, batch_size: int) -> list[tuple[int, list[int]]]:
@@ -114,8 +115,9 @@ def check_settings(settings: Settings) -> None:
             # would be overwritten, or (gRPC) leave nothing to patch.
             raise OptionError(f"--request-parameter {name}: set per request for sequence model '{model}'")
     r = settings.concurrency_range
-    if settings.load_mode == "concurrency" and r.end == 0:
+    if settings.load_mode == "concurrency" and r.end == 0 and settings.sequence_id_range < DEFAULT_ID_RANGE:
         # The settings check covers the largest concurrency of a bounded
-        # sweep; an open-ended one has none.
-        raise OptionError(f"--concurrency-range {r.start}:0: an open-ended sweep can exceed any --sequence-id-range "
+        # sweep; an open-ended one has none. The default range (2^32 - 1 ids)
+        # outnumbers any concurrency a sweep reaches.
+        raise OptionError(f"--concurrency-range {r.start}:0: an open-ended sweep can exceed --sequence-id-range "
                           f"on sequence model '{model}', sequence id collision may occur; give the sweep an end")

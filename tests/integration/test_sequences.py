@@ -183,7 +183,7 @@ def test_open_ended_concurrency_sweep_is_exit_3_and_sends_nothing(server: Server
     run = cli("-m", MODEL, "-u", server.url, "--concurrency-range", "1:0", "--latency-threshold", "50",
               "--sequence-id-range", "5:6", "--max-threads", "4", *LOOSE)
     assert run.code == 3
-    assert run.stderr.strip() == (f"error: --concurrency-range 1:0: an open-ended sweep can exceed any "
+    assert run.stderr.strip() == (f"error: --concurrency-range 1:0: an open-ended sweep can exceed "
                                   f"--sequence-id-range on sequence model '{MODEL}', sequence id collision may "
                                   "occur; give the sweep an end")
     assert server.requests() == []

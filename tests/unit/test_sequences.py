@@ -189,14 +189,15 @@ def test_request_parameters_cannot_set_the_sequence_fields(name: str) -> None:
     check_settings(parse_args(["-m", "seq", "--request-parameter", "priority:1:int"]))  # others pass through
 
 
-def test_open_ended_concurrency_sweep_is_refused_for_sequence_models() -> None:
-    """An open-ended sweep has no largest concurrency that the id range could
-    cover, so no id range rules out collisions."""
+def test_open_ended_concurrency_sweep_is_refused_with_a_given_id_range() -> None:
+    """An open-ended sweep has no largest concurrency that a given id range
+    could cover; the default range (2^32 - 1 ids) outnumbers any sweep."""
     s = parse_args(["-m", "seq", "--concurrency-range", "1:0", "--latency-threshold", "50",
                     "--sequence-id-range", "5:6"])
     with pytest.raises(OptionError) as info:
         check_settings(s)
-    assert str(info.value) == ("--concurrency-range 1:0: an open-ended sweep can exceed any --sequence-id-range "
+    assert str(info.value) == ("--concurrency-range 1:0: an open-ended sweep can exceed --sequence-id-range "
                                "on sequence model 'seq', sequence id collision may occur; give the sweep an end")
     check_settings(parse_args(["-m", "seq", "--concurrency-range", "1:4", "--sequence-id-range", "5:9"]))
     check_settings(parse_args(["-m", "seq", "--request-rate-range", "10:0", "-l", "50"]))  # rate sweeps: by sequences
+    check_settings(parse_args(["-m", "seq", "--concurrency-range", "1:0", "--latency-threshold", "50"]))
