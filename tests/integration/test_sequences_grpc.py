@@ -136,8 +136,10 @@ def test_ctrl_c_still_closes_the_open_sequences(server: Server, name: str) -> No
     code, _, stderr = finish(proc, seen)
     assert "Traceback" not in stderr, stderr
     seqs, most = replay(server.requests())
-    assert len(seqs) == most >= 2                           # one never-ending sequence per slot...
-    assert all(s.ended for s in seqs)                       # ... each closed
+    # One never-ending sequence per slot (a third when SIGINT lands as level 3
+    # starts: its START may reach the log after the others' ENDs), each closed.
+    assert len(seqs) >= 2 and most >= 2
+    assert all(s.ended for s in seqs)
 
 
 SEQ_SPEC = ModelSpec(MODEL, "", "python", 8, (TensorSpec("INPUT", "INT32", (1,)),),
