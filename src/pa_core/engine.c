@@ -631,15 +631,17 @@ void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent,
 
 void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received,
                                 uint64_t responses, uint64_t first_ns) {
+    pa_engine *lead = e->lead;
     keep_record(e, t, 0);
-    int64_t token = pa_recorder_enter(&e->recorder);
-    pa_window_stats *s = pa_recorder_buffer(&e->recorder, token);
+    int64_t token = pa_recorder_enter(&lead->recorder);
+    pa_window_stats *s = pa_recorder_buffer(&lead->recorder, token);
     pa_stats_record_ok(s, t, sent, received);
     uint64_t first = first_ns > t->start_ns ? first_ns - t->start_ns : 0;
     pa_stats_record_stream(s, responses, first);
-    pa_recorder_exit(&e->recorder, token);
-    __atomic_fetch_add(&e->completed, 1, __ATOMIC_RELEASE);
-    __atomic_fetch_sub(&e->in_flight, 1, __ATOMIC_ACQ_REL);
+    pa_recorder_exit(&lead->recorder, token);
+    __atomic_fetch_add(&lead->completed, 1, __ATOMIC_RELEASE);
+    e->own_in_flight--;
+    __atomic_fetch_sub(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
 }
 
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg) {

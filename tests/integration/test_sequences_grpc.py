@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -199,3 +200,50 @@ def test_request_parameter_naming_a_sequence_field_is_exit_3(server: Server, nam
     assert run.stderr.strip() == (f"error: --request-parameter {param.split(':')[0]}: set per request for "
                                   f"sequence model '{MODEL}'")
     assert server.requests() == []
+
+
+def test_a_streaming_stop_ends_with_the_last_answer(server: Server) -> None:
+    # Each answered stream request leaves the in-flight count, so the drain
+    # ends once the closing requests are answered, long before its deadline.
+    message = encode_request(SEQ_SPEC, {"INPUT": np.ones((1, 1), dtype=np.int32)},
+                             parameters={"triton_enable_empty_final_response": True}, sequence=True)
+    engine = _core.GrpcEngine(server.grpc_url, [message], streaming=True,
+                              sequencer=_core.Sequencer([1], length=1000, variation=0))
+    server.reset_log()
+    try:
+        engine.start()
+        engine.set_concurrency(2)
+        run_until(engine, 50)
+        began = time.monotonic()
+        engine.stop(60_000)
+        took = time.monotonic() - began
+    finally:
+        engine.close()
+    assert took < 30, f"stop(60 s drain) took {took:.1f} s with nothing left in flight"
+    seqs, _ = replay(server.requests())
+    assert len(seqs) == 2 and all(s.ended for s in seqs)       # the drain still closed both
+
+
+def test_streaming_rate_steps_up_past_one_in_flight_under_a_cap(server: Server) -> None:
+    # One slot first, then far more than the server can answer under a cap of
+    # 4 in flight (what --serial-sequences sets): the engine adds slots up to
+    # the cap. Answered requests counted as still in
+    # flight would hold the cap reached forever, and the engine at one slot.
+    message = encode_request(SEQ_SPEC, {"INPUT": np.ones((1, 1), dtype=np.int32)},
+                             parameters={"triton_enable_empty_final_response": True}, sequence=True)
+    engine = _core.GrpcEngine(server.grpc_url, [message], streaming=True,
+                              sequencer=_core.Sequencer([1], length=4, variation=0, n_sequences=4, serial=True))
+    try:
+        engine.start()
+        engine.set_concurrency(1)
+        run_until(engine, 10)
+        engine.set_rate(50_000.0, max_inflight=4)
+        most = 0
+        goal = engine.completed + 2000
+        while engine.completed < goal and most < 4:
+            assert engine.failed == 0, engine.error_messages()
+            most = max(most, engine.in_flight)
+    finally:
+        engine.stop(5000)
+        engine.close()
+    assert most == 4, f"at most {most} requests in flight at 50,000 requests/s under a cap of 4"
