@@ -8,6 +8,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 import numpy as np
+cimport cython
 cimport numpy as cnp
 
 cnp.import_array()
@@ -461,10 +462,15 @@ cdef class ResponseLog:
         return out
 
 
+@cython.no_gc_clear  # a collector's clear would drop `keep` while the engine thread still runs
 cdef class Engine:
     """What every load engine offers, whatever its transport: a subclass's
     __cinit__ creates the C engine (self.e); the rest is shared."""
     cdef pa_engine *e
+    # What the C engine uses (sequencers, validator, server): a subclass's own
+    # fields are released before this class's __dealloc__ stops the engine
+    # thread, this class's only after it.
+    cdef object keep
 
     def __dealloc__(self):
         if self.e != NULL:

@@ -184,6 +184,7 @@ cdef class CapiEngine(Engine):
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
             self.server = server
+            self.keep = server
         finally:
             for p in dim_ptrs:
                 free(<void *> <size_t> p)

@@ -152,5 +152,6 @@ cdef class GrpcEngine(Engine):
             self.streaming = streaming
             self.validator = validator
             self.sequencer = sequencer
+            self.keep = (validator, sequencer)
         finally:
             free(cm)

@@ -140,7 +140,8 @@ cdef class HttpEngine(Engine):
             self.threads = threads
             self.url = url
             self.validator = validator
-            self.sequencer = sequencer
+            self.sequencer = tuple(sequencer) if isinstance(sequencer, list) else sequencer
+            self.keep = (validator, self.sequencer)
             self.client = client
         finally:
             for p in headers_ptrs:

@@ -9,7 +9,10 @@ Every wait polls for a condition with a generous deadline; nothing asserts on ti
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -131,3 +134,52 @@ def test_a_failed_request_gives_its_sequence_back(client: str) -> None:
     messages = e.error_messages()
     assert messages and not any("no sequence free" in m for m in messages), messages
     e.close()
+
+
+# The engine is dropped while its requests hang on a server that never
+# answers: its thread hands their sequences back as it stops, so the Sequencer
+# must outlive the C engine. MALLOC_PERTURB_ fills freed memory with garbage,
+# so a Sequencer freed first is a crash, not a silent read of stale memory.
+DROP_A_RUNNING_ENGINE = """
+import gc, socket, sys, time
+import numpy as np
+from perfanalyzer import _core
+from perfanalyzer.model import ModelSpec, TensorSpec
+from perfanalyzer.services.triton_grpc import encode_request
+
+kind = sys.argv[1]
+mute = socket.socket()
+mute.bind(("127.0.0.1", 0))
+mute.listen(64)  # connections wait in the backlog: no request is ever answered
+port = mute.getsockname()[1]
+
+def run():
+    if kind == "grpc":
+        spec = ModelSpec("m", "", "", 4, (TensorSpec("INPUT", "INT32", (1,)),), (), sequence=True)
+        msg = encode_request(spec, {"INPUT": np.ones((1, 1), dtype=np.int32)}, sequence=True)
+        e = _core.GrpcEngine(f"127.0.0.1:{port}", [msg], sequencer=_core.Sequencer([1], length=100))
+    else:
+        body = (b'{"parameters":{"sequence_id":' + b" " * 19 + b'0,"sequence_start":false,"sequence_end":false}}',
+                ["Content-Type: application/json"])
+        e = _core.HttpEngine(f"http://127.0.0.1:{port}/", [body] * 2, client=kind, threads=2,
+                             sequencer=[_core.Sequencer([2], id_start=1 + 100 * k, id_range=100) for k in range(2)])
+    e.start()
+    e.set_concurrency(8)
+    end = time.monotonic() + 30
+    while e.in_flight < 8 and time.monotonic() < end:
+        time.sleep(0.01)
+    assert e.in_flight == 8, e.in_flight
+    # e (never stopped) and its sequencers go here
+for _ in range(3):
+    run()
+    gc.collect()
+print("survived")
+"""
+
+
+@pytest.mark.parametrize("kind", [*_core.HTTP_CLIENTS, "grpc"])
+def test_a_running_engine_dropped_without_stop_frees_its_sequencer_last(kind: str) -> None:
+    env = {**os.environ, "MALLOC_PERTURB_": "165"}
+    run = subprocess.run([sys.executable, "-c", DROP_A_RUNNING_ENGINE, kind], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0 and "survived" in run.stdout, (run.returncode, run.stderr[-2000:])
