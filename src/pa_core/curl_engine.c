@@ -149,17 +149,21 @@ static void release_sequence(curl_engine *e, slot *s) {
 
 /* Sequences: the step's body copied into the slot's buffer (grown once to
  * the largest body) with the sequence id and flags patched in. libcurl sends
- * from the buffer, so it stays untouched until the transfer ends. */
-static const body *sequence_step(curl_engine *e, slot *s) {
+ * from the buffer, so it stays untouched until the transfer ends.
+ * NULL with *why set when the request cannot go. */
+static const body *sequence_step(curl_engine *e, slot *s, const char **why) {
     pa_seq_request q;
     long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)s->base.index : -1;
-    if (pa_seq_next(e->sequencer, which, &q) != 0)
+    if (pa_seq_next(e->sequencer, which, &q) != 0) {
+        *why = "no sequence free for a request to";
         return NULL;
+    }
     const body *b = &e->bodies[q.body];
     if (b->len > s->own_cap) {
         char *grown = realloc(s->own, b->len);
         if (!grown) {
             pa_seq_done(e->sequencer, q.seq);
+            *why = "out of memory for a sequence's request to";
             return NULL;
         }
         s->own = grown;
@@ -181,8 +185,11 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     curl_engine *e = (curl_engine *)base;
     slot *s = (slot *)ps;
     if (e->sequencer) {
-        if (!sequence_step(e, s)) {
-            pa_engine_record_error(base, PA_ERR_OTHER, "no sequence free (or out of memory) for a request");
+        const char *why = "";
+        if (!sequence_step(e, s, &why)) {
+            char msg[PA_ERROR_MESSAGE_LEN];
+            snprintf(msg, sizeof(msg), "%s %s", why, e->url);
+            pa_engine_record_error(base, PA_ERR_OTHER, msg); /* as the other engines: not a transport failure */
             pa_engine_slot_backoff(base, ps, pa_now_ns());
             return;
         }

@@ -145,13 +145,13 @@ static void release_sequence(grpc_engine *e, slot *s) {
     s->seq = -1;
 }
 
-static void fail_start(grpc_engine *e, slot *s, const char *what) {
+static void fail_start(grpc_engine *e, slot *s, enum pa_error_kind kind, const char *what) {
     char msg[PA_ERROR_MESSAGE_LEN];
     snprintf(msg, sizeof(msg), "%s %s", what, e->where);
     release_call(s);
     release_sequence(e, s);
     s->base.active = 0;
-    pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
+    pa_engine_record_error(&e->base, kind, msg);
     pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
 }
 
@@ -164,7 +164,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
         long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
         if (pa_seq_next(e->base.sequencer, which, &q) != 0) {
             ps->active = 1; /* recorded as a failed request, which ends it */
-            fail_start(e, s, "no sequence free (or out of memory) for a request to");
+            fail_start(e, s, PA_ERR_OTHER, "no sequence free for a request to"); /* not a transport failure */
             return;
         }
         s->seq = q.seq;
@@ -202,7 +202,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
                                                       : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL, deadline, NULL);
     if (!s->call) {
-        fail_start(e, s, "cannot create a gRPC call to");
+        fail_start(e, s, PA_ERR_TRANSPORT, "cannot create a gRPC call to");
         return;
     }
     grpc_op ops[6];
@@ -222,7 +222,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.send_end_ns = pa_now_ns();
     grpc_call_error rc = grpc_call_start_batch(s->call, ops, 6, s, NULL);
     if (rc != GRPC_CALL_OK)
-        fail_start(e, s, "cannot start a gRPC call to");
+        fail_start(e, s, PA_ERR_TRANSPORT, "cannot start a gRPC call to");
 }
 
 /* 0 when the response matches the validation data of the slot's body; 1 with msg. */

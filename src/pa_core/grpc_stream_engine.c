@@ -466,9 +466,9 @@ static void start_request(pa_engine *base, pa_slot *ps) {
         long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
         if (pa_seq_next(e->base.sequencer, which, &s->req) != 0) {
             char msg[PA_ERROR_MESSAGE_LEN];
-            snprintf(msg, sizeof(msg), "no sequence free (or out of memory) for a request to %s", e->where);
+            snprintf(msg, sizeof(msg), "no sequence free for a request to %s", e->where);
             ps->active = 1; /* recorded as a failed request, which ends it */
-            record_failure(e, s, PA_ERR_TRANSPORT, -1, msg, 1);
+            record_failure(e, s, PA_ERR_OTHER, -1, msg, 1); /* not a transport failure */
             return;
         }
         s->seq = s->req.seq;

@@ -107,17 +107,21 @@ static void release_sequence(http1_engine *e, slot *s) {
 }
 
 /* Sequences: the slot's own copy of the step's request, with the sequence
- * id and flags patched in; grows once to the largest request. */
-static const request *sequence_step(http1_engine *e, slot *s) {
+ * id and flags patched in; grows once to the largest request. NULL with
+ * *why set when the request cannot go. */
+static const request *sequence_step(http1_engine *e, slot *s, const char **why) {
     pa_seq_request q;
     long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)s->base.index : -1;
-    if (pa_seq_next(e->sequencer, which, &q) != 0)
+    if (pa_seq_next(e->sequencer, which, &q) != 0) {
+        *why = "no sequence free for a request to";
         return NULL;
+    }
     const request *r = &e->requests[q.body];
     if (r->len > s->own_cap) {
         char *grown = realloc(s->own.bytes, r->len);
         if (!grown) {
             pa_seq_done(e->sequencer, q.seq);
+            *why = "out of memory for a sequence's request to";
             return NULL;
         }
         s->own.bytes = grown;
@@ -133,7 +137,7 @@ static const request *sequence_step(http1_engine *e, slot *s) {
     return &s->own;
 }
 
-static void fail(http1_engine *e, slot *s, const char *what, int err) {
+static void fail_as(http1_engine *e, slot *s, enum pa_error_kind kind, const char *what, int err) {
     char msg[PA_ERROR_MESSAGE_LEN];
     if (err)
         snprintf(msg, sizeof(msg), "%s %s: %s", what, e->where, strerror(err));
@@ -142,9 +146,11 @@ static void fail(http1_engine *e, slot *s, const char *what, int err) {
     s->base.active = 0;
     release_sequence(e, s);
     close_conn(e, s);
-    pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, msg);
+    pa_engine_record_error(&e->base, kind, msg);
     pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
 }
+
+static void fail(http1_engine *e, slot *s, const char *what, int err) { fail_as(e, s, PA_ERR_TRANSPORT, what, err); }
 
 static int open_conn(http1_engine *e, slot *s) {
     const struct sockaddr_storage *addr = &e->addrs[e->addr_pick];
@@ -238,10 +244,11 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     http1_engine *e = (http1_engine *)base;
     slot *s = (slot *)ps;
     if (e->sequencer) {
-        s->req = sequence_step(e, s);
+        const char *why = "";
+        s->req = sequence_step(e, s, &why);
         if (!s->req) {
             s->base.active = 1; /* recorded as a failed request, which ends it */
-            fail(e, s, "no sequence free (or out of memory) for a request to", 0);
+            fail_as(e, s, PA_ERR_OTHER, why, 0); /* no answer missing: not a transport failure */
             return;
         }
     } else {

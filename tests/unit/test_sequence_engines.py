@@ -19,8 +19,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 from perfanalyzer import _core
+from perfanalyzer.model import ModelSpec, TensorSpec
+from perfanalyzer.services.triton_grpc import encode_request
 
 DEADLINE_S = 60.0
 STEPS = 3
@@ -183,3 +186,37 @@ def test_a_running_engine_dropped_without_stop_frees_its_sequencer_last(kind: st
     run = subprocess.run([sys.executable, "-c", DROP_A_RUNNING_ENGINE, kind], capture_output=True, text=True,
                          env=env, timeout=120)
     assert run.returncode == 0 and "survived" in run.stdout, (run.returncode, run.stderr[-2000:])
+
+
+@pytest.fixture
+def mute_port() -> Iterator[int]:
+    """A port that takes connections into its backlog and never answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        yield s.getsockname()[1]
+
+
+def seq_engine(kind: str, port: int, q: _core.Sequencer) -> _core.Engine:
+    if kind.startswith("grpc"):
+        spec = ModelSpec("m", "", "", 4, (TensorSpec("INPUT", "INT32", (1,)),), (), sequence=True)
+        msg = encode_request(spec, {"INPUT": np.ones((1, 1), dtype=np.int32)}, sequence=True)
+        return _core.GrpcEngine(f"127.0.0.1:{port}", [msg], sequencer=q, streaming=kind == "grpc-streaming")
+    return _core.HttpEngine(f"http://127.0.0.1:{port}/", BODIES[:1], client=kind, sequencer=q)
+
+
+@pytest.mark.parametrize("kind", [*_core.HTTP_CLIENTS, "grpc", "grpc-streaming"])
+def test_no_sequence_free_is_the_same_error_on_every_engine(mute_port: int, kind: str) -> None:
+    # One sequence, its first request never answered: every later one finds
+    # no sequence free. Not a transport failure, and not out of memory.
+    e = seq_engine(kind, mute_port, _core.Sequencer([1], n_sequences=1, serial=True))
+    e.start()
+    e.set_rate(200.0)
+    wait_for(lambda: e.failed >= 3, "3 requests without a sequence")
+    e.stop(drain_ms=0)
+    _, stats = e.swap()
+    assert stats.errors == {"other": e.failed}, stats.errors
+    (message,) = e.error_messages()
+    assert message.startswith("no sequence free for a request to ") and f"127.0.0.1:{mute_port}" in message
+    e.close()
+
