@@ -617,9 +617,20 @@ void pa_engine_add_message(pa_engine *e, const char *msg) {
     pthread_mutex_unlock(&lead->messages_lock);
 }
 
+/* A request that leaves without reaching the stats: the closing requests
+ * of a stop's drain are outside every window, count and message. */
+static void leave_unrecorded(pa_engine *e) {
+    e->own_in_flight--;
+    __atomic_fetch_sub(&e->lead->in_flight, 1, __ATOMIC_ACQ_REL);
+}
+
 /* in_flight drops last: once it reads 0, every request is in the stats. */
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received) {
     pa_engine *lead = e->lead;
+    if (pa_engine_closing_request(e, t->start_ns)) {
+        leave_unrecorded(e);
+        return;
+    }
     keep_record(e, t, 0);
     int64_t token = pa_recorder_enter(&lead->recorder);
     pa_stats_record_ok(pa_recorder_buffer(&lead->recorder, token), t, sent, received);
@@ -632,6 +643,10 @@ void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent,
 void pa_engine_record_stream_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received,
                                 uint64_t responses, uint64_t first_ns) {
     pa_engine *lead = e->lead;
+    if (pa_engine_closing_request(e, t->start_ns)) {
+        leave_unrecorded(e);
+        return;
+    }
     keep_record(e, t, 0);
     int64_t token = pa_recorder_enter(&lead->recorder);
     pa_window_stats *s = pa_recorder_buffer(&lead->recorder, token);
@@ -648,8 +663,14 @@ void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *m
     pa_engine_record_grpc_error(e, kind, -1, msg);
 }
 
+/* An error carries no start time: once the closing began, every failure is
+ * left out (what was in flight at the stop is past the last window too). */
 void pa_engine_record_grpc_error(pa_engine *e, enum pa_error_kind kind, int grpc_code, const char *msg) {
     pa_engine *lead = e->lead;
+    if (e->closing_ns) {
+        leave_unrecorded(e);
+        return;
+    }
     int64_t token = pa_recorder_enter(&lead->recorder);
     pa_window_stats *s = pa_recorder_buffer(&lead->recorder, token);
     pa_stats_record_error(s, kind);

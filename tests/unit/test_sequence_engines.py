@@ -79,6 +79,21 @@ def server() -> Iterator[ThreadingHTTPServer]:
         srv.server_close()
 
 
+class RejectEnd(Handler):
+    """Answers 400 to every request flagged END, after keeping it."""
+
+    def do_POST(self) -> None:
+        doc = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        p = doc["parameters"]
+        with self.server.lock:
+            self.server.got.append((p["sequence_id"], doc["step"], p["sequence_start"], p["sequence_end"]))
+        reply = b'{"error":"END rejected"}' if p["sequence_end"] else b"{}"
+        self.send_response(400 if p["sequence_end"] else 200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
 def url(srv: ThreadingHTTPServer) -> str:
     return f"http://127.0.0.1:{srv.server_address[1]}/v2/models/m/infer"
 
@@ -220,3 +235,24 @@ def test_no_sequence_free_is_the_same_error_on_every_engine(mute_port: int, kind
     assert message.startswith("no sequence free for a request to ") and f"127.0.0.1:{mute_port}" in message
     e.close()
 
+
+@pytest.mark.parametrize("client", _core.HTTP_CLIENTS)
+@pytest.mark.parametrize("reject", [False, True])
+def test_closing_requests_stay_out_of_counters_windows_and_messages(server: ThreadingHTTPServer,
+                                                                    client: str, reject: bool) -> None:
+    # Sequences far longer than the budget: every END is a closing request,
+    # answered or rejected. None of that may reach what the run reports.
+    if reject:
+        server.RequestHandlerClass = RejectEnd
+    long_seq = _core.Sequencer([STEPS], length=1000, variation=0)
+    e = _core.HttpEngine(url(server), BODIES, client=client, sequencer=long_seq)
+    e.set_budget(30)
+    e.start()
+    e.set_concurrency(3)
+    wait_for(lambda: e.completed + e.failed >= 30, "30 answers")
+    e.stop(drain_ms=5000)
+    _, stats = e.swap()
+    assert sum(end for *_, end in server.got) == 3          # the three closing requests went out ...
+    assert (e.completed, e.failed, e.error_messages()) == (30, 0, [])   # ... and count nowhere
+    assert (stats.ok, stats.error_count) == (30, 0)
+    e.close()
