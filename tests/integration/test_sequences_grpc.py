@@ -1,5 +1,5 @@
 """Sequences over gRPC (unary and --streaming) and the closing of open
-sequences at a run's end (native HTTP and both gRPC engines), checked on the
+sequences at a run's end (both HTTP clients and both gRPC engines), checked on the
 server's side: sequence_accumulate logs every request it executes, and the
 log is replayed as in test_sequences."""
 
@@ -35,7 +35,9 @@ def grpc(server: Server, mode: str) -> tuple[str, ...]:
 
 
 def transport(server: Server, name: str) -> tuple[str, ...]:
-    return ("-u", server.url) if name == "http" else grpc(server, name)
+    if name in ("http", "curl"):
+        return ("-u", server.url, "--http-client", "curl" if name == "curl" else "native")
+    return grpc(server, name)
 
 
 @pytest.mark.parametrize("mode, extra", [("unary", ()), ("streaming", ()),
@@ -86,7 +88,7 @@ def test_request_rate_serial_sequences_over_grpc(server: Server, mode: str) -> N
     assert all(s.ended for s in seqs)
 
 
-@pytest.mark.parametrize("name", ["http", "unary", "streaming"])
+@pytest.mark.parametrize("name", ["http", "curl", "unary", "streaming"])
 @pytest.mark.parametrize("load, sequences", [(("--concurrency-range", "3"), 3),
                                              (("--request-rate-range", "300", "--num-of-sequences", "4"), 4)])
 def test_sequences_open_at_the_end_get_one_request_flagged_end(server: Server, name: str, load: tuple[str, ...],
