@@ -230,7 +230,7 @@ static int invalid_response(grpc_engine *e, slot *s, grpc_byte_buffer *resp, cha
     if (!pa_validator_expects(e->validator, s->body_index))
         return 0;
     if (!resp) {
-        snprintf(msg, msglen, "%s: the response from %s has no message", PA_MISMATCH, e->where);
+        snprintf(msg, msglen, "%s: the response from %.200s has no message", PA_MISMATCH, e->where);
         return 1;
     }
     size_t len;
