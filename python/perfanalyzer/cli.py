@@ -41,6 +41,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(OPTION_ERROR, f"error: {message} (see --help)\n")
 
 
+class _VersionAction(argparse.Action):
+    """--version, with the version looked up only when asked for (the lookup
+    costs tens of ms of start-up CPU on every run otherwise)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str = "show the version and exit") -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"perfanalyzer {perfanalyzer.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="perfanalyzer",
@@ -51,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sleeps 1.2x); a level that never stabilizes is still printed, marked UNSTABLE; "
         "latencies come from a histogram with < 0.1%% relative error, so memory stays flat.",
     )
-    p.add_argument("--version", action="version", version=f"perfanalyzer {perfanalyzer.__version__}")
+    p.add_argument("--version", action=_VersionAction)
     p.add_argument("-m", dest="model_name", required=True, help="name of the model to profile")
     p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
     p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")

@@ -202,6 +202,16 @@ def test_version(capsys):
     assert perfanalyzer.__version__ == importlib.metadata.version("perfanalyzer")
 
 
+def test_parsing_a_run_does_not_look_up_the_version():
+    # importlib.metadata is tens of ms of start-up CPU: only --version pays it.
+    code = ("import sys\nfrom perfanalyzer.cli import build_parser\n"
+            "build_parser().parse_args(['-m', 'm', '-i', 'grpc'])\n"
+            "print('importlib.metadata' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_env())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "False"
+
+
 def test_help_mentions_the_differences(capsys):
     code, out, _ = run_main(["--help"], capsys)
     assert code == 0
