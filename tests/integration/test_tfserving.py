@@ -93,10 +93,9 @@ def _array(t: framework.TensorProto) -> np.ndarray:
     return np.frombuffer(t.tensor_content, dtype=dtype).reshape([d.size for d in t.tensor_shape.dim])
 
 
-@pytest.fixture
-def tfserving() -> Iterator[tuple[str, Received]]:
-    received = Received()
-    model = AddModel(received)
+def serve(model: AddModel, credentials: grpc.ServerCredentials | None = None) -> tuple[grpc.Server, int]:
+    """A real gRPC server on 127.0.0.1 answering PredictionService's Predict and
+    GetModelMetadata with `model` (plain, or TLS with `credentials`); (server, port)."""
     handler = grpc.method_handlers_generic_handler("tensorflow.serving.PredictionService", {
         "Predict": grpc.unary_unary_rpc_method_handler(
             model.predict, request_deserializer=serving.PredictRequest.FromString,
@@ -106,8 +105,16 @@ def tfserving() -> Iterator[tuple[str, Received]]:
             response_serializer=serving.GetModelMetadataResponse.SerializeToString),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
-    port = server.add_insecure_port("127.0.0.1:0")
+    address = "127.0.0.1:0"
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     server.start()
+    return server, port
+
+
+@pytest.fixture
+def tfserving() -> Iterator[tuple[str, Received]]:
+    received = Received()
+    server, port = serve(AddModel(received))
     try:
         yield f"127.0.0.1:{port}", received
     finally:

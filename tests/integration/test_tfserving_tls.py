@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
 import grpc
 import pytest
-from perfanalyzer.services.tfserving_proto import tf_serving_pb2 as serving
 
 from .helpers import cli
 from .test_grpc_tls import _ca, _leaf
-from .test_tfserving import MODEL, VERSION, AddModel, Received, _array
+from .test_tfserving import MODEL, VERSION, AddModel, Received, _array, serve
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +31,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _serve(certs: Path, mutual: bool) -> tuple[grpc.Server, int, Received]:
     received = Received()
-    model = AddModel(received)
-    handler = grpc.method_handlers_generic_handler("tensorflow.serving.PredictionService", {
-        "Predict": grpc.unary_unary_rpc_method_handler(
-            model.predict, request_deserializer=serving.PredictRequest.FromString,
-            response_serializer=serving.PredictResponse.SerializeToString),
-        "GetModelMetadata": grpc.unary_unary_rpc_method_handler(
-            model.metadata, request_deserializer=serving.GetModelMetadataRequest.FromString,
-            response_serializer=serving.GetModelMetadataResponse.SerializeToString),
-    })
     creds = grpc.ssl_server_credentials(
         [((certs / "server.key").read_bytes(), (certs / "server.crt").read_bytes())],
         root_certificates=(certs / "ca.crt").read_bytes() if mutual else None, require_client_auth=mutual)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
-    port = server.add_secure_port("127.0.0.1:0", creds)
-    server.start()
+    server, port = serve(AddModel(received), creds)
     return server, port, received
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
 import grpc
@@ -16,7 +15,7 @@ from perfanalyzer.services.tfserving_proto import tf_framework_pb2 as framework
 from perfanalyzer.services.tfserving_proto import tf_serving_pb2 as serving
 
 from .helpers import CliRun, cli
-from .test_tfserving import MODEL, AddModel, Received, _array
+from .test_tfserving import MODEL, AddModel, Received, _array, serve
 
 MISMATCH = "Output doesn't match expected output"
 A = ([0.5, 1.5, 2.5, 3.5], [-1.0, 0.0, 1.0, 2.0])
@@ -39,18 +38,7 @@ class TypedAddModel(AddModel):
 @pytest.fixture(params=["tensor_content", "float_val"])
 def peer(request: pytest.FixtureRequest) -> Iterator[tuple[str, Received]]:
     received = Received()
-    model = (AddModel if request.param == "tensor_content" else TypedAddModel)(received)
-    handler = grpc.method_handlers_generic_handler("tensorflow.serving.PredictionService", {
-        "Predict": grpc.unary_unary_rpc_method_handler(
-            model.predict, request_deserializer=serving.PredictRequest.FromString,
-            response_serializer=serving.PredictResponse.SerializeToString),
-        "GetModelMetadata": grpc.unary_unary_rpc_method_handler(
-            model.metadata, request_deserializer=serving.GetModelMetadataRequest.FromString,
-            response_serializer=serving.GetModelMetadataResponse.SerializeToString),
-    })
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    server, port = serve((AddModel if request.param == "tensor_content" else TypedAddModel)(received))
     try:
         yield f"127.0.0.1:{port}", received
     finally:
