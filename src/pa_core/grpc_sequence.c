@@ -9,57 +9,10 @@
 #include <string.h>
 
 #include "grpc_common.h"
+#include "pb_reader.h"
 
 enum { SEQ_ID, SEQ_START, SEQ_END, SEQ_FIELDS };
 static const char *const NAMES[SEQ_FIELDS] = {"sequence_id", "sequence_start", "sequence_end"};
-
-/* A varint at *p: its value and how many bytes it took. 0, or -1 when cut off or over 10 bytes. */
-static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v, size_t *n) {
-    uint64_t x = 0;
-    const uint8_t *q = *p;
-    for (unsigned shift = 0; q < end && shift < 70; shift += 7) {
-        uint8_t b = *q++;
-        if (shift < 64)
-            x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            *n = (size_t)(q - *p);
-            *p = q;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Past a field's value of wire type `wire`: 0, or -1 when malformed. For
- * length-delimited fields, *data and *len give its bytes. */
-static int skip_value(int wire, const uint8_t **p, const uint8_t *end, const uint8_t **data, size_t *len) {
-    uint64_t v;
-    size_t n;
-    switch (wire) {
-    case 0:
-        return varint(p, end, &v, &n);
-    case 1:
-        if (end - *p < 8)
-            return -1;
-        *p += 8;
-        return 0;
-    case 2:
-        if (varint(p, end, &v, &n) != 0 || v > (uint64_t)(end - *p))
-            return -1;
-        *data = *p;
-        *len = (size_t)v;
-        *p += v;
-        return 0;
-    case 5:
-        if (end - *p < 4)
-            return -1;
-        *p += 4;
-        return 0;
-    default:
-        return -1; /* groups: not in this message */
-    }
-}
 
 typedef struct found {
     int seen[SEQ_FIELDS];
@@ -67,50 +20,42 @@ typedef struct found {
 } found;
 
 /* The value's oneof member (the last one wins, as in protobuf): its field
- * number, and when it is a varint, its offset and width (else width 0).
+ * number, and when it is a varint, its bytes (else width 0).
  * 0, or -1 when malformed. */
-static int parameter_value(const uint8_t *p, const uint8_t *end, unsigned *field, const uint8_t **at, size_t *width) {
+static int parameter_value(const uint8_t *p, size_t len, unsigned *field, const uint8_t **at, size_t *width) {
+    pb_reader r;
+    pb_field f;
+    int rc;
     *field = 0;
-    while (p < end) {
-        uint64_t key, v;
-        size_t n, len = 0;
-        const uint8_t *value, *data = NULL;
-        if (varint(&p, end, &key, &n) != 0)
-            return -1;
-        value = p;
-        *width = 0;
-        if ((key & 7) == 0) {
-            if (varint(&p, end, &v, &n) != 0)
-                return -1;
-            *at = value;
-            *width = n;
-        } else if (skip_value((int)(key & 7), &p, end, &data, &len) != 0) {
-            return -1;
-        }
-        *field = (unsigned)(key >> 3);
+    pb_reader_init(&r, p, len);
+    while ((rc = pb_next(&r, &f)) == 1) {
+        *field = f.number;
+        *width = f.wire == PB_VARINT ? f.len : 0;
+        *at = f.data;
     }
-    return 0;
+    return rc;
 }
 
 /* One parameters entry: records it when it is one of ours. */
-static int parameter(const uint8_t *msg, const uint8_t *p, const uint8_t *end, found *fd, char *err, size_t errlen) {
-    const uint8_t *key = NULL, *value = NULL, *data = NULL;
-    size_t key_len = 0, value_len = 0, len = 0;
-    int have_value = 0;
-    while (p < end) {
-        uint64_t tag;
-        size_t n;
-        if (varint(&p, end, &tag, &n) != 0 || skip_value((int)(tag & 7), &p, end, &data, &len) != 0)
-            return -1;
-        if (tag == ((1u << 3) | 2)) {
-            key = data;
-            key_len = len;
-        } else if (tag == ((2u << 3) | 2)) {
-            value = data;
-            value_len = len;
+static int parameter(const uint8_t *msg, const uint8_t *p, size_t len, found *fd, char *err, size_t errlen) {
+    const uint8_t *key = NULL, *value = NULL;
+    size_t key_len = 0, value_len = 0;
+    int have_value = 0, rc;
+    pb_reader r;
+    pb_field f;
+    pb_reader_init(&r, p, len);
+    while ((rc = pb_next(&r, &f)) == 1) {
+        if (f.number == 1 && f.wire == PB_LEN) {
+            key = f.data;
+            key_len = f.len;
+        } else if (f.number == 2 && f.wire == PB_LEN) {
+            value = f.data;
+            value_len = f.len;
             have_value = 1;
         }
     }
+    if (rc < 0)
+        return -1;
     int which = -1;
     for (int k = 0; k < SEQ_FIELDS && which < 0; k++)
         if (key && key_len == strlen(NAMES[k]) && memcmp(key, NAMES[k], key_len) == 0)
@@ -124,7 +69,7 @@ static int parameter(const uint8_t *msg, const uint8_t *p, const uint8_t *end, f
     unsigned field = 0;
     const uint8_t *at = NULL;
     size_t width = 0;
-    if (have_value && parameter_value(value, value + value_len, &field, &at, &width) != 0)
+    if (have_value && parameter_value(value, value_len, &field, &at, &width) != 0)
         return -1;
     if (which == SEQ_ID && (field != 2 || width != PA_GRPC_SEQ_ID_WIDTH)) {
         snprintf(err, errlen, "parameter 'sequence_id' is not an int64_param written in %d bytes",
@@ -143,18 +88,21 @@ static int parameter(const uint8_t *msg, const uint8_t *p, const uint8_t *end, f
 int pa_grpc_seq_find(const uint8_t *msg, size_t len, pa_grpc_seq_fields *f, char *err, size_t errlen) {
     found fd;
     memset(&fd, 0, sizeof(fd));
-    const uint8_t *p = msg, *end = msg + len;
-    while (p < end) {
-        size_t field_at = (size_t)(p - msg), n, data_len = 0;
-        uint64_t tag;
-        const uint8_t *data = NULL;
-        if (varint(&p, end, &tag, &n) != 0 || skip_value((int)(tag & 7), &p, end, &data, &data_len) != 0) {
+    pb_reader r;
+    pb_field field;
+    pb_reader_init(&r, msg, len);
+    for (;;) {
+        size_t field_at = (size_t)(r.p - msg);
+        int rc = pb_next(&r, &field);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
             snprintf(err, errlen, "not a valid protobuf message (field at byte %zu of %zu)", field_at, len);
             return -1;
         }
-        if (tag != ((4u << 3) | 2))
+        if (field.number != 4 || field.wire != PB_LEN)
             continue;
-        int rc = parameter(msg, data, data + data_len, &fd, err, errlen);
+        rc = parameter(msg, field.data, field.len, &fd, err, errlen);
         if (rc == -1) {
             snprintf(err, errlen, "not a valid protobuf message (parameters entry at byte %zu of %zu)", field_at, len);
             return -1;

@@ -36,6 +36,7 @@
 
 #include "clock.h"
 #include "grpc_common.h"
+#include "pb_reader.h"
 
 #define CANCEL_WAIT_MS 2000
 #define FINAL_KEY "triton_final_response"
@@ -96,53 +97,6 @@ static void *tag(slot *s, int kind) { return (void *)((uintptr_t)s | (uintptr_t)
 
 /* ---- the few protobuf fields we read ------------------------------------ */
 
-static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Next field: number, wire type, and for length-delimited ones the bytes. */
-static int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, const uint8_t **data, size_t *len,
-                      uint64_t *value) {
-    uint64_t key;
-    if (varint(p, end, &key) != 0)
-        return -1;
-    *field = (uint32_t)(key >> 3);
-    switch (key & 7) {
-    case 0:
-        return varint(p, end, value);
-    case 1:
-        if (end - *p < 8)
-            return -1;
-        *p += 8;
-        return 0;
-    case 2: {
-        uint64_t n;
-        if (varint(p, end, &n) != 0 || n > (uint64_t)(end - *p))
-            return -1;
-        *data = *p;
-        *len = (size_t)n;
-        *p += n;
-        return 0;
-    }
-    case 5:
-        if (end - *p < 4)
-            return -1;
-        *p += 4;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
 typedef struct response_info {
     int final;
     int has_data;
@@ -153,29 +107,19 @@ typedef struct response_info {
 } response_info;
 
 /* parameters map entry {1: key, 2: InferParameter {1: bool_param}} */
-static void parse_parameter(const uint8_t *p, const uint8_t *end, response_info *r) {
+static void parse_parameter(const uint8_t *p, size_t len, response_info *r) {
     int is_final_key = 0, value_true = 0;
-    while (p < end) {
-        uint32_t f;
-        const uint8_t *d = NULL;
-        size_t n = 0;
-        uint64_t v = 0;
-        if (next_field(&p, end, &f, &d, &n, &v) != 0)
-            return;
-        if (f == 1 && d)
-            is_final_key = n == sizeof(FINAL_KEY) - 1 && memcmp(d, FINAL_KEY, n) == 0;
-        else if (f == 2 && d) {
-            const uint8_t *q = d, *qe = d + n;
-            while (q < qe) {
-                uint32_t g;
-                const uint8_t *dd = NULL;
-                size_t nn = 0;
-                uint64_t vv = 0;
-                if (next_field(&q, qe, &g, &dd, &nn, &vv) != 0)
-                    break;
-                if (g == 1)
-                    value_true = vv != 0;
-            }
+    pb_reader e, v;
+    pb_field f, g;
+    pb_reader_init(&e, p, len);
+    while (pb_next(&e, &f) == 1) {
+        if (f.number == 1 && f.wire == PB_LEN)
+            is_final_key = f.len == sizeof(FINAL_KEY) - 1 && memcmp(f.data, FINAL_KEY, f.len) == 0;
+        else if (f.number == 2 && f.wire == PB_LEN) {
+            pb_reader_init(&v, f.data, f.len);
+            while (pb_next(&v, &g) == 1)
+                if (g.number == 1 && g.wire == PB_VARINT)
+                    value_true = g.value != 0;
         }
     }
     if (is_final_key && value_true)
@@ -184,37 +128,32 @@ static void parse_parameter(const uint8_t *p, const uint8_t *end, response_info 
 
 /* ModelStreamInferResponse {1: error_message, 2: ModelInferResponse {4: parameters, 5: outputs, 6: raw}} */
 static int parse_response(const uint8_t *p, size_t len, response_info *r) {
-    const uint8_t *end = p + len;
+    pb_reader m, in;
+    pb_field f, g;
+    int rc;
     memset(r, 0, sizeof(*r));
-    while (p < end) {
-        uint32_t f;
-        const uint8_t *d = NULL;
-        size_t n = 0;
-        uint64_t v = 0;
-        if (next_field(&p, end, &f, &d, &n, &v) != 0)
-            return -1;
-        if (f == 1 && d && n) {
-            r->error = d;
-            r->error_len = n;
-        } else if (f == 2 && d) {
-            r->infer = d;
-            r->infer_len = n;
-            const uint8_t *q = d, *qe = d + n;
-            while (q < qe) {
-                uint32_t g;
-                const uint8_t *dd = NULL;
-                size_t nn = 0;
-                uint64_t vv = 0;
-                if (next_field(&q, qe, &g, &dd, &nn, &vv) != 0)
-                    return -1;
-                if (g == 4 && dd)
-                    parse_parameter(dd, dd + nn, r);
-                else if (g == 5 || g == 6)
+    pb_reader_init(&m, p, len);
+    while ((rc = pb_next(&m, &f)) == 1) {
+        if (f.wire != PB_LEN)
+            continue;
+        if (f.number == 1 && f.len) {
+            r->error = f.data;
+            r->error_len = f.len;
+        } else if (f.number == 2) {
+            r->infer = f.data;
+            r->infer_len = f.len;
+            pb_reader_init(&in, f.data, f.len);
+            while ((rc = pb_next(&in, &g)) == 1) {
+                if (g.number == 4 && g.wire == PB_LEN)
+                    parse_parameter(g.data, g.len, r);
+                else if (g.number == 5 || g.number == 6)
                     r->has_data = 1;
             }
+            if (rc < 0)
+                return -1;
         }
     }
-    return 0;
+    return rc;
 }
 
 /* ---- the stream's life ---------------------------------------------------- */
@@ -396,34 +335,34 @@ static void on_recv(stream_engine *e, slot *s, int success) {
         s->ended = 1; /* the status follows */
         return;
     }
+    /* The parsed response points into the message's bytes: they are released
+     * only after it has been recorded. */
+    grpc_byte_buffer *got = s->recv;
+    s->recv = NULL;
+    size_t len = grpc_byte_buffer_length(got);
+    grpc_slice all = grpc_empty_slice();
     response_info r;
-    size_t len = grpc_byte_buffer_length(s->recv);
-    grpc_byte_buffer_reader reader;
-    grpc_slice *one = NULL;
     int parsed = -1;
-    grpc_byte_buffer *kept = NULL; /* validation: read after the response's timestamp */
     if (e->validator) {
         /* the same copy as readall's below for several slices, into a reused buffer */
         size_t n;
-        const uint8_t *bytes = pa_grpc_message_bytes(s->recv, &s->flat, &n);
+        const uint8_t *bytes = pa_grpc_message_bytes(got, &s->flat, &n);
         if (bytes)
             parsed = parse_response(bytes, n, &r);
-        kept = s->recv;
-        s->recv = NULL;
-    } else if (grpc_byte_buffer_reader_init(&reader, s->recv)) {
-        if (s->recv->data.raw.compression == GRPC_COMPRESS_NONE && s->recv->data.raw.slice_buffer.count == 1 &&
-            grpc_byte_buffer_reader_peek(&reader, &one)) {
-            parsed = parse_response(GRPC_SLICE_START_PTR(*one), GRPC_SLICE_LENGTH(*one), &r);
-        } else {
-            grpc_slice all = grpc_byte_buffer_reader_readall(&reader); /* several slices: one copy */
-            parsed = parse_response(GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &r);
-            grpc_slice_unref(all);
+    } else {
+        grpc_byte_buffer_reader reader;
+        grpc_slice *one = NULL;
+        if (grpc_byte_buffer_reader_init(&reader, got)) {
+            if (got->data.raw.compression == GRPC_COMPRESS_NONE && got->data.raw.slice_buffer.count == 1 &&
+                grpc_byte_buffer_reader_peek(&reader, &one)) {
+                parsed = parse_response(GRPC_SLICE_START_PTR(*one), GRPC_SLICE_LENGTH(*one), &r);
+            } else {
+                all = grpc_byte_buffer_reader_readall(&reader); /* several slices: one copy */
+                parsed = parse_response(GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &r);
+            }
+            grpc_byte_buffer_reader_destroy(&reader);
         }
-        grpc_byte_buffer_reader_destroy(&reader);
     }
-    if (s->recv)
-        grpc_byte_buffer_destroy(s->recv);
-    s->recv = NULL;
     if (arm_recv(s) != 0)
         s->ended = 1;
     if (parsed != 0) {
@@ -435,8 +374,8 @@ static void on_recv(stream_engine *e, slot *s, int success) {
     } else {
         on_response(e, s, &r, len);
     }
-    if (kept)
-        grpc_byte_buffer_destroy(kept);
+    grpc_slice_unref(all);
+    grpc_byte_buffer_destroy(got);
 }
 
 static void on_completion(stream_engine *e, void *t, int success) {

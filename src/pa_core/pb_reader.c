@@ -58,8 +58,10 @@ int pb_next(pb_reader *r, pb_field *f) {
     size_t left = (size_t)(r->end - r->p);
     switch (f->wire) {
     case PB_VARINT:
+        f->data = r->p;
         if (pb_varint(&r->p, r->end, &f->value) != 0)
             return fail(r);
+        f->len = (size_t)(r->p - f->data);
         return 1;
     case PB_FIXED64:
     case PB_FIXED32: {

@@ -19,8 +19,8 @@ typedef struct pb_field {
     uint32_t number;
     int wire;            /* PB_VARINT, PB_FIXED64, PB_LEN or PB_FIXED32 */
     uint64_t value;      /* varint and fixed values (little-endian decoded) */
-    const uint8_t *data; /* PB_LEN: the bytes, inside the reader's buffer */
-    size_t len;
+    const uint8_t *data; /* the value's bytes inside the reader's buffer: PB_LEN's */
+    size_t len;          /* payload, or the varint or fixed bytes as sent */
 } pb_field;
 
 void pb_reader_init(pb_reader *r, const void *data, size_t len);
