@@ -33,7 +33,9 @@ def test_client_count_equals_server_success_delta(triton, client: str) -> None:
     skew_s = sum(m.server_skew_ns) / 1e9 + 0.002
     diff = abs(m.request_count - m.server.success_count)
     assert diff <= 2 * 2 + m.throughput * skew_s + 1, (diff, m.server_skew_ns, m.throughput)
-    assert m.server.inference_count == m.server.success_count
+    # Triton counts an inference when it executes and a success when it has
+    # answered: a read in between sees them one request apart (at most c = 2).
+    assert abs(m.server.inference_count - m.server.success_count) <= 2
 
 
 def test_known_service_time_at_concurrency_1(triton) -> None:
@@ -102,4 +104,5 @@ def test_batch_and_shape(triton) -> None:
     m = result.sweep.levels[0].merged
     # -b 4: throughput counts inferences, four per request.
     assert m.throughput == pytest.approx(4 * m.request_count / (m.duration_ns / 1e9))
-    assert m.server.inference_count == pytest.approx(4 * m.server.success_count)
+    # (one request of 4 may have executed but not yet answered when read)
+    assert m.server.inference_count == pytest.approx(4 * m.server.success_count, abs=4)
