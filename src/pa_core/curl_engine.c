@@ -332,7 +332,6 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
             goto oom;
     e->validator = cfg->validator;
     e->sequencer = cfg->sequencer;
-    e->base.sequenced = cfg->sequencer != NULL;
     e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
     e->url = strdup(cfg->url);
     e->bodies = calloc(cfg->n_bodies, sizeof(body));

@@ -274,7 +274,7 @@ static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status
         return;
     pa_record r = {t->scheduled_ns, t->start_ns, t->end_ns, status};
     pa_record_log_append(&e->records, &r);
-    if (e->sequenced)
+    if (e->sequencer)
         pa_id_log_append(&e->sequence_ids, e->sequence_id);
 }
 
@@ -282,7 +282,7 @@ int pa_engine_sequence_id_count(const pa_engine *e, size_t *total) {
     *total = 0;
     for (unsigned k = 0; k < group_size(e); k++) {
         pa_engine *m = group_member((pa_engine *)e, k);
-        if (!pa_engine_records(m) || !m->sequenced)
+        if (!pa_engine_records(m) || !m->sequencer)
             return -1;
         if (m->sequence_ids.out_of_memory || m->records.out_of_memory)
             return -2;

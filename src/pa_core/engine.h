@@ -112,16 +112,14 @@ struct pa_engine {
     unsigned filled_for;     /* target at the last fill */
     unsigned backing_off;    /* idle slots waiting out a backoff */
     uint64_t drain_deadline; /* 0 until stopping is seen */
-    /* Sequences: a transport that sends them sets `sequenced` at creation and
-     * `sequence_id` before it records each request; with keep_records, each
-     * kept record's id goes to `sequence_ids` (nothing is kept otherwise). */
-    int sequenced;
-    uint64_t sequence_id;
-    pa_id_log sequence_ids;
     /* Sequences: set by the transport at create when its requests belong to
      * sequences. When the engine stops, the drain closes every sequence still
-     * open (one more request each, flagged end) before it ends. */
+     * open (one more request each, flagged end) before it ends. The transport
+     * sets `sequence_id` before it records each request; with keep_records,
+     * each kept record's id goes to `sequence_ids`. */
     pa_sequencer *sequencer;
+    uint64_t sequence_id;
+    pa_id_log sequence_ids;
     uint64_t closing_ns;     /* when that closing began; requests started since are kept in no record */
 
     pa_recorder recorder;

@@ -533,7 +533,6 @@ pa_engine *pa_grpc_engine_create(const pa_grpc_config *cfg, char *err, size_t er
             return NULL;
         }
         e->base.sequencer = cfg->sequencer;
-        e->base.sequenced = 1;
     }
 
     e->n_channels = n_channels; /* destroy skips the NULL ones */

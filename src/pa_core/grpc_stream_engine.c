@@ -576,7 +576,6 @@ pa_engine *pa_grpc_stream_engine_create(const pa_grpc_config *cfg, char *err, si
             return NULL;
         }
         e->base.sequencer = cfg->sequencer;
-        e->base.sequenced = 1;
     }
     e->n_channels = n_channels;
     if (pa_grpc_open_channels(cfg, e->channels, n_channels, err, errlen) != 0) {

@@ -721,7 +721,6 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
     e->connect_timeout_ms = cfg->connect_timeout_ms;
     e->validator = cfg->validator;
     e->sequencer = cfg->sequencer;
-    e->base.sequenced = cfg->sequencer != NULL;
     e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
