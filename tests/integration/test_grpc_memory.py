@@ -9,7 +9,7 @@ from perfanalyzer import _core
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.services.triton_grpc import encode_request
 
-from .test_memory import rss_bytes, run_until
+from .test_memory import run_until, stretch_growth
 
 SPEC = ModelSpec("identity", "", "python", 64, (TensorSpec("INPUT0", "FP32", (16,)),),
                  (TensorSpec("OUTPUT0", "FP32", (16,)),))
@@ -29,13 +29,7 @@ def test_rss_does_not_grow_with_requests(triton, streaming: bool) -> None:
         # stays flat (measured over 80,000 requests). A per-request leak grows
         # every stretch; a one-off growth shows in one at most: judge the
         # smaller of two equal stretches, and bound the total.
-        grown = []
-        for _ in range(2):
-            engine.swap()
-            before = rss_bytes()
-            run_until(engine, engine.completed + 15_000)
-            engine.swap()
-            grown.append(rss_bytes() - before)
+        grown = stretch_growth(engine, 15_000)
     finally:
         engine.stop(2000)
         engine.close()

@@ -17,7 +17,7 @@ from perfanalyzer.services.triton_grpc import encode_request
 from .helpers import cli
 from .test_grpc_memory import SPEC
 from .test_input_data import LOOSE, model_counts, write_json
-from .test_memory import rss_bytes, run_until
+from .test_memory import run_until, stretch_growth
 from .test_validation import MISMATCH, add_sub_doc
 
 WRONG_ADD_SUB = f"{MISMATCH}: step 1, output 'OUTPUT1', element 5: expected 123, got -4.5"
@@ -115,13 +115,7 @@ def test_validating_engine_keeps_memory_flat(triton, streaming: bool) -> None:
         engine.start()
         engine.set_concurrency(8)
         run_until(engine, 2_000)  # warm; run_until also fails on any failed request (a mismatch)
-        grown = []
-        for _ in range(2):  # the smaller of two stretches, as in test_grpc_memory (gRPC's one-off growth)
-            engine.swap()
-            before = rss_bytes()
-            run_until(engine, engine.completed + 15_000)
-            engine.swap()
-            grown.append(rss_bytes() - before)
+        grown = stretch_growth(engine, 15_000)
     finally:
         engine.stop(2000)
         engine.close()

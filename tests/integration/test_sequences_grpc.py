@@ -21,7 +21,7 @@ from . import test_sequences
 from .helpers import cli
 from .test_input_data import write_json
 from .test_interruptions import finish, start_cli, wait_for_line
-from .test_memory import rss_bytes, run_until
+from .test_memory import run_until, stretch_growth
 from .test_sequences import MODEL, Server, finished, replay
 
 server = test_sequences.server  # the same fixture: a server of this module's own
@@ -161,13 +161,7 @@ def test_grpc_sequences_keep_memory_flat(server: Server, streaming: bool) -> Non
         engine.start()
         engine.set_concurrency(4)
         run_until(engine, 2_000)
-        grown = []
-        for _ in range(2):
-            engine.swap()
-            before = rss_bytes()
-            run_until(engine, engine.completed + 10_000)
-            engine.swap()
-            grown.append(rss_bytes() - before)
+        grown = stretch_growth(engine, 10_000)
         assert engine.failed == 0
     finally:
         engine.stop(2000)
