@@ -95,12 +95,8 @@ def finished(seqs: list[Sequence], open_at_end: int) -> list[Sequence]:
     return ended[:max(0, len(ended) - open_at_end)]
 
 
-def test_closed_loop_sequences_keep_their_id_order_and_lengths(server: Server) -> None:
-    server.reset_log()
-    run = cli("-m", MODEL, "-u", server.url, "--concurrency-range", "3", "--sequence-length", "5",
-              "--sequence-length-variation", "40", "--sequence-id-range", "100:1000000", *LOOSE)
-    assert run.code == 0, run.stderr
-    seqs, most = replay(server.requests())
+def check_closed_loop_lengths_and_ids(seqs: list, most: int) -> None:
+    """Three slots, --sequence-length 5 with 40 % variation, ids from 100."""
     ended = finished(seqs, 3)
     assert len(ended) >= 10
     assert most <= 3                                         # one sequence per slot
@@ -108,6 +104,15 @@ def test_closed_loop_sequences_keep_their_id_order_and_lengths(server: Server) -
     assert len({len(s.inputs) for s in ended}) >= 3          # and they do vary
     ids = [s.id for s in seqs]
     assert len(ids) == len(set(ids)) and min(ids) >= 100     # a fresh id per sequence, from the range
+
+
+def test_closed_loop_sequences_keep_their_id_order_and_lengths(server: Server) -> None:
+    server.reset_log()
+    run = cli("-m", MODEL, "-u", server.url, "--concurrency-range", "3", "--sequence-length", "5",
+              "--sequence-length-variation", "40", "--sequence-id-range", "100:1000000", *LOOSE)
+    assert run.code == 0, run.stderr
+    seqs, most = replay(server.requests())
+    check_closed_loop_lengths_and_ids(seqs, most)
     assert all(len(set(s.inputs)) == 1 for s in seqs)        # random data: one step, replayed
 
 
