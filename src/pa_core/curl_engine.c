@@ -77,11 +77,12 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
     /* Status line "HTTP/x.y NNN ..."; a later one (after a 1xx) overrides. */
     if (n > 12 && memcmp(buf, "HTTP/", 5) == 0) {
         const char *sp = memchr(buf, ' ', n);
-        if (sp && sp + 4 <= buf + n)
-            s->status = strtol(sp + 1, NULL, 10);
+        if (sp && sp + 4 <= buf + n && sp[1] >= '1' && sp[1] <= '5' && sp[2] >= '0' && sp[2] <= '9' &&
+            sp[3] >= '0' && sp[3] <= '9') /* three digits, read here: strtol would run on */
+            s->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
     }
     long json_len = pa_inference_header_length(buf, n);
-    if (json_len >= 0)
+    if (json_len != -1) /* -2, not a number, is reported by the validation */
         s->json_len = json_len;
     return n;
 }
@@ -235,8 +236,8 @@ static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     }
     char msg[PA_ERROR_MESSAGE_LEN];
     if (e->validator && s->status >= 200 && s->status < 300 &&
-        pa_validator_check_http(e->validator, (size_t)(s->body - e->bodies), s->resp.data, s->resp.len,
-                                s->json_len >= 0 ? (size_t)s->json_len : s->resp.len, msg, sizeof(msg))) {
+        pa_validator_check_http(e->validator, (size_t)(s->body - e->bodies), s->resp.data, s->resp.len, s->json_len,
+                                msg, sizeof(msg))) {
         pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
         pa_engine_slot_done(&e->base, &s->base);
         return;

@@ -235,28 +235,45 @@ static const char *find(const char *p, const char *end, const char *needle) {
     return memmem(p, (size_t)(end - p), needle, strlen(needle));
 }
 
-/* Parses an unsigned integer after `"key":` (optional spaces); -1 if none. */
+/* The unsigned integer after `"key":` (optional spaces): -1 if none, -2
+ * when it has more than 18 digits (no size of a response has; reading more
+ * would overflow). */
 static long long number_after(const char *p, const char *end) {
     while (p < end && (*p == ' ' || *p == ':'))
         p++;
     if (p >= end || *p < '0' || *p > '9')
         return -1;
     long long n = 0;
-    while (p < end && *p >= '0' && *p <= '9')
+    for (int digits = 0; p < end && *p >= '0' && *p <= '9'; digits++) {
+        if (digits == 18)
+            return -2;
         n = n * 10 + (*p++ - '0');
+    }
     return n;
 }
 
-int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp, size_t resp_len,
-                            size_t json_len, char *msg, size_t msglen) {
+/* A name from the response, for a message: at most 64 printable characters. */
+static void printable(const char *s, size_t n, char *out, size_t outlen) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 64 && k + 1 < outlen; i++)
+        out[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    out[k] = '\0';
+}
+
+int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp, size_t resp_len, long json_len,
+                            char *msg, size_t msglen) {
     if (!v || body >= v->n_bodies || v->bodies[body].n_outputs == 0)
         return 0;
     const expected_body *b = &v->bodies[body];
-    if (json_len > resp_len)
-        json_len = resp_len;
-    const char *end = resp + json_len;
+    if (json_len < -1 || (json_len >= 0 && (size_t)json_len > resp_len)) {
+        snprintf(msg, msglen, "malformed response: its Inference-Header-Content-Length is not a size within "
+                 "its %zu bytes", resp_len);
+        return 1;
+    }
+    size_t json = json_len >= 0 ? (size_t)json_len : resp_len;
+    const char *end = resp + json;
     const char *p = find(resp, end, "\"outputs\"");
-    size_t offset = json_len;
+    size_t offset = json; /* where the next binary output starts; never past resp_len */
     uint64_t seen = 0; /* bit k: expected output k was found (first 64) */
     int bad = 0;
     while (p && !bad) {
@@ -276,6 +293,15 @@ int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp
         const char *sz = find(name_end, obj_end, "\"binary_data_size\"");
         long long size = sz ? number_after(sz + 18, obj_end) : -1;
         size_t name_len = (size_t)(name_end - name);
+        /* Every declared size is checked against what is left, expected
+         * output or not: the offsets of the later ones depend on it. */
+        if (size == -2 || (size > 0 && (unsigned long long)size > resp_len - offset)) {
+            char shown[72];
+            printable(name, name_len, shown, sizeof(shown));
+            snprintf(msg, msglen, "malformed response: output '%s': the response is shorter than its "
+                     "binary_data_size (%zu bytes left)", shown, resp_len - offset);
+            return 1;
+        }
         for (size_t k = 0; k < b->n_outputs; k++) {
             const expected_output *o = &b->outputs[k];
             if (strlen(o->name) != name_len || memcmp(o->name, name, name_len) != 0)
@@ -285,11 +311,6 @@ int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp
             if (size < 0) {
                 snprintf(msg, msglen, "%s: output '%s' is not binary data in the response; validation needs "
                          "--output-tensor-format binary", PA_MISMATCH, o->name);
-                return 1;
-            }
-            if (offset + (size_t)size > resp_len) {
-                snprintf(msg, msglen, "%s: output '%s': the response is shorter than its binary_data_size",
-                         PA_MISMATCH, o->name);
                 return 1;
             }
             bad = compare(b, o, (const unsigned char *)resp + offset, (size_t)size, msg, msglen);
@@ -357,6 +378,10 @@ int pa_validator_check_seen(const pa_validator *v, size_t body, uint64_t seen, c
 void pa_body_buf_append(pa_body_buf *b, const char *data, size_t n) {
     if (b->overflow || n == 0)
         return;
+    if (n > SIZE_MAX / 4 - b->len) { /* doubling below would wrap */
+        b->overflow = 1;
+        return;
+    }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n)
@@ -378,5 +403,18 @@ long pa_inference_header_length(const char *line, size_t n) {
     size_t k = sizeof(key) - 1;
     if (n <= k || strncasecmp(line, key, k) != 0)
         return -1;
-    return strtol(line + k, NULL, 10);
+    const char *p = line + k, *end = line + n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (p == end || end - p > 18)
+        return -2;
+    long v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -2;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
 }

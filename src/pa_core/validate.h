@@ -27,11 +27,13 @@ int pa_validator_set_steps(pa_validator *v, size_t body, const long *steps, size
  * filled with the step, output name and first differing element. */
 int pa_validator_check_output(const pa_validator *v, size_t body, const char *name, size_t name_len,
                               const char *data, size_t len, char *msg, size_t msglen);
-/* A KServe v2 HTTP response: JSON header of json_len bytes, then the binary
- * outputs in the header's order. Also 1 when an expected output is missing
- * or not sent as binary data. */
+/* A KServe v2 HTTP response: JSON header of json_len bytes (-1: no
+ * Inference-Header-Content-Length, the whole body; -2: one that was not a
+ * number), then the binary outputs in the header's order. Also 1 when an
+ * expected output is missing or not sent as binary data, and when a size
+ * the server declares does not fit the response. */
 int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp, size_t resp_len,
-                            size_t json_len, char *msg, size_t msglen);
+                            long json_len, char *msg, size_t msglen);
 
 /* How many outputs body `body` expects (0: its responses need not be read). */
 size_t pa_validator_expects(const pa_validator *v, size_t body);
@@ -53,8 +55,9 @@ typedef struct pa_body_buf {
     int overflow; /* out of memory: the body is incomplete */
 } pa_body_buf;
 void pa_body_buf_append(pa_body_buf *b, const char *data, size_t n);
-/* The value of an "Inference-Header-Content-Length:" header line, or -1
- * when the line is another header. */
+/* The value of an "Inference-Header-Content-Length:" header line, -1 when
+ * the line is another header, -2 when the value is not a decimal number of
+ * at most 18 digits. */
 long pa_inference_header_length(const char *line, size_t n);
 
 #endif

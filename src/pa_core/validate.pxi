@@ -11,7 +11,7 @@ cdef extern from "validate.h":
     int pa_validator_check_output(const pa_validator *v, size_t body, const char *name, size_t name_len,
                                   const char *data, size_t len, char *msg, size_t msglen)
     int pa_validator_check_http(const pa_validator *v, size_t body, const char *resp, size_t resp_len,
-                                size_t json_len, char *msg, size_t msglen)
+                                long json_len, char *msg, size_t msglen)
 
 
 cdef class Validator:
@@ -60,9 +60,9 @@ cdef class Validator:
         return None
 
     def check_http(self, size_t body, bytes response, long json_len=-1):
-        """None when an HTTP response body (JSON header of json_len bytes + binary outputs) matches."""
+        """None when an HTTP response body (JSON header of json_len bytes + binary outputs) matches.
+        json_len -1: no Inference-Header-Content-Length (all JSON); -2: one that is not a number."""
         cdef char msg[320]
-        cdef size_t n = len(response) if json_len < 0 else <size_t> json_len
-        if pa_validator_check_http(self.v, body, <const char *> response, len(response), n, msg, sizeof(msg)):
+        if pa_validator_check_http(self.v, body, <const char *> response, len(response), json_len, msg, sizeof(msg)):
             return msg.decode(errors="replace")
         return None
