@@ -609,6 +609,7 @@ cdef class Engine:
 include "validate.pxi"  # before the transports: they take a Validator
 include "sequence.pxi"  # ... and a Sequencer
 include "grpc_validate.pxi"  # protobuf responses checked by a Validator
+include "http1_parse.pxi"  # tests: the native HTTP client's response parser, fed directly
 include "http_engine.pxi"
 include "capi_engine.pxi"
 include "grpc_engine.pxi"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "http1_parse.h"
 #include "http_config.h"
 
 #define PA_ERROR_BODY_LEN 256
@@ -30,6 +31,7 @@ typedef struct slot {
     size_t err_len;
     char err_body[PA_ERROR_BODY_LEN];
     char curl_err[CURL_ERROR_SIZE];
+    const char *malformed; /* a header we refused, ending the transfer: why */
     int keep_body;      /* validation on: the body is collected in `resp` */
     pa_body_buf resp;
     long json_len;      /* Inference-Header-Content-Length, -1 when absent */
@@ -80,6 +82,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         if (sp && sp + 4 <= buf + n && sp[1] >= '1' && sp[1] <= '5' && sp[2] >= '0' && sp[2] <= '9' &&
             sp[3] >= '0' && sp[3] <= '9') /* three digits, read here: strtol would run on */
             s->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+    }
+    /* libcurl would wait for a Content-Length it cannot hold: refuse it here */
+    if (pa_http1_content_length(buf, n) == -2) {
+        s->malformed = "Content-Length is not a number below 10^18";
+        return 0; /* aborts the transfer */
     }
     long json_len = pa_inference_header_length(buf, n);
     if (json_len != -1) /* -2, not a number, is reported by the validation */
@@ -212,6 +219,7 @@ reset:
     s->resp.len = 0;
     s->json_len = -1;
     s->curl_err[0] = '\0';
+    s->malformed = NULL;
     memset(&s->t, 0, sizeof(s->t));
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
@@ -230,7 +238,11 @@ static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     s->base.active = 0;
     release_sequence(e, s);
     if (result != CURLE_OK) {
-        pa_engine_record_error(&e->base, PA_ERR_TRANSPORT, s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
+        char why[PA_ERROR_MESSAGE_LEN];
+        if (s->malformed)
+            snprintf(why, sizeof(why), "malformed HTTP response (%s) from %s", s->malformed, e->url);
+        pa_engine_record_error(&e->base, PA_ERR_TRANSPORT,
+                               s->malformed ? why : s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
         pa_engine_slot_backoff(&e->base, &s->base, s->t.end_ns);
         return;
     }

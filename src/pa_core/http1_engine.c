@@ -20,11 +20,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http1_parse.h"
 #include "http_config.h"
 
 #define RECV_BUF 65536
-#define HEAD_MAX 65536
-#define ERROR_BODY_LEN 256
 #define MAX_EVENTS 256
 #define MAX_ADDRS 8
 
@@ -34,8 +33,6 @@ typedef struct request {
     size_t body_len;
     pa_seq_fields seq; /* sequences: where the body's patchable fields are (offsets in bytes) */
 } request;
-
-enum parse_state { HEAD, BODY_LENGTH, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILER, BODY_UNTIL_CLOSE, DONE };
 
 typedef struct slot {
     pa_slot base;        /* first: index, active, backoff */
@@ -47,20 +44,7 @@ typedef struct slot {
     size_t sent;
     pa_request_times t;
 
-    enum parse_state state;
-    char *head;          /* header bytes until the blank line */
-    size_t head_len, head_cap;
-    char line[64];       /* chunk-size / trailer line being read */
-    size_t line_len;
-    long status;
-    uint64_t remaining;  /* body or chunk bytes still expected */
-    uint64_t bytes_in;
-    int close_after;     /* "Connection: close" or HTTP/1.0 */
-    size_t err_len;
-    char err_body[ERROR_BODY_LEN];
-    int keep_body;       /* validation on: the body is collected in `resp` */
-    pa_body_buf resp;
-    long json_len;       /* Inference-Header-Content-Length, -1 when absent */
+    pa_http1_parser rp;  /* the response; with validation on, its body is kept */
     size_t body_index;   /* which of the engine's requests this one is */
     long seq;            /* sequences: the sequence of the request in flight, -1 none */
     request own;         /* sequences: this slot's patched copy of its request */
@@ -227,19 +211,6 @@ static void send_some(http1_engine *e, slot *s) {
         s->t.send_end_ns = pa_now_ns();
 }
 
-static void begin_response(slot *s) {
-    s->state = HEAD;
-    s->head_len = 0;
-    s->line_len = 0;
-    s->status = 0;
-    s->remaining = 0;
-    s->bytes_in = 0;
-    s->close_after = 0;
-    s->err_len = 0;
-    s->resp.len = 0;
-    s->json_len = -1;
-}
-
 static void start_request(pa_engine *base, pa_slot *ps) {
     http1_engine *e = (http1_engine *)base;
     slot *s = (slot *)ps;
@@ -260,7 +231,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->sent = 0;
     s->retried = 0;
     memset(&s->t, 0, sizeof(s->t));
-    begin_response(s);
+    pa_http1_begin(&s->rp);
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     ps->active = 1;
@@ -275,183 +246,16 @@ static void start_request(pa_engine *base, pa_slot *ps) {
         send_some(e, s);
 }
 
-/* Parses the status line and the headers we act on. 0, or -1 if malformed. */
-static int parse_head(slot *s) {
-    char *p = s->head, *end = s->head + s->head_len;
-    if (s->head_len < 12 || memcmp(p, "HTTP/1.", 7) != 0)
-        return -1;
-    int http10 = p[7] == '0';
-    s->status = strtol(p + 9, NULL, 10);
-    int chunked = 0, have_length = 0, keep_alive = 0;
-    uint64_t length = 0;
-    for (char *line = memchr(p, '\n', (size_t)(end - p)); line && line + 1 < end;) {
-        line++;
-        char *eol = memchr(line, '\n', (size_t)(end - line));
-        if (!eol)
-            break;
-        size_t n = (size_t)(eol - line);
-        if (n >= 15 && strncasecmp(line, "content-length:", 15) == 0) {
-            length = strtoull(line + 15, NULL, 10);
-            have_length = 1;
-        } else if (n >= 18 && strncasecmp(line, "transfer-encoding:", 18) == 0) {
-            chunked = memmem(line, n, "chunked", 7) != NULL;
-        } else if (s->keep_body && pa_inference_header_length(line, n) >= 0) {
-            s->json_len = pa_inference_header_length(line, n);
-        } else if (n >= 11 && strncasecmp(line, "connection:", 11) == 0) {
-            char value[64];
-            size_t vn = n - 11 < sizeof(value) - 1 ? n - 11 : sizeof(value) - 1;
-            for (size_t i = 0; i < vn; i++)
-                value[i] = (char)((line[11 + i] >= 'A' && line[11 + i] <= 'Z') ? line[11 + i] + 32 : line[11 + i]);
-            value[vn] = '\0';
-            if (strstr(value, "close"))
-                s->close_after = 1;
-            if (strstr(value, "keep-alive"))
-                keep_alive = 1;
-        }
-        line = eol;
-    }
-    if (http10 && !keep_alive)
-        s->close_after = 1;
-    if (s->status == 204 || s->status == 304 || (s->status >= 100 && s->status < 200))
-        s->state = DONE;
-    else if (chunked)
-        s->state = CHUNK_SIZE;
-    else if (have_length)
-        s->state = length ? BODY_LENGTH : DONE;
-    else {
-        s->state = BODY_UNTIL_CLOSE;
-        s->close_after = 1;
-    }
-    s->remaining = length;
-    return 0;
-}
-
-static void keep_error_body(slot *s, const char *data, size_t n) {
-    if ((s->status >= 200 && s->status < 300) || s->err_len >= ERROR_BODY_LEN - 1)
-        return;
-    size_t c = ERROR_BODY_LEN - 1 - s->err_len;
-    if (n < c)
-        c = n;
-    memcpy(s->err_body + s->err_len, data, c);
-    s->err_len += c;
-    s->err_body[s->err_len] = '\0';
-}
-
-/* Feeds received bytes to the response parser: 1 when the response is
- * complete, 0 when more is needed, -1 on a malformed response. */
-static int consume(slot *s, const char *data, size_t n) {
-    while (n > 0 || s->state == DONE) {
-        switch (s->state) {
-        case HEAD: {
-            /* Copy only header bytes: find the blank line across the previous
-             * tail and the new data, so body bytes never go through `head`. */
-            size_t take = n, hk = s->head_len < 3 ? s->head_len : 3, dk = n < 3 ? n : 3;
-            char edge[6];
-            memcpy(edge, s->head + s->head_len - hk, hk);
-            memcpy(edge + hk, data, dk);
-            char *blank = memmem(edge, hk + dk, "\r\n\r\n", 4);
-            int found = blank != NULL;
-            if (found) {
-                take = (size_t)(blank - edge) + 4 - hk;
-            } else if ((blank = memmem(data, n, "\r\n\r\n", 4)) != NULL) {
-                take = (size_t)(blank - data) + 4;
-                found = 1;
-            }
-            if (s->head_len + take > s->head_cap) {
-                size_t cap = s->head_cap ? s->head_cap : 1024;
-                while (cap < s->head_len + take)
-                    cap *= 2;
-                if (cap > HEAD_MAX)
-                    return -1;
-                char *grown = realloc(s->head, cap);
-                if (!grown)
-                    return -1;
-                s->head = grown;
-                s->head_cap = cap;
-            }
-            memcpy(s->head + s->head_len, data, take);
-            s->head_len += take;
-            data += take;
-            n -= take;
-            if (!found)
-                return 0;
-            if (parse_head(s) != 0)
-                return -1;
-            if (s->status >= 100 && s->status < 200) /* interim answer: the real one follows */
-                begin_response(s);
-            break;
-        }
-        case BODY_LENGTH:
-        case CHUNK_DATA: {
-            size_t c = n < s->remaining ? n : (size_t)s->remaining;
-            keep_error_body(s, data, c);
-            if (s->keep_body)
-                pa_body_buf_append(&s->resp, data, c);
-            s->bytes_in += c;
-            s->remaining -= c;
-            data += c;
-            n -= c;
-            if (s->remaining == 0)
-                s->state = s->state == BODY_LENGTH ? DONE : CHUNK_DATA_END;
-            break;
-        }
-        case BODY_UNTIL_CLOSE:
-            keep_error_body(s, data, n);
-            if (s->keep_body)
-                pa_body_buf_append(&s->resp, data, n);
-            s->bytes_in += n;
-            return 0;
-        case CHUNK_SIZE:
-        case CHUNK_DATA_END:
-        case TRAILER: {
-            const char *nl = memchr(data, '\n', n);
-            size_t take = nl ? (size_t)(nl - data) + 1 : n;
-            if (s->line_len + take >= sizeof(s->line)) {
-                if (s->state != TRAILER)
-                    return -1;
-                s->line_len = 0; /* long trailer lines are skipped, not parsed */
-            } else {
-                memcpy(s->line + s->line_len, data, take);
-                s->line_len += take;
-            }
-            data += take;
-            n -= take;
-            if (!nl)
-                return 0;
-            s->line[s->line_len] = '\0';
-            int empty = s->line_len <= 2;
-            s->line_len = 0;
-            if (s->state == CHUNK_DATA_END) {
-                s->state = CHUNK_SIZE;
-            } else if (s->state == TRAILER) {
-                if (empty)
-                    s->state = DONE;
-            } else {
-                char *endp;
-                s->remaining = strtoull(s->line, &endp, 16);
-                if (endp == s->line)
-                    return -1;
-                s->state = s->remaining ? CHUNK_DATA : TRAILER;
-            }
-            break;
-        }
-        case DONE:
-            return n == 0 ? 1 : -1; /* bytes after the response: not HTTP/1.1 we sent for */
-        }
-    }
-    return s->state == DONE ? 1 : 0;
-}
-
 static void complete(http1_engine *e, slot *s) {
     s->t.end_ns = pa_now_ns();
     s->base.active = 0;
     release_sequence(e, s);
     char msg[PA_ERROR_MESSAGE_LEN];
-    if (e->validator && s->status >= 200 && s->status < 300 &&
-        pa_validator_check_http(e->validator, s->body_index, s->resp.data, s->resp.len,
-                                s->json_len >= 0 ? (size_t)s->json_len : s->resp.len, msg, sizeof(msg))) {
+    if (e->validator && s->rp.status >= 200 && s->rp.status < 300 &&
+        pa_validator_check_http(e->validator, s->body_index, s->rp.resp.data, s->rp.resp.len, s->rp.json_len, msg,
+                                sizeof(msg))) {
         pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
-        if (s->close_after)
+        if (s->rp.close_after)
             close_conn(e, s);
         else
             s->reused = 1;
@@ -459,9 +263,9 @@ static void complete(http1_engine *e, slot *s) {
         return;
     }
     e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
-    pa_engine_record_http(&e->base, &s->t, s->status, s->req->body_len, s->bytes_in,
-                          s->err_len ? s->err_body : NULL);
-    if (s->close_after)
+    pa_engine_record_http(&e->base, &s->t, s->rp.status, s->req->body_len, s->rp.bytes_in,
+                          s->rp.err_len ? s->rp.err_body : NULL);
+    if (s->rp.close_after)
         close_conn(e, s);
     else
         s->reused = 1;
@@ -482,9 +286,11 @@ static void receive(http1_engine *e, slot *s, uint32_t events) {
             }
             if (!s->t.recv_start_ns)
                 s->t.recv_start_ns = pa_now_ns();
-            int rc = consume(s, e->rbuf, (size_t)n);
+            int rc = pa_http1_feed_all(&s->rp, e->rbuf, (size_t)n);
             if (rc < 0) {
-                fail(e, s, "malformed HTTP response from", 0);
+                char what[160];
+                snprintf(what, sizeof(what), "malformed HTTP response (%s) from", s->rp.why);
+                fail(e, s, what, 0);
                 return;
             }
             if (rc == 1) {
@@ -505,8 +311,7 @@ static void receive(http1_engine *e, slot *s, uint32_t events) {
             close_conn(e, s); /* the server closed an idle kept-alive connection */
             return;
         }
-        if (n == 0 && s->state == BODY_UNTIL_CLOSE) {
-            s->state = DONE;
+        if (n == 0 && pa_http1_end_of_stream(&s->rp) == PA_HTTP1_DONE) {
             complete(e, s);
             return;
         }
@@ -555,7 +360,7 @@ static pa_slot *new_slot(pa_engine *base) {
         return NULL;
     s->fd = -1;
     s->seq = -1;
-    s->keep_body = ((http1_engine *)base)->validator != NULL;
+    s->rp.keep_body = ((http1_engine *)base)->validator != NULL;
     return &s->base;
 }
 
@@ -636,8 +441,7 @@ static void destroy(pa_engine *base) {
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
         close_conn(e, s);
-        free(s->head);
-        free(s->resp.data);
+        pa_http1_release(&s->rp);
         free(s->own.bytes);
         free(s);
     }
