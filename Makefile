@@ -16,7 +16,7 @@ DEMO_OUT    := demo-out
 export PA_SERVER_VENV := $(abspath $(SRV_VENV))
 export PA_TORCHSERVE_VENV := $(abspath $(TS_VENV))
 
-.PHONY: setup apt venv server-venv torchserve-venv demo test unit integration lint bench clean
+.PHONY: setup apt venv server-venv torchserve-venv demo test unit integration lint bench sanitize sanitize-build clean
 
 setup: apt venv server-venv
 
@@ -86,6 +86,23 @@ lint: setup
 
 bench: setup
 	$(VPY) bench/compare_http.py
+
+# The parsers of server answers under AddressSanitizer + UndefinedBehaviorSanitizer,
+# on SANITIZE_N generated inputs each (seeded: SANITIZE_SEED gives the same inputs).
+SANITIZE_N    ?= 1000000
+SANITIZE_SEED ?= 1
+SANITIZE_BIN  ?= build/sanitize/fuzz_parsers
+SANITIZE_SRC  := $(addprefix src/pa_core/,http1_parse.c validate.c pb_reader.c grpc_validate.c grpc_sequence.c)
+$(SANITIZE_BIN): tests/sanitize/fuzz_parsers.c $(SANITIZE_SRC) $(wildcard src/pa_core/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -fno-omit-frame-pointer \
+	  -fsanitize=address,undefined -fno-sanitize-recover=all -Isrc/pa_core $$(pkg-config --cflags grpc) \
+	  $< $(SANITIZE_SRC) -o $@ $$(pkg-config --libs grpc)
+
+sanitize-build: $(SANITIZE_BIN)
+
+sanitize: apt $(SANITIZE_BIN)
+	$(SANITIZE_BIN) $(SANITIZE_N) $(SANITIZE_SEED)
 
 clean:
 	rm -rf build dist $(VENV) $(SRV_VENV) $(TS_VENV) $(DEMO_OUT)
