@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "clock.h"
+#include "open_loop.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -71,7 +72,7 @@ void pa_engine_set_budget(pa_engine *e, uint64_t n) {
 /* Takes one request from the group's budget and counts it in flight; 0 when
  * the budget is spent. Counting first means a reader that set the budget to
  * 0 and then sees nothing in flight has really seen the last request. */
-static int take_budget(pa_engine *e) {
+int pa_engine_take_budget(pa_engine *e) {
     pa_engine *lead = e->lead;
     __atomic_fetch_add(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
     uint64_t b = __atomic_load_n(&lead->budget, __ATOMIC_ACQUIRE);
@@ -323,7 +324,7 @@ void pa_engine_destroy(pa_engine *e) {
 
 /* Grows the slot table to n (allocation happens only when load grows;
  * the arrays double, so a growing open loop copies little). */
-static unsigned grow_slots(pa_engine *e, unsigned n) {
+unsigned pa_engine_grow_slots(pa_engine *e, unsigned n) {
     if (n > PA_MAX_SLOTS)
         n = PA_MAX_SLOTS;
     if (n <= e->n_slots)
@@ -356,7 +357,7 @@ static unsigned grow_slots(pa_engine *e, unsigned n) {
 }
 
 static void fill_slots(pa_engine *e, uint64_t now) {
-    unsigned target = grow_slots(e, pa_engine_target(e));
+    unsigned target = pa_engine_grow_slots(e, pa_engine_target(e));
     if (target > pa_engine_target(e))
         target = pa_engine_target(e);
     e->filled_for = target;
@@ -367,29 +368,9 @@ static void fill_slots(pa_engine *e, uint64_t now) {
             continue;
         if (s->not_before_ns > now)
             e->backing_off++;
-        else if (take_budget(e))
+        else if (pa_engine_take_budget(e))
             e->ops->start_request(e, s);
     }
-}
-
-static void push_free(pa_engine *e, pa_slot *s) {
-    if (!s->free_listed) {
-        s->free_listed = 1;
-        e->free_slots[e->n_free++] = s;
-    }
-}
-
-/* Open loop: this engine's first send time is the offset-th of the
- * schedule, its next ones every stride-th after it. */
-static void start_schedule(pa_engine *e, uint64_t start_ns) {
-    pa_schedule_start(&e->schedule, start_ns);
-    for (unsigned i = 0; i < e->offset; i++)
-        pa_schedule_advance(&e->schedule);
-}
-
-static void advance_schedule(pa_engine *e) {
-    for (unsigned i = 0; i < e->stride; i++)
-        pa_schedule_advance(&e->schedule);
 }
 
 /* Takes the load the controller handed over, if it changed. */
@@ -424,55 +405,8 @@ static void take_load(pa_engine *e, uint64_t now) {
     }
     for (unsigned i = 0; i < e->n_slots; i++)
         if (!e->slots[i]->active)
-            push_free(e, e->slots[i]);
-    start_schedule(e, start_ns); /* the group's engines share one start */
-}
-
-/* A slot for the due request: an idle one, a new one, or none (capped).
- * Backoff after errors is a closed-loop rule: here the schedule decides. */
-static pa_slot *slot_for_due(pa_engine *e) {
-    if (e->n_free) {
-        pa_slot *s = e->free_slots[--e->n_free];
-        s->free_listed = 0;
-        return s;
-    }
-    if (e->max_inflight && e->own_in_flight >= e->max_inflight)
-        return NULL;
-    unsigned before = e->n_slots;
-    if (grow_slots(e, before + 1) == before)
-        return NULL;
-    return e->slots[before];
-}
-
-/* Open loop: sends every request that is due. Spins the last microseconds
- * before a due time so the send is not left to the timer's slack. */
-static void dispatch_due(pa_engine *e, uint64_t now) {
-    pa_schedule *sc = &e->schedule;
-    if (sc->due_ns > now && sc->due_ns - now <= e->spin_ns)
-        while ((now = pa_now_ns()) < sc->due_ns) {
-        }
-    while (sc->due_ns <= now) {
-        pa_slot *s = slot_for_due(e);
-        if (!s) {
-            if (!e->waiting_for_slot) {
-                e->waiting_for_slot = 1;
-                pa_recorder *r = &e->lead->recorder;
-                int64_t token = pa_recorder_enter(r);
-                pa_stats_record_postponed(pa_recorder_buffer(r, token));
-                pa_recorder_exit(r, token);
-            }
-            return;
-        }
-        e->waiting_for_slot = 0;
-        if (!take_budget(e)) {
-            push_free(e, s);
-            return;
-        }
-        s->scheduled_ns = sc->due_ns;
-        advance_schedule(e);
-        e->ops->start_request(e, s);
-        now = pa_now_ns();
-    }
+            pa_open_loop_push_free(e, e->slots[i]);
+    pa_open_loop_start(e, start_ns); /* the group's engines share one start */
 }
 
 /* The drain of a stop: sequences close. No sequence starts from now on; each
@@ -512,7 +446,7 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
         /* No burst for the time the budget was spent; the group restarts together. */
         uint64_t restart = __atomic_load_n(&e->lead->restart_ns, __ATOMIC_ACQUIRE);
         if (e->schedule.kind != PA_LOAD_CLOSED)
-            start_schedule(e, restart ? restart : now);
+            pa_open_loop_start(e, restart ? restart : now);
     }
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
@@ -523,35 +457,12 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
             close_sequences(e, now);
         return e->own_in_flight != 0 || (e->sequencer && pa_seq_open(e->sequencer));
     }
-    if (e->schedule.kind != PA_LOAD_CLOSED)
-        dispatch_due(e, now);
-    else if (e->backing_off || e->filled_for != pa_engine_target(e))
+    if (e->schedule.kind != PA_LOAD_CLOSED) {
+        pa_open_loop_dispatch(e, now);
+        pa_open_loop_release_idle(e, now);
+    } else if (e->backing_off || e->filled_for != pa_engine_target(e))
         fill_slots(e, now);
     return 1;
-}
-
-uint64_t pa_engine_next_due_ns(const pa_engine *e) {
-    if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot ||
-        __atomic_load_n(&e->lead->budget, __ATOMIC_ACQUIRE) == 0)
-        return 0;
-    return e->schedule.due_ns;
-}
-
-uint64_t pa_engine_sleep_before_ns(const pa_engine *e, uint64_t due_ns, uint64_t now_ns) {
-    return due_ns > now_ns + e->spin_ns ? due_ns - now_ns - e->spin_ns : 0;
-}
-
-void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns) {
-    uint64_t late = woke_ns > wanted_ns ? woke_ns - wanted_ns : 0;
-    e->overshoot_ns = e->overshoot_ns - e->overshoot_ns / 8 + late / 8;
-    /* Spinning costs a core: never more than a tenth of the time between sends. */
-    uint64_t cap = pa_schedule_mean_gap_ns(&e->schedule) * e->stride / 10;
-    if (cap > PA_SPIN_MAX_NS)
-        cap = PA_SPIN_MAX_NS;
-    uint64_t spin = 2 * e->overshoot_ns + 5000;
-    if (spin > cap)
-        spin = cap;
-    e->spin_ns = spin < PA_SPIN_MIN_NS ? PA_SPIN_MIN_NS : spin;
 }
 
 /* Periodic concurrency: counts a response of slot s; raises the target when
@@ -582,12 +493,12 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
     if (pa_engine_stopping(e))
         return;
     if (e->schedule.kind != PA_LOAD_CLOSED) {
-        push_free(e, s);
+        pa_open_loop_push_free(e, s);
         if (e->waiting_for_slot)
-            dispatch_due(e, pa_now_ns());
+            pa_open_loop_dispatch(e, pa_now_ns());
     } else if (e->periodic.end && !ramp_response(e, s)) {
         return;
-    } else if (s->index < pa_engine_target(e) && take_budget(e)) {
+    } else if (s->index < pa_engine_target(e) && pa_engine_take_budget(e)) {
         e->ops->start_request(e, s);
     }
 }
@@ -596,7 +507,7 @@ void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now) {
     s->not_before_ns = now + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
     s->scheduled_ns = 0;
     if (e->schedule.kind != PA_LOAD_CLOSED)
-        push_free(e, s);
+        pa_open_loop_push_free(e, s);
     else
         e->backing_off++;
 }
