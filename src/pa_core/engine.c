@@ -33,9 +33,8 @@ int pa_engine_add_member(pa_engine *lead, pa_engine *member) {
     return 0;
 }
 
-/* The engines of e's group: the lead is number 0. */
-static unsigned group_size(const pa_engine *e) { return 1 + e->lead->n_members; }
-static pa_engine *group_member(pa_engine *e, unsigned k) { return k ? e->lead->members[k - 1] : e->lead; }
+static unsigned group_size(const pa_engine *e) { return pa_engine_group_size(e); }
+static pa_engine *group_member(pa_engine *e, unsigned k) { return pa_engine_group_member(e, k); }
 /* Member k's part of n when n is spread as evenly as possible over g. */
 static unsigned share(unsigned n, unsigned k, unsigned g) { return n / g + (k < n % g); }
 
@@ -214,54 +213,6 @@ void pa_engine_keep_records(pa_engine *e) {
         group_member(e, k)->keep_records = 1;
 }
 
-const pa_record_log *pa_engine_records(const pa_engine *e) {
-    return e->keep_records && !e->thread_started ? &e->records : NULL;
-}
-
-int pa_engine_record_count(const pa_engine *e, size_t *total) {
-    *total = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        const pa_record_log *log = pa_engine_records(group_member((pa_engine *)e, k));
-        if (!log)
-            return -1;
-        if (log->out_of_memory)
-            return -2;
-        *total += log->total;
-    }
-    return 0;
-}
-
-void pa_engine_copy_records(const pa_engine *e, pa_record *out) {
-    for (unsigned k = 0; k < group_size(e); k++) {
-        const pa_record_log *log = &group_member((pa_engine *)e, k)->records;
-        pa_record_log_copy(log, out);
-        out += log->total;
-    }
-}
-
-int pa_engine_response_count(const pa_engine *e, size_t *total) {
-    *total = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member((pa_engine *)e, k);
-        if (!pa_engine_records(m))
-            return -1;
-        if (m->responses.out_of_memory)
-            return -2;
-        *total += m->responses.total;
-    }
-    return 0;
-}
-
-void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out) {
-    uint64_t offset = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member((pa_engine *)e, k);
-        pa_response_log_copy(&m->responses, out, offset);
-        out += m->responses.total;
-        offset += m->records.total;
-    }
-}
-
 void pa_engine_keep_responses(pa_engine *e, const uint64_t *times_ns, size_t n) {
     if (!e->keep_records)
         return;
@@ -277,27 +228,6 @@ static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status
     pa_record_log_append(&e->records, &r);
     if (e->sequencer)
         pa_id_log_append(&e->sequence_ids, e->sequence_id);
-}
-
-int pa_engine_sequence_id_count(const pa_engine *e, size_t *total) {
-    *total = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member((pa_engine *)e, k);
-        if (!pa_engine_records(m) || !m->sequencer)
-            return -1;
-        if (m->sequence_ids.out_of_memory || m->records.out_of_memory)
-            return -2;
-        *total += m->sequence_ids.total;
-    }
-    return 0;
-}
-
-void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out) {
-    for (unsigned k = 0; k < group_size(e); k++) {
-        const pa_id_log *log = &group_member((pa_engine *)e, k)->sequence_ids;
-        pa_id_log_copy(log, out);
-        out += log->total;
-    }
 }
 
 void pa_engine_destroy(pa_engine *e) {

@@ -183,6 +183,12 @@ size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max);
 void pa_engine_stop(pa_engine *e, long drain_ms);
 void pa_engine_destroy(pa_engine *e);
 
+/* The engines of e's group: the lead is number 0. */
+static inline unsigned pa_engine_group_size(const pa_engine *e) { return 1 + e->lead->n_members; }
+static inline pa_engine *pa_engine_group_member(pa_engine *e, unsigned k) {
+    return k ? e->lead->members[k - 1] : e->lead;
+}
+
 /* For the engine thread. */
 static inline unsigned pa_engine_target(const pa_engine *e) {
     unsigned t = __atomic_load_n(&e->target, __ATOMIC_ACQUIRE);
