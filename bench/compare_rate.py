@@ -19,6 +19,7 @@ import datetime
 import http.client
 import json
 import shlex
+import statistics
 import sys
 import tempfile
 import threading
@@ -399,11 +400,11 @@ def run_rounds(
 
 def met_within(runs: Sequence[RateRun], levels: Sequence[float], side: str, tolerance: float = 0.01) -> float | None:
     """The highest target rate whose median server-counted rate came within
-    `tolerance` of it (None when none did)."""
+    `tolerance` of it, either way (None when none did)."""
     met = None
     for rate in levels:
-        rates = sorted(r.server_rate for r in runs if r.side == side and r.rate == rate and r.server_rate is not None)
-        if rates and rates[len(rates) // 2] >= rate * (1 - tolerance):
+        rates = [r.server_rate for r in runs if r.side == side and r.rate == rate and r.server_rate is not None]
+        if rates and abs(statistics.median(rates) / rate - 1) <= tolerance:
             met = rate if met is None else max(met, rate)
     return met
 
