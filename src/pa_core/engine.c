@@ -33,8 +33,6 @@ int pa_engine_add_member(pa_engine *lead, pa_engine *member) {
     return 0;
 }
 
-static unsigned group_size(const pa_engine *e) { return pa_engine_group_size(e); }
-static pa_engine *group_member(pa_engine *e, unsigned k) { return pa_engine_group_member(e, k); }
 /* Member k's part of n when n is spread as evenly as possible over g. */
 static unsigned share(unsigned n, unsigned k, unsigned g) { return n / g + (k < n % g); }
 
@@ -53,8 +51,8 @@ static int start_one(pa_engine *e, char *err, size_t errlen) {
 }
 
 int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
-    for (unsigned k = 0; k < group_size(e); k++)
-        if (start_one(group_member(e, k), err, errlen) != 0)
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++)
+        if (start_one(pa_engine_group_member(e, k), err, errlen) != 0)
             return -1; /* the ones started stop with the group */
     return 0;
 }
@@ -64,8 +62,8 @@ void pa_engine_set_budget(pa_engine *e, uint64_t n) {
     __atomic_store_n(&lead->budget, n, __ATOMIC_RELEASE);
     __atomic_store_n(&lead->restart_ns, pa_now_ns(), __ATOMIC_RELEASE);
     __atomic_fetch_add(&lead->budget_gen, 1, __ATOMIC_RELEASE); /* idle slots may start again */
-    for (unsigned k = 0; k < group_size(e); k++)
-        group_member(e, k)->ops->wake(group_member(e, k));
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++)
+        pa_engine_group_member(e, k)->ops->wake(pa_engine_group_member(e, k));
 }
 
 /* Takes one request from the group's budget and counts it in flight; 0 when
@@ -120,9 +118,9 @@ static void set_concurrency_one(pa_engine *e, unsigned n, const pa_periodic *per
 }
 
 void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
-    unsigned g = group_size(e);
+    unsigned g = pa_engine_group_size(e);
     for (unsigned k = 0; k < g; k++)
-        set_concurrency_one(group_member(e, k), share(n, k, g), NULL);
+        set_concurrency_one(pa_engine_group_member(e, k), share(n, k, g), NULL);
 }
 
 int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period) {
@@ -131,8 +129,8 @@ int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned 
     pa_periodic p = {end, step, period};
     pa_engine *lead = e->lead;
     /* The ramp counts every slot's responses in one place: the lead's thread. */
-    for (unsigned k = 1; k < group_size(e); k++)
-        set_concurrency_one(group_member(e, k), 0, NULL);
+    for (unsigned k = 1; k < pa_engine_group_size(e); k++)
+        set_concurrency_one(pa_engine_group_member(e, k), 0, NULL);
     __atomic_store_n(&lead->ramp_done, 0, __ATOMIC_RELEASE);
     set_concurrency_one(lead, start, &p);
     return 0;
@@ -146,12 +144,12 @@ int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inf
     /* Engine k sends the schedule's times k, k + g, k + 2g, ...: together
      * exactly the one schedule. With a cap below the group size, only as many
      * engines as the cap send, so that each has a cap of at least one. */
-    unsigned g = group_size(e);
+    unsigned g = pa_engine_group_size(e);
     if (max_inflight && max_inflight < g)
         g = max_inflight;
     uint64_t start = pa_now_ns();
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member(e, k);
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++) {
+        pa_engine *m = pa_engine_group_member(e, k);
         if (k >= g) {
             set_concurrency_one(m, 0, NULL);
             continue;
@@ -188,9 +186,9 @@ size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max) {
 
 /* Every engine of the group drains at once, then each thread is joined. */
 void pa_engine_stop(pa_engine *e, long drain_ms) {
-    unsigned g = group_size(e);
+    unsigned g = pa_engine_group_size(e);
     for (unsigned k = 0; k < g; k++) {
-        pa_engine *m = group_member(e, k);
+        pa_engine *m = pa_engine_group_member(e, k);
         if (!m->thread_started)
             continue;
         __atomic_store_n(&m->drain_ms, drain_ms < 0 ? 0 : drain_ms, __ATOMIC_RELAXED);
@@ -198,7 +196,7 @@ void pa_engine_stop(pa_engine *e, long drain_ms) {
         m->ops->wake(m);
     }
     for (unsigned k = 0; k < g; k++) {
-        pa_engine *m = group_member(e, k);
+        pa_engine *m = pa_engine_group_member(e, k);
         if (!m->thread_started)
             continue;
         pthread_join(m->thread, NULL);
@@ -209,8 +207,8 @@ void pa_engine_stop(pa_engine *e, long drain_ms) {
 }
 
 void pa_engine_keep_records(pa_engine *e) {
-    for (unsigned k = 0; k < group_size(e); k++)
-        group_member(e, k)->keep_records = 1;
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++)
+        pa_engine_group_member(e, k)->keep_records = 1;
 }
 
 void pa_engine_keep_responses(pa_engine *e, const uint64_t *times_ns, size_t n) {
