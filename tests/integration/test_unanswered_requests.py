@@ -125,6 +125,14 @@ def test_count_windows_end_at_the_first_timeout(silent_server: ThreadingHTTPServ
     assert_one_error_line(run.stderr, "requests failed", "timed out")
 
 
+def test_count_windows_without_a_timeout_end_when_nothing_comes_back(silent_server: ThreadingHTTPServer) -> None:
+    # No request ever fails here: what ends the run is 30 s without an answer.
+    url = f"127.0.0.1:{silent_server.server_port}"
+    run = cli("-m", "m", "-u", url, "--measurement-mode", "count_windows", timeout=BOUND_S)
+    assert run.code == 99, run.stderr
+    assert_one_error_line(run.stderr, "no request completed or failed in 30 s", "--request-timeout")
+
+
 PA = [sys.executable, "-m", "perfanalyzer"]
 
 
