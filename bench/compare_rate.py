@@ -19,6 +19,7 @@ import datetime
 import http.client
 import json
 import shlex
+import statistics
 import sys
 import tempfile
 import threading
@@ -39,6 +40,7 @@ from compare_http import (  # noqa: E402
     session_header,
     triton_server,
 )
+from null_server import null_server  # noqa: E402
 from pa_output import parse_csv, parse_rate_console  # noqa: E402
 from results import fmt, median_cell, ratio  # noqa: E402
 
@@ -81,6 +83,11 @@ class RateRun:
     # Server sockets left in CLOSE_WAIT by this run (see README).
     leaked_connections: int | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def achieved_ratio(self) -> float | None:
+        """Server-counted rate over the target rate."""
+        return self.server_rate / self.rate if self.server_rate is not None else None
 
 
 class CountReader:
@@ -210,7 +217,10 @@ class Server:
         self.url = ""
 
     def start(self) -> None:
-        self.url = self.stack.enter_context(triton_server(self.args, self.cpus))
+        if self.args.null_server:
+            self.url = self.stack.enter_context(null_server(self.cpus, self.args.null_server_seconds))
+        else:
+            self.url = self.stack.enter_context(triton_server(self.args, self.cpus))
 
     def restart(self) -> bool:
         if self.args.url:
@@ -388,11 +398,23 @@ def run_rounds(
     return runs, restarts
 
 
+def met_within(runs: Sequence[RateRun], levels: Sequence[float], side: str, tolerance: float = 0.01) -> float | None:
+    """The highest target rate whose median server-counted rate came within
+    `tolerance` of it, either way (None when none did)."""
+    met = None
+    for rate in levels:
+        rates = [r.server_rate for r in runs if r.side == side and r.rate == rate and r.server_rate is not None]
+        if rates and abs(statistics.median(rates) / rate - 1) <= tolerance:
+            met = rate if met is None else max(met, rate)
+    return met
+
+
 # (key, label, decimals, compared): rows of the report. Delayed shares are
 # not compared: the C++ tool counts any late send, ours those over 1 ms.
 METRICS: tuple[tuple[str, str, int, bool], ...] = (
     ("throughput", "throughput reported (infer/s)", 1, True),
     ("server_rate", "server-counted rate (req/s)", 1, True),
+    ("achieved_ratio", "achieved / target (server-counted)", 3, True),
     ("avg_latency_us", "avg latency (µs)", 0, True),
     ("cpu_us_per_req", "client CPU per request (µs)", 1, True),
     ("delayed_pct", "delayed (%)", 2, False),
@@ -420,6 +442,10 @@ def report(runs: Sequence[RateRun], levels: Sequence[float]) -> str:
                 theirs_cell = f"{theirs_cell} ({warned} of {len(ok)} warned)"
             cmp = ratio(ours, theirs) if compared else "—"
             lines.append(f"| {rate:,.0f} | {label} | {ours_cell} | {theirs_cell} | {cmp} |")
+    met = {side: met_within(runs, levels, side) for side in ("ours", "theirs")}
+    lines += ["", "Highest target rate met within 1 % (median server-counted rate): "
+              + "; ".join(f"{side} {f'{m:,.0f} req/s' if m is not None else 'none'}" for side, m in met.items())
+              + "."]
     counts = []
     for rate in levels:
         for side in ("ours", "theirs"):
@@ -461,6 +487,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=True,
         help="before each ours/theirs pair, a short discarded run of the C++ tool at that rate (default: on)",
     )
+    p.add_argument(
+        "--null-server",
+        action="store_true",
+        help="serve canned answers from bench/null_server.c (built on first use) instead of Triton: "
+        "the client's own limit is what gets measured; pinned like Triton with --taskset",
+    )
+    p.add_argument("--null-server-seconds", type=int, default=3600, metavar="S",
+                   help="the null server stops by itself after S seconds (default: 3600)")
     p.add_argument(
         "--restart-after-leaks",
         type=int,

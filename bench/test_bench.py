@@ -18,8 +18,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from compare_http import run_client  # noqa: E402
-from compare_rate import RateRun, failure_reason, server_rate  # noqa: E402
+from compare_rate import RateRun, failure_reason, met_within, server_rate  # noqa: E402
 from compare_rate import report as rate_report  # noqa: E402
+from null_server import read_port  # noqa: E402
 from pa_output import parse_console, parse_csv, parse_rate_console  # noqa: E402
 from results import Run, Sample, report, steady_cpu_per_request  # noqa: E402
 
@@ -257,12 +258,41 @@ class RateReportTest(unittest.TestCase):
         self.assertIn("ours 1,000: 1 of 2; theirs 1,000: 2 of 2", table)
         self.assertIn("ours 1,000 round 1 (exit 2)", table)
 
+    def test_highest_rate_met_within_one_percent(self) -> None:
+        def at(side: str, rate: float, served: float) -> RateRun:
+            run = self.run_(side, 0, served, 0.0)
+            run.rate, run.server_rate = rate, served
+            return run
+
+        runs = [at("ours", 1000.0, 999.0), at("ours", 5000.0, 4960.0), at("ours", 9000.0, 8000.0),
+                at("theirs", 1000.0, 985.0), at("theirs", 5000.0, 5000.0)]
+        self.assertEqual(met_within(runs, [1000.0, 5000.0, 9000.0], "ours"), 5000.0)
+        self.assertEqual(met_within(runs, [1000.0, 5000.0, 9000.0], "theirs"), 5000.0)
+        self.assertIsNone(met_within(runs[2:3], [9000.0], "ours"))
+        # the median of two rounds is their mean: 0.925 of 9,000 is not within 1 %
+        pair = [at("ours", 9000.0, 7650.0), at("ours", 9000.0, 9000.0)]
+        self.assertIsNone(met_within(pair, [9000.0], "ours"))
+        self.assertEqual(met_within([at("ours", 9000.0, 9050.0)], [9000.0], "ours"), 9000.0)
+        self.assertEqual(runs[2].achieved_ratio, 8000.0 / 9000.0)
+        table = rate_report(runs, [1000.0, 5000.0, 9000.0])
+        self.assertIn("Highest target rate met within 1 % (median server-counted rate): ours 5,000 req/s; "
+                      "theirs 5,000 req/s.", table)
+        self.assertIn("| 9,000 | achieved / target (server-counted) | 0.889 | n/a | n/a |", table)
+
     def test_failure_reasons(self) -> None:
         self.assertEqual(failure_reason((DATA / "pa240_rate3000_unstable.log").read_text(), 2), "did not stabilise")
         self.assertEqual(failure_reason((DATA / "ours_rate5000_unstable.log").read_text(), 2), "did not stabilise")
         emfile = "x\ncannot connect to h:1: Too many open files\n"
         self.assertEqual(failure_reason(emfile, 99), "out of file descriptors")
         self.assertEqual(failure_reason("", -9), "killed by signal 9")
+
+
+class NullServerTest(unittest.TestCase):
+    def test_port_line(self) -> None:
+        self.assertEqual(read_port("port 40221\n"), 40221)
+        for bad in ("", "listening on 1\n", "port x\n"):
+            with self.assertRaises(ValueError):
+                read_port(bad)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ from perfanalyzer.settings import Settings
 
 STABLE_WINDOWS = 3
 PERCENTILES = (50, 90, 95, 99)
+# A count-based wait (--request-count, count windows, warm-up, settling) with
+# requests in flight and none completing or failing for this long ends the run:
+# a time window against a server that stopped answering ends in about as long
+# (its statistics read times out at 30 s).
+STALL_NS = 30_000_000_000
 
 
 class Engine(Protocol):
@@ -186,11 +191,25 @@ class Profiler:
         delta = server - previous_server if server is not None and previous_server is not None else None
         return Measurement(t - previous_t, stats, delta, self.s.batch_size, (previous_skew, skew))
 
+    def _finished(self) -> int:
+        return self.engine.completed + self.engine.failed
+
     def _wait_until(self, done: Callable[[], bool], max_pause: float = 0.05) -> None:
+        """Polls until done(). Waits on counts have no deadline of their own,
+        so a server that holds every request forever ends the run here."""
         pause = 0.0005
+        finished, since = self._finished(), self.clock_ns()
         while not done():
             time.sleep(pause)
             pause = min(pause * 2, max_pause)
+            now, count = self.clock_ns(), self._finished()
+            if count != finished or not self.engine.in_flight:
+                finished, since = count, now
+            elif now - since >= STALL_NS:
+                raise RequestErrors(
+                    f"no request completed or failed in {STALL_NS // 1_000_000_000} s with "
+                    f"{self.engine.in_flight} in flight: the server stopped answering "
+                    "(--request-timeout fails a request that takes too long)")
 
     def _settle(self) -> None:
         """Lets every request in flight finish and starts no new one."""
@@ -198,15 +217,21 @@ class Profiler:
         self._wait_until(lambda: self.engine.in_flight == 0)
 
     def _send_exactly(self, n: int, value: float) -> None:
-        """Runs the level's load for exactly n requests (from an idle engine).
+        """Runs the level's load for n requests (from an idle engine), or
+        until one fails: a failure ends the run, as it ends a window, so the
+        rest of the budget is not spent on a server that stopped answering.
         The load is set while the budget is 0, so nothing starts under the
         previous level's load; the wait polls finely because its end is the
         window's end."""
         self.engine.set_budget(0)
         self._apply_load(value)
-        finished = self.engine.completed + self.engine.failed
+        finished = self._finished()
+        failed_at_start = self.engine.failed
         self.engine.set_budget(n)
-        self._wait_until(lambda: self.engine.completed + self.engine.failed >= finished + n, max_pause=0.001)
+        self._wait_until(lambda: self._finished() >= finished + n or self.engine.failed != failed_at_start,
+                         max_pause=0.001)
+        if self.engine.failed != failed_at_start:
+            self.engine.set_budget(0)
 
     def warm_up(self, value: float) -> None:
         """--warmup-request-count: sent at the first level, then discarded."""
@@ -233,10 +258,7 @@ class Profiler:
         failed_at_start = self.engine.failed
         if self.s.measurement_mode == "count_windows":
             target = self.engine.completed + self.s.measurement_request_count
-            pause = 0.001
-            while self.engine.completed < target and self.engine.failed == failed_at_start:
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
+            self._wait_until(lambda: self.engine.completed >= target or self.engine.failed != failed_at_start)
             return
         deadline = self._boundary_ns + self.s.measurement_interval_ms * 1_000_000
         while True:

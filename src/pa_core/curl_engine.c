@@ -135,6 +135,9 @@ static pa_slot *new_slot(pa_engine *base) {
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->curl_err);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    /* libcurl's connection pool keeps what an open-loop stall opened; a
+     * connection idle this long is closed when the pool is next pruned. */
+    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, 2L);
     if (e->request_timeout_ms > 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->request_timeout_ms);
     if (e->connect_timeout_ms > 0)

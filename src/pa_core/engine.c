@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "clock.h"
+#include "open_loop.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -32,9 +33,6 @@ int pa_engine_add_member(pa_engine *lead, pa_engine *member) {
     return 0;
 }
 
-/* The engines of e's group: the lead is number 0. */
-static unsigned group_size(const pa_engine *e) { return 1 + e->lead->n_members; }
-static pa_engine *group_member(pa_engine *e, unsigned k) { return k ? e->lead->members[k - 1] : e->lead; }
 /* Member k's part of n when n is spread as evenly as possible over g. */
 static unsigned share(unsigned n, unsigned k, unsigned g) { return n / g + (k < n % g); }
 
@@ -53,8 +51,8 @@ static int start_one(pa_engine *e, char *err, size_t errlen) {
 }
 
 int pa_engine_start(pa_engine *e, char *err, size_t errlen) {
-    for (unsigned k = 0; k < group_size(e); k++)
-        if (start_one(group_member(e, k), err, errlen) != 0)
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++)
+        if (start_one(pa_engine_group_member(e, k), err, errlen) != 0)
             return -1; /* the ones started stop with the group */
     return 0;
 }
@@ -64,14 +62,14 @@ void pa_engine_set_budget(pa_engine *e, uint64_t n) {
     __atomic_store_n(&lead->budget, n, __ATOMIC_RELEASE);
     __atomic_store_n(&lead->restart_ns, pa_now_ns(), __ATOMIC_RELEASE);
     __atomic_fetch_add(&lead->budget_gen, 1, __ATOMIC_RELEASE); /* idle slots may start again */
-    for (unsigned k = 0; k < group_size(e); k++)
-        group_member(e, k)->ops->wake(group_member(e, k));
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++)
+        pa_engine_group_member(e, k)->ops->wake(pa_engine_group_member(e, k));
 }
 
 /* Takes one request from the group's budget and counts it in flight; 0 when
  * the budget is spent. Counting first means a reader that set the budget to
  * 0 and then sees nothing in flight has really seen the last request. */
-static int take_budget(pa_engine *e) {
+int pa_engine_take_budget(pa_engine *e) {
     pa_engine *lead = e->lead;
     __atomic_fetch_add(&lead->in_flight, 1, __ATOMIC_ACQ_REL);
     uint64_t b = __atomic_load_n(&lead->budget, __ATOMIC_ACQUIRE);
@@ -120,9 +118,9 @@ static void set_concurrency_one(pa_engine *e, unsigned n, const pa_periodic *per
 }
 
 void pa_engine_set_concurrency(pa_engine *e, unsigned n) {
-    unsigned g = group_size(e);
+    unsigned g = pa_engine_group_size(e);
     for (unsigned k = 0; k < g; k++)
-        set_concurrency_one(group_member(e, k), share(n, k, g), NULL);
+        set_concurrency_one(pa_engine_group_member(e, k), share(n, k, g), NULL);
 }
 
 int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period) {
@@ -131,8 +129,8 @@ int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned 
     pa_periodic p = {end, step, period};
     pa_engine *lead = e->lead;
     /* The ramp counts every slot's responses in one place: the lead's thread. */
-    for (unsigned k = 1; k < group_size(e); k++)
-        set_concurrency_one(group_member(e, k), 0, NULL);
+    for (unsigned k = 1; k < pa_engine_group_size(e); k++)
+        set_concurrency_one(pa_engine_group_member(e, k), 0, NULL);
     __atomic_store_n(&lead->ramp_done, 0, __ATOMIC_RELEASE);
     set_concurrency_one(lead, start, &p);
     return 0;
@@ -146,12 +144,12 @@ int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inf
     /* Engine k sends the schedule's times k, k + g, k + 2g, ...: together
      * exactly the one schedule. With a cap below the group size, only as many
      * engines as the cap send, so that each has a cap of at least one. */
-    unsigned g = group_size(e);
+    unsigned g = pa_engine_group_size(e);
     if (max_inflight && max_inflight < g)
         g = max_inflight;
     uint64_t start = pa_now_ns();
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member(e, k);
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++) {
+        pa_engine *m = pa_engine_group_member(e, k);
         if (k >= g) {
             set_concurrency_one(m, 0, NULL);
             continue;
@@ -188,9 +186,9 @@ size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max) {
 
 /* Every engine of the group drains at once, then each thread is joined. */
 void pa_engine_stop(pa_engine *e, long drain_ms) {
-    unsigned g = group_size(e);
+    unsigned g = pa_engine_group_size(e);
     for (unsigned k = 0; k < g; k++) {
-        pa_engine *m = group_member(e, k);
+        pa_engine *m = pa_engine_group_member(e, k);
         if (!m->thread_started)
             continue;
         __atomic_store_n(&m->drain_ms, drain_ms < 0 ? 0 : drain_ms, __ATOMIC_RELAXED);
@@ -198,7 +196,7 @@ void pa_engine_stop(pa_engine *e, long drain_ms) {
         m->ops->wake(m);
     }
     for (unsigned k = 0; k < g; k++) {
-        pa_engine *m = group_member(e, k);
+        pa_engine *m = pa_engine_group_member(e, k);
         if (!m->thread_started)
             continue;
         pthread_join(m->thread, NULL);
@@ -209,56 +207,8 @@ void pa_engine_stop(pa_engine *e, long drain_ms) {
 }
 
 void pa_engine_keep_records(pa_engine *e) {
-    for (unsigned k = 0; k < group_size(e); k++)
-        group_member(e, k)->keep_records = 1;
-}
-
-const pa_record_log *pa_engine_records(const pa_engine *e) {
-    return e->keep_records && !e->thread_started ? &e->records : NULL;
-}
-
-int pa_engine_record_count(const pa_engine *e, size_t *total) {
-    *total = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        const pa_record_log *log = pa_engine_records(group_member((pa_engine *)e, k));
-        if (!log)
-            return -1;
-        if (log->out_of_memory)
-            return -2;
-        *total += log->total;
-    }
-    return 0;
-}
-
-void pa_engine_copy_records(const pa_engine *e, pa_record *out) {
-    for (unsigned k = 0; k < group_size(e); k++) {
-        const pa_record_log *log = &group_member((pa_engine *)e, k)->records;
-        pa_record_log_copy(log, out);
-        out += log->total;
-    }
-}
-
-int pa_engine_response_count(const pa_engine *e, size_t *total) {
-    *total = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member((pa_engine *)e, k);
-        if (!pa_engine_records(m))
-            return -1;
-        if (m->responses.out_of_memory)
-            return -2;
-        *total += m->responses.total;
-    }
-    return 0;
-}
-
-void pa_engine_copy_responses(const pa_engine *e, pa_response_time *out) {
-    uint64_t offset = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member((pa_engine *)e, k);
-        pa_response_log_copy(&m->responses, out, offset);
-        out += m->responses.total;
-        offset += m->records.total;
-    }
+    for (unsigned k = 0; k < pa_engine_group_size(e); k++)
+        pa_engine_group_member(e, k)->keep_records = 1;
 }
 
 void pa_engine_keep_responses(pa_engine *e, const uint64_t *times_ns, size_t n) {
@@ -276,27 +226,6 @@ static void keep_record(pa_engine *e, const pa_request_times *t, uint64_t status
     pa_record_log_append(&e->records, &r);
     if (e->sequencer)
         pa_id_log_append(&e->sequence_ids, e->sequence_id);
-}
-
-int pa_engine_sequence_id_count(const pa_engine *e, size_t *total) {
-    *total = 0;
-    for (unsigned k = 0; k < group_size(e); k++) {
-        pa_engine *m = group_member((pa_engine *)e, k);
-        if (!pa_engine_records(m) || !m->sequencer)
-            return -1;
-        if (m->sequence_ids.out_of_memory || m->records.out_of_memory)
-            return -2;
-        *total += m->sequence_ids.total;
-    }
-    return 0;
-}
-
-void pa_engine_copy_sequence_ids(const pa_engine *e, uint64_t *out) {
-    for (unsigned k = 0; k < group_size(e); k++) {
-        const pa_id_log *log = &group_member((pa_engine *)e, k)->sequence_ids;
-        pa_id_log_copy(log, out);
-        out += log->total;
-    }
 }
 
 void pa_engine_destroy(pa_engine *e) {
@@ -323,7 +252,7 @@ void pa_engine_destroy(pa_engine *e) {
 
 /* Grows the slot table to n (allocation happens only when load grows;
  * the arrays double, so a growing open loop copies little). */
-static unsigned grow_slots(pa_engine *e, unsigned n) {
+unsigned pa_engine_grow_slots(pa_engine *e, unsigned n) {
     if (n > PA_MAX_SLOTS)
         n = PA_MAX_SLOTS;
     if (n <= e->n_slots)
@@ -356,7 +285,7 @@ static unsigned grow_slots(pa_engine *e, unsigned n) {
 }
 
 static void fill_slots(pa_engine *e, uint64_t now) {
-    unsigned target = grow_slots(e, pa_engine_target(e));
+    unsigned target = pa_engine_grow_slots(e, pa_engine_target(e));
     if (target > pa_engine_target(e))
         target = pa_engine_target(e);
     e->filled_for = target;
@@ -367,29 +296,9 @@ static void fill_slots(pa_engine *e, uint64_t now) {
             continue;
         if (s->not_before_ns > now)
             e->backing_off++;
-        else if (take_budget(e))
+        else if (pa_engine_take_budget(e))
             e->ops->start_request(e, s);
     }
-}
-
-static void push_free(pa_engine *e, pa_slot *s) {
-    if (!s->free_listed) {
-        s->free_listed = 1;
-        e->free_slots[e->n_free++] = s;
-    }
-}
-
-/* Open loop: this engine's first send time is the offset-th of the
- * schedule, its next ones every stride-th after it. */
-static void start_schedule(pa_engine *e, uint64_t start_ns) {
-    pa_schedule_start(&e->schedule, start_ns);
-    for (unsigned i = 0; i < e->offset; i++)
-        pa_schedule_advance(&e->schedule);
-}
-
-static void advance_schedule(pa_engine *e) {
-    for (unsigned i = 0; i < e->stride; i++)
-        pa_schedule_advance(&e->schedule);
 }
 
 /* Takes the load the controller handed over, if it changed. */
@@ -424,55 +333,8 @@ static void take_load(pa_engine *e, uint64_t now) {
     }
     for (unsigned i = 0; i < e->n_slots; i++)
         if (!e->slots[i]->active)
-            push_free(e, e->slots[i]);
-    start_schedule(e, start_ns); /* the group's engines share one start */
-}
-
-/* A slot for the due request: an idle one, a new one, or none (capped).
- * Backoff after errors is a closed-loop rule: here the schedule decides. */
-static pa_slot *slot_for_due(pa_engine *e) {
-    if (e->n_free) {
-        pa_slot *s = e->free_slots[--e->n_free];
-        s->free_listed = 0;
-        return s;
-    }
-    if (e->max_inflight && e->own_in_flight >= e->max_inflight)
-        return NULL;
-    unsigned before = e->n_slots;
-    if (grow_slots(e, before + 1) == before)
-        return NULL;
-    return e->slots[before];
-}
-
-/* Open loop: sends every request that is due. Spins the last microseconds
- * before a due time so the send is not left to the timer's slack. */
-static void dispatch_due(pa_engine *e, uint64_t now) {
-    pa_schedule *sc = &e->schedule;
-    if (sc->due_ns > now && sc->due_ns - now <= e->spin_ns)
-        while ((now = pa_now_ns()) < sc->due_ns) {
-        }
-    while (sc->due_ns <= now) {
-        pa_slot *s = slot_for_due(e);
-        if (!s) {
-            if (!e->waiting_for_slot) {
-                e->waiting_for_slot = 1;
-                pa_recorder *r = &e->lead->recorder;
-                int64_t token = pa_recorder_enter(r);
-                pa_stats_record_postponed(pa_recorder_buffer(r, token));
-                pa_recorder_exit(r, token);
-            }
-            return;
-        }
-        e->waiting_for_slot = 0;
-        if (!take_budget(e)) {
-            push_free(e, s);
-            return;
-        }
-        s->scheduled_ns = sc->due_ns;
-        advance_schedule(e);
-        e->ops->start_request(e, s);
-        now = pa_now_ns();
-    }
+            pa_open_loop_push_free(e, e->slots[i]);
+    pa_open_loop_start(e, start_ns); /* the group's engines share one start */
 }
 
 /* The drain of a stop: sequences close. No sequence starts from now on; each
@@ -512,7 +374,7 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
         /* No burst for the time the budget was spent; the group restarts together. */
         uint64_t restart = __atomic_load_n(&e->lead->restart_ns, __ATOMIC_ACQUIRE);
         if (e->schedule.kind != PA_LOAD_CLOSED)
-            start_schedule(e, restart ? restart : now);
+            pa_open_loop_start(e, restart ? restart : now);
     }
     if (pa_engine_stopping(e)) {
         if (!e->drain_deadline)
@@ -523,35 +385,12 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
             close_sequences(e, now);
         return e->own_in_flight != 0 || (e->sequencer && pa_seq_open(e->sequencer));
     }
-    if (e->schedule.kind != PA_LOAD_CLOSED)
-        dispatch_due(e, now);
-    else if (e->backing_off || e->filled_for != pa_engine_target(e))
+    if (e->schedule.kind != PA_LOAD_CLOSED) {
+        pa_open_loop_dispatch(e, now);
+        pa_open_loop_release_idle(e, now);
+    } else if (e->backing_off || e->filled_for != pa_engine_target(e))
         fill_slots(e, now);
     return 1;
-}
-
-uint64_t pa_engine_next_due_ns(const pa_engine *e) {
-    if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot ||
-        __atomic_load_n(&e->lead->budget, __ATOMIC_ACQUIRE) == 0)
-        return 0;
-    return e->schedule.due_ns;
-}
-
-uint64_t pa_engine_sleep_before_ns(const pa_engine *e, uint64_t due_ns, uint64_t now_ns) {
-    return due_ns > now_ns + e->spin_ns ? due_ns - now_ns - e->spin_ns : 0;
-}
-
-void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns) {
-    uint64_t late = woke_ns > wanted_ns ? woke_ns - wanted_ns : 0;
-    e->overshoot_ns = e->overshoot_ns - e->overshoot_ns / 8 + late / 8;
-    /* Spinning costs a core: never more than a tenth of the time between sends. */
-    uint64_t cap = pa_schedule_mean_gap_ns(&e->schedule) * e->stride / 10;
-    if (cap > PA_SPIN_MAX_NS)
-        cap = PA_SPIN_MAX_NS;
-    uint64_t spin = 2 * e->overshoot_ns + 5000;
-    if (spin > cap)
-        spin = cap;
-    e->spin_ns = spin < PA_SPIN_MIN_NS ? PA_SPIN_MIN_NS : spin;
 }
 
 /* Periodic concurrency: counts a response of slot s; raises the target when
@@ -582,12 +421,12 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
     if (pa_engine_stopping(e))
         return;
     if (e->schedule.kind != PA_LOAD_CLOSED) {
-        push_free(e, s);
+        pa_open_loop_push_free(e, s);
         if (e->waiting_for_slot)
-            dispatch_due(e, pa_now_ns());
+            pa_open_loop_dispatch(e, pa_now_ns());
     } else if (e->periodic.end && !ramp_response(e, s)) {
         return;
-    } else if (s->index < pa_engine_target(e) && take_budget(e)) {
+    } else if (s->index < pa_engine_target(e) && pa_engine_take_budget(e)) {
         e->ops->start_request(e, s);
     }
 }
@@ -596,7 +435,7 @@ void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now) {
     s->not_before_ns = now + PA_RETRY_AFTER_TRANSPORT_ERROR_NS;
     s->scheduled_ns = 0;
     if (e->schedule.kind != PA_LOAD_CLOSED)
-        push_free(e, s);
+        pa_open_loop_push_free(e, s);
     else
         e->backing_off++;
 }

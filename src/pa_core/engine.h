@@ -28,6 +28,7 @@ typedef struct pa_slot {
     unsigned index;          /* position in the engine's slots */
     int active;              /* a request is in flight */
     int free_listed;         /* open loop: on the engine's free list */
+    int idle_released;       /* open loop: its connection was let go while idle */
     uint64_t not_before_ns;  /* backoff after a transport error */
     uint64_t scheduled_ns;   /* open loop: send time of the request it carries */
     uint64_t responses;      /* periodic concurrency: responses since the ramp started */
@@ -109,6 +110,11 @@ struct pa_engine {
     unsigned slots_cap;
     pa_slot **free_slots;    /* open loop: idle slots, a stack */
     unsigned n_free;
+    unsigned free_low_water; /* open loop: the stack's lowest depth since the last idle scan */
+    uint64_t next_idle_scan_ns;
+    /* Set by a transport at create (NULL: nothing to do): lets an idle slot's
+     * connection go; the slot connects again when it next sends. */
+    void (*release_idle)(pa_engine *e, pa_slot *s);
     unsigned filled_for;     /* target at the last fill */
     unsigned backing_off;    /* idle slots waiting out a backoff */
     uint64_t drain_deadline; /* 0 until stopping is seen */
@@ -176,6 +182,12 @@ size_t pa_engine_error_messages(pa_engine *e, const char **msgs, size_t max);
  * abandons the rest and joins the thread. Safe to call twice. */
 void pa_engine_stop(pa_engine *e, long drain_ms);
 void pa_engine_destroy(pa_engine *e);
+
+/* The engines of e's group: the lead is number 0. */
+static inline unsigned pa_engine_group_size(const pa_engine *e) { return 1 + e->lead->n_members; }
+static inline pa_engine *pa_engine_group_member(pa_engine *e, unsigned k) {
+    return k ? e->lead->members[k - 1] : e->lead;
+}
 
 /* For the engine thread. */
 static inline unsigned pa_engine_target(const pa_engine *e) {

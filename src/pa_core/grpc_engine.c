@@ -46,6 +46,7 @@
  * than this is waited for in short sleeps between non-blocking looks. */
 #define FINE_WAIT_NS 1500000ull
 #define FINE_STEP_NS 200000ull
+#define DRAIN_MAX 256u /* completions taken per turn of the loop, at most */
 #define CANCEL_WAIT_MS 2000
 
 typedef struct slot {
@@ -339,9 +340,16 @@ void pa_grpc_loop(pa_engine *e, grpc_completion_queue *cq, void (*on_complete)(p
         if (!pa_engine_tick(e, pa_now_ns()))
             return;
         grpc_event ev = pa_grpc_next_event(e, cq);
-        if (ev.type == GRPC_OP_COMPLETE)
+        /* Every completion already queued is taken before the next sends: an
+         * open loop behind its schedule sends a batch each turn, and one
+         * completion per turn would leave the answers piling up. */
+        for (unsigned k = 0; ev.type == GRPC_OP_COMPLETE; k++) {
             on_complete(e, ev.tag, ev.success);
-        else if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            if (k + 1 == DRAIN_MAX)
+                break;
+            ev = grpc_completion_queue_next(cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+        }
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
             return;
     }
 }

@@ -84,6 +84,14 @@ static void close_conn(http1_engine *e, slot *s) {
     s->reused = 0;
 }
 
+/* Open loop: an idle slot's kept-alive connection, once the engine no
+ * longer needs that many. */
+static void release_idle(pa_engine *base, pa_slot *ps) {
+    slot *s = (slot *)ps;
+    if (!s->base.active)
+        close_conn((http1_engine *)base, s);
+}
+
 static void release_sequence(http1_engine *e, slot *s) {
     if (s->seq >= 0)
         pa_seq_done(e->sequencer, (unsigned)s->seq);
@@ -526,6 +534,7 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
     e->validator = cfg->validator;
     e->sequencer = cfg->sequencer;
     e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
+    e->base.release_idle = release_idle;
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
     e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->requests = calloc(cfg->n_bodies, sizeof(request));

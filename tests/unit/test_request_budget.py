@@ -69,3 +69,33 @@ def test_warm_up_before_time_windows_reopens_the_budget() -> None:
     engine = BudgetEngine()
     Profiler(s, engine, lambda: None, log=lambda _: None, clock_ns=lambda: engine.now).sweep()
     assert budgets(engine)[:3] == [0, 10, None]
+
+
+class StuckEngine(BudgetEngine):
+    """One request in flight that never completes nor fails: a server that
+    stopped answering, with no --request-timeout to fail the request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 1
+
+    @property
+    def completed(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("flags", [dict(request_count=10), dict(measurement_mode="count_windows"),
+                                   dict(warmup_request_count=10, request_count=10)])
+def test_a_count_that_stops_moving_ends_the_run(flags: dict) -> None:
+    # Before, these waits polled forever. The clock jumps 1 s per read, so the
+    # 30 s of no progress pass at once; nothing here depends on real time.
+    s = Settings(model_name="m", **flags).validate()
+    engine = StuckEngine()
+
+    def clock() -> int:
+        engine.now += 1_000_000_000
+        return engine.now
+
+    result = Profiler(s, engine, lambda: None, log=lambda _: None, clock_ns=clock).sweep()
+    assert result.status == "errors"
+    assert "no request completed or failed in 30 s with 1 in flight" in result.message
