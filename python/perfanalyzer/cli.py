@@ -13,6 +13,7 @@ import perfanalyzer
 from perfanalyzer import tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
+from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.settings import (
     Range,
     Settings,
@@ -345,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = parse_args(argv)
     except OptionError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal_line(str(e))}", file=sys.stderr)
         return e.exit_code
     # SIGTERM unwinds like Ctrl-C so the levels measured so far are reported.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -355,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(settings)
     except PerfAnalyzerError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal_line(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
