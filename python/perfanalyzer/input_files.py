@@ -8,6 +8,7 @@ import os
 import stat
 
 from perfanalyzer.errors import OptionError
+from perfanalyzer.limits import human_bytes
 
 # A pipe (e.g. bash's <(...)) has no size to check up front: read at most this much.
 MAX_STREAM_BYTES = 1 << 30
@@ -40,6 +41,6 @@ def read_bytes(flag: str, path: str, limit: int = MAX_STREAM_BYTES) -> bytes:
     except OSError as e:
         raise OptionError(f"{flag} {path}: cannot read the file: {e.strerror}") from None
     if len(data) > limit:
-        raise OptionError(f"{flag} {path}: more than {limit >> 20} MiB came from this stream; "
+        raise OptionError(f"{flag} {path}: more than {human_bytes(limit)} came from this stream; "
                           "give a regular file")
     return data
