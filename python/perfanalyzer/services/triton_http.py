@@ -18,6 +18,10 @@ from perfanalyzer.safe_text import escape_controls, mask_userinfo
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.tls import HttpsOptions
 
+# Larger control-plane answers are refused (the biggest real ones, all models'
+# statistics or an ensemble's config, are well under a MiB).
+MAX_ANSWER_BYTES = 64 << 20
+
 
 def split_url(url: str) -> tuple[str, str]:
     """'http://host:port/' or 'host:port' -> ('http', 'host:port')."""
@@ -52,48 +56,58 @@ class TritonHttpService:
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
         (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
-    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
-        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
-        pc, buf = self._pycurl, bytearray()
+    def _perform(self, path: str) -> tuple[int, bytes]:
+        """Runs the request set up on the handle -> (HTTP status, body). A body
+        past MAX_ANSWER_BYTES ends the transfer: no Triton answer comes near
+        it, and a server streaming without end must not fill the memory."""
+        pc, buf, too_large = self._pycurl, bytearray(), []
+
+        def take(data: bytes) -> int | None:
+            if len(buf) + len(data) > MAX_ANSWER_BYTES:
+                too_large.append(True)
+                return 0  # anything but len(data) aborts the transfer
+            buf.extend(data)
+            return None
+
         self._curl.setopt(pc.URL, self.base_url + path)
-        if post is None:
-            self._curl.setopt(pc.HTTPGET, 1)
-        else:
-            self._curl.setopt(pc.POSTFIELDS, post)
-        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
+        self._curl.setopt(pc.WRITEFUNCTION, take)
         try:
             self._curl.perform()
         except pc.error as e:
+            if too_large:
+                raise ServerError(f"the server at {self.shown_url} answered {path} with more than "
+                                  f"{MAX_ANSWER_BYTES >> 20} MiB, which is no Triton answer") from None
             reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
             hint = _tls_hint(e.args[0], reason) if e.args else None
             if hint is not None:
                 raise ServerError(f"TLS with the server at {self.shown_url} failed: {reason}{hint}") from None
-            raise ServerError(f"cannot reach the server at {self.shown_url}: {reason}") from None
-        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+            raise ServerError(f"cannot reach the server at {self.shown_url}: {escape_controls(reason)}") from None
+        return int(self._curl.getinfo(pc.RESPONSE_CODE)), bytes(buf)
+
+    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
+        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
+        if post is None:
+            self._curl.setopt(self._pycurl.HTTPGET, 1)
+        else:
+            self._curl.setopt(self._pycurl.POSTFIELDS, post)
+        status, raw = self._perform(path)
         try:
-            body = json.loads(buf) if buf else None
-        except ValueError:
+            body = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
             # Not Triton's JSON (a proxy's error page, say): keep its text for the message.
-            body = _page_text(bytes(buf))
+            body = _page_text(raw)
         return status, body
 
     def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
-        pc, buf = self._pycurl, bytearray()
-        self._curl.setopt(pc.URL, self.base_url + path)
-        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
-        self._curl.setopt(pc.POSTFIELDS, json.dumps(body))
+        self._curl.setopt(self._pycurl.POSTFIELDS, json.dumps(body))
         try:
-            self._curl.perform()
-        except pc.error as e:
-            reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
-            raise ServerError(f"cannot reach the server at {self.shown_url}: {reason}") from None
+            status, raw = self._perform(path)
         finally:
-            self._curl.setopt(pc.HTTPGET, 1)  # the handle is shared with the GETs
-        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+            self._curl.setopt(self._pycurl.HTTPGET, 1)  # the handle is shared with the GETs
         try:
-            answer = json.loads(buf) if buf else None
-        except ValueError:
+            answer = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
             answer = None
         return status, answer
 
