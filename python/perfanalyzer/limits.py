@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from perfanalyzer.errors import OptionError
+from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.model import ModelSpec
 
 MAX_LEVELS = 100_000
@@ -66,13 +66,19 @@ def check_generated_size(spec: ModelSpec, shapes: Mapping[str, tuple[int, ...]],
         if total <= MAX_REQUEST_BYTES:
             continue
         dims = ",".join(str(d) for d in shapes[t.name])
-        cause = f"--shape {t.name}:{dims}" if any(d < 0 for d in t.dims) else f"input '{t.name}' [{dims}]"
+        flagged = any(d < 0 for d in t.dims)
+        cause = f"--shape {t.name}:{dims}" if flagged else f"input '{t.name}' [{dims}]"
         if t.datatype == "BYTES" and not string_data:
             cause += f" with --string-length {string_length}"
+            flagged = True
         if spec.max_batch_size > 0 and batch_size > 1:
             cause += f" at -b {batch_size}"
-        raise OptionError(f"{cause}: {count} x {t.datatype} elements need {human_bytes(size)}; one request's "
-                          f"inputs are limited to {human_bytes(MAX_REQUEST_BYTES)}")
+            flagged = True
+        text = (f"{cause}: {count} x {t.datatype} elements need {human_bytes(size)}; one request's "
+                f"inputs are limited to {human_bytes(MAX_REQUEST_BYTES)}")
+        if not flagged:  # the model's own fixed dims: the server's answer is at fault, not a flag
+            raise ServerError(f"model '{spec.name}' from the server: {text}")
+        raise OptionError(text)
 
 
 def open_file_limit() -> int:

@@ -327,6 +327,8 @@ def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: 
     ServerError naming the document and the field."""
     doc = _Document(model, "config")
     max_batch = doc.integer(config.get("max_batch_size", 0), "max_batch_size")
+    if max_batch < 0:
+        raise doc.error("max_batch_size", max_batch, "a count (>= 0)")
     # Only the config says which inputs are optional; the metadata does not.
     optional = {t["name"]: bool(t.get("optional", False)) for t in doc.entries(config, "input")
                 if isinstance(t.get("name"), str)}
