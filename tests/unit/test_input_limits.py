@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from perfanalyzer import cli, data_loader, input_files, limits
-from perfanalyzer.errors import OPTION_ERROR, OptionError
+from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, ServerError
 from perfanalyzer.model import ModelSpec, TensorSpec
 
 
@@ -98,3 +98,11 @@ def test_concurrency_of_a_million_exits_3_before_any_connection(capsys):
     err = capsys.readouterr().err
     assert code == OPTION_ERROR, err
     assert err.startswith("error: --concurrency-range: 1000000 requests in flight") and err.count("\n") == 1
+
+
+def test_a_models_own_huge_fixed_dims_are_the_servers_fault():
+    spec = ModelSpec("m", "", "", 0, (TensorSpec("INPUT0", "INT64", (1 << 40,)),), ())
+    with pytest.raises(ServerError, match=r"model 'm' from the server: input 'INPUT0' \[1099511627776\]: "
+                                          r"1099511627776 x INT64 elements need 8\.0 TiB") as e:
+        data_loader.load(cli.parse_args(["-m", "m"]), spec)
+    assert e.value.exit_code == GENERIC_ERROR

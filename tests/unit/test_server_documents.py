@@ -36,6 +36,7 @@ def test_good_documents_and_protobuf_json_strings():
     (META, {"max_batch_size": "abc"}, r"config of model 'm' from the server is malformed: max_batch_size is 'abc'"),
     (META, {"max_batch_size": 1.5}, r"max_batch_size is 1\.5, not an integer"),
     (META, {"max_batch_size": True}, r"max_batch_size is True, not an integer"),
+    (META, {"max_batch_size": -1}, r"max_batch_size is -1, not a count \(>= 0\)"),
     (META, {"input": "x"}, r"config .* input is 'x', not a list of objects"),
     ({**META, "inputs": [{"name": "I\x1b[2J", "datatype": "X\x1b]0;t\x07", "shape": [1]}]}, CONFIG,
      r"datatype is 'X\\x1b\]0;t\\x07'"),
