@@ -287,7 +287,7 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
                          service_kind=settings.service_kind)
         engine.close()
     if ramp.message:
-        print(ramp.message, file=sys.stderr, flush=True)
+        print(terminal_line(ramp.message), file=sys.stderr, flush=True)
     return RunResult(SweepResult(status=ramp.status, message=ramp.message),
                      exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR)
 

@@ -81,8 +81,11 @@ def test_password_stays_out_of_a_successful_run_and_its_files(tmp_path):
     with FakeHttpServer() as server:
         # The native client does not speak userinfo; curl sends it as basic auth.
         r = run("-m", MODEL, "-u", f"http://user:S3cret@{server.url}", "--http-client", "curl", *COUNTED,
-                "-f", str(csv), "--profile-export-file", str(export), "--html-report", str(report))
+                "-f", str(csv), "--profile-export-file", str(export), "--html-report", str(report),
+                # nothing listens on port 9: the metrics warning names the URL
+                "--collect-metrics", "--metrics-url", "http://user:S3cret@127.0.0.1:9/metrics")
     assert r.code == 0, r.stderr
+    assert "cannot read server metrics from http://***@127.0.0.1:9/metrics" in r.stderr
     for text in (r.stdout, r.stderr, csv.read_text(), export.read_text(), report.read_text()):
         assert "S3cret" not in text
 
