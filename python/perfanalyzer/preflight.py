@@ -5,8 +5,6 @@ attempted that the process cannot open the connections for."""
 
 from __future__ import annotations
 
-import importlib.util
-
 from perfanalyzer import limits, output_files
 from perfanalyzer.errors import OptionError
 from perfanalyzer.settings import Settings
@@ -20,8 +18,11 @@ def check(settings: Settings) -> None:
         output_files.check("--profile-export-file", settings.profile_export_file, must_not_exist=True)
     if settings.html_report:
         output_files.check("--html-report", settings.html_report)
-        if importlib.util.find_spec("matplotlib") is None:
-            raise OptionError("--html-report: the report's plot needs matplotlib: pip install 'perfanalyzer[plot]'")
+        try:
+            import matplotlib  # noqa: F401  (the package only; pyplot loads when the plot is drawn)
+        except ImportError:
+            raise OptionError("--html-report: the report's plot needs matplotlib: "
+                              "pip install 'perfanalyzer[plot]'") from None
     _check_connections(settings)
 
 

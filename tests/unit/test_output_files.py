@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 
 import pytest
@@ -106,3 +107,13 @@ def test_unwritable_output_exits_3_before_contacting_the_server(flag, capsys):
     err = capsys.readouterr().err
     assert code == OPTION_ERROR, err
     assert err.startswith(f"error: {flag} {d}/out: cannot write in directory") and err.count("\n") == 1
+
+
+def test_html_report_without_matplotlib_is_refused_before_the_load(tmp_path, monkeypatch):
+    from perfanalyzer import preflight
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an environment without it imports
+    settings = cli.parse_args(["-m", "m", "--html-report", str(tmp_path / "r.html")])
+    with pytest.raises(OptionError, match=r"^--html-report: the report's plot needs matplotlib"):
+        preflight.check(settings)
+    preflight.check(cli.parse_args(["-m", "m", "-f", str(tmp_path / "out.csv")]))  # no report: no need
