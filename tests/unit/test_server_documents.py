@@ -5,6 +5,7 @@ KeyError/ValueError traceback."""
 from __future__ import annotations
 
 import pytest
+from perfanalyzer.composing import ensemble_steps
 from perfanalyzer.errors import GENERIC_ERROR, ServerError
 from perfanalyzer.server_stats import ServerStats, StatsQuery
 from perfanalyzer.services.triton_http import spec_from_documents
@@ -77,3 +78,24 @@ def test_malformed_statistics(response, match):
         ServerStats.from_response(response, "m")
     with pytest.raises(ServerError, match=match):
         StatsQuery(lambda model, version: response, "m").read()
+
+
+@pytest.mark.parametrize("scheduling, match", [
+    ({"step": [{"model_version": 1}]}, r"ensemble_scheduling\.step\[0\]\.model_name is missing"),
+    ({"step": [{"model_name": "a", "model_version": "x"}]},
+     r"ensemble_scheduling\.step\[0\]\.model_version is not an integer"),
+    ({"step": {"model_name": "a"}}, r"ensemble_scheduling\.step is not a list"),
+    ([], r"ensemble_scheduling\.step is not a list"),
+    ({"step": ["a"]}, r"ensemble_scheduling\.step\[0\]\.model_name is missing"),
+])
+def test_malformed_ensemble_config(scheduling, match):
+    config = {"name": "ens", "platform": "ensemble", "ensemble_scheduling": scheduling}
+    with pytest.raises(ServerError, match="the config of ensemble 'ens' from the server is malformed: " + match):
+        ensemble_steps(config)
+
+
+def test_ensemble_versions_as_protobuf_json_strings():
+    config = {"name": "ens", "platform": "ensemble",
+              "ensemble_scheduling": {"step": [{"model_name": "a", "model_version": "-1"},
+                                               {"model_name": "b", "model_version": "2"}]}}
+    assert ensemble_steps(config) == (("a", ""), ("b", "2"))
