@@ -63,6 +63,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
     shm.check(settings)  # a missing CUDA runtime fails before the server is contacted
+    preflight.check(settings)  # every output path and resource, before any load
     service = _open_service(settings, out)
     try:
         return _profile(settings, service, out, on_window, show_progress)
@@ -218,7 +219,6 @@ def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapsho
 
 def _profile(settings: Settings, service: Any, out: Callable[[str], None],
              on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
-    preflight.check(settings)  # every output path and resource, before any load
     service.check_ready()
     load = _open_engine(settings, service)
     engine = load.engine

@@ -25,11 +25,6 @@ from perfanalyzer.profiler import LevelResult
 EXPORT_MODES = {"concurrency": "concurrency", "request_rate": "request_rate", "request_intervals": "request_rate"}
 
 
-def check_path(path: str) -> None:
-    """perf_analyzer refuses to overwrite an export; so do we, before any load."""
-    output_files.check("--profile-export-file", path, must_not_exist=True)
-
-
 def request_inputs(datatypes: dict[str, str], tensor_sets: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
     """What perf_analyzer writes for a request's inputs, when all requests share them."""
     if len(tensor_sets) != 1:
