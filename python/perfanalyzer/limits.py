@@ -82,7 +82,8 @@ def check_generated_size(spec: ModelSpec, shapes: Mapping[str, tuple[int, ...]],
 
 
 def open_file_limit() -> int:
-    """The soft limit on open files, raised to the hard one where allowed."""
+    """The soft limit on open files, raised to the hard one where allowed
+    (kept as it is when that fails: running out then shows as a transport error)."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
