@@ -13,6 +13,8 @@ import perfanalyzer
 from perfanalyzer import tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
+from perfanalyzer.limits import open_file_limit
+from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.settings import (
     Range,
     Settings,
@@ -314,19 +316,6 @@ def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
     )
 
 
-def _raise_open_file_limit() -> None:
-    """Each request in flight holds a connection; open loop against an
-    overloaded server can hold thousands, more than the usual soft limit."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
-        except (ValueError, OSError):
-            pass  # keep the soft limit; running out shows as a clear transport error
-
-
 def _raise_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt("terminated")
 
@@ -345,17 +334,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = parse_args(argv)
     except OptionError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal_line(str(e))}", file=sys.stderr)
         return e.exit_code
     # SIGTERM unwinds like Ctrl-C so the levels measured so far are reported.
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    _raise_open_file_limit()
+    # Each request in flight holds a connection; open loop against an
+    # overloaded server can hold thousands, more than the usual soft limit.
+    open_file_limit()
     from perfanalyzer.runner import run  # imports the compiled core only when needed
 
     try:
         return run(settings)
     except PerfAnalyzerError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal_line(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from perfanalyzer.errors import OptionError, PerfAnalyzerError, ServerError
+from perfanalyzer.safe_text import escape_controls
 
 ModelId = tuple[str, str]  # (name, version); "" = the server's choice
 
@@ -32,12 +33,28 @@ def ensemble_steps(config: Mapping[str, Any]) -> tuple[ModelId, ...]:
     if config.get("platform") != "ensemble":
         return ()
     steps: list[ModelId] = []
-    for step in config.get("ensemble_scheduling", {}).get("step", []):
-        version = int(step.get("model_version", -1))
-        key = (str(step["model_name"]), str(version) if version >= 0 else "")
+    scheduling = config.get("ensemble_scheduling", {})
+    entries = scheduling.get("step", []) if isinstance(scheduling, Mapping) else None
+    if not isinstance(entries, list):
+        raise _malformed(config, "ensemble_scheduling.step is not a list")
+    for i, step in enumerate(entries):
+        name = step.get("model_name") if isinstance(step, Mapping) else None
+        version = step.get("model_version", -1) if isinstance(step, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise _malformed(config, f"ensemble_scheduling.step[{i}].model_name is missing or not a string")
+        if isinstance(version, str) and version.lstrip("-").isdigit():
+            version = int(version)  # protobuf's JSON form of an int64
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise _malformed(config, f"ensemble_scheduling.step[{i}].model_version is not an integer")
+        key = (name, str(version) if version >= 0 else "")
         if key not in steps:
             steps.append(key)
     return tuple(steps)
+
+
+def _malformed(config: Mapping[str, Any], what: str) -> ServerError:
+    name = escape_controls(str(config.get("name", "?")))[:80]
+    return ServerError(f"the config of ensemble '{name}' from the server is malformed: {what}")
 
 
 def composing_map(config_of: Callable[[str, str], Mapping[str, Any]], model: str, version: str,

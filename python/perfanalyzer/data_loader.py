@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perfanalyzer.errors import OptionError
+from perfanalyzer.input_files import read_bytes
 from perfanalyzer.inputs import (
     NUMPY_DTYPES,
     TensorDataError,
@@ -23,6 +24,7 @@ from perfanalyzer.inputs import (
     tensor_from_list,
     tensor_from_strings,
 )
+from perfanalyzer.limits import check_generated_size
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.settings import Settings
 
@@ -65,8 +67,9 @@ def load(settings: Settings, spec: ModelSpec) -> DataSet:
         return read_directory(paths[0], spec, spec.resolve_shapes(settings.shape_map))
     if paths:
         return read_json_files(paths, spec, spec.resolve_shapes(settings.shape_map, strict=False))
-    return generate(spec, spec.resolve_shapes(settings.shape_map), settings.input_data,
-                    settings.string_length, settings.string_data)
+    shapes = spec.resolve_shapes(settings.shape_map)
+    check_generated_size(spec, shapes, settings.batch_size, settings.string_length, settings.string_data)
+    return generate(spec, shapes, settings.input_data, settings.string_length, settings.string_data)
 
 
 def generate(spec: ModelSpec, shapes: Mapping[str, tuple[int, ...]], mode: str,
@@ -113,11 +116,7 @@ def read_directory(path: str, spec: ModelSpec, shapes: Mapping[str, tuple[int, .
 
 
 def _read_tensor_file(file: str, t: TensorSpec, shape: tuple[int, ...] | None, where: str) -> np.ndarray:
-    try:
-        with open(file, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise OptionError(f"{where}: cannot read the file: {e.strerror}") from None
+    raw = read_bytes(f"{where.rsplit(' (', 1)[0]}", file)
     try:
         if t.datatype == "BYTES":
             lines = raw.split(b"\n")
@@ -162,11 +161,7 @@ class JsonDataReader:
 
     def read_file(self, path: str) -> None:
         origin = f"--input-data {path}"
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except OSError as e:
-            raise OptionError(f"{origin}: cannot read the file: {e.strerror}") from None
+        raw = read_bytes("--input-data", path)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:

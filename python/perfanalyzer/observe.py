@@ -17,6 +17,7 @@ from perfanalyzer.metrics import LevelMetrics, MetricsSampler
 from perfanalyzer.profiler import STABLE_WINDOWS, LevelResult, Measurement, level_label
 from perfanalyzer.report import progress as progress_mod
 from perfanalyzer.report.figures import LevelFigures
+from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.settings import Settings
 from perfanalyzer.trace import TraceSession, requested
 
@@ -25,7 +26,8 @@ WindowCallback = Callable[[float, int, Measurement], None]
 
 
 def _warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    # Metrics and trace warnings quote the server and the URL of -u.
+    print(terminal_line(text), file=sys.stderr, flush=True)
 
 
 class RunObservers:

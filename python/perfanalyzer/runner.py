@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import perfanalyzer
-from perfanalyzer import _core, sequences, shm
+from perfanalyzer import _core, preflight, sequences, shm
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
@@ -21,6 +21,7 @@ from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
 from perfanalyzer.report import composing_csv, console, csv_writer, export, html
 from perfanalyzer.report.figures import LevelFigures, figures
+from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
 from perfanalyzer.services.triton_http import TritonHttpService
 from perfanalyzer.settings import Settings
@@ -62,6 +63,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
     shm.check(settings)  # a missing CUDA runtime fails before the server is contacted
+    preflight.check(settings)  # every output path and resource, before any load
     service = _open_service(settings, out)
     try:
         return _profile(settings, service, out, on_window, show_progress)
@@ -217,8 +219,6 @@ def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapsho
 
 def _profile(settings: Settings, service: Any, out: Callable[[str], None],
              on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
-    if settings.profile_export_file:
-        export.check_path(settings.profile_export_file)
     service.check_ready()
     load = _open_engine(settings, service)
     engine = load.engine
@@ -287,7 +287,7 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
                          service_kind=settings.service_kind)
         engine.close()
     if ramp.message:
-        print(ramp.message, file=sys.stderr, flush=True)
+        print(terminal_line(ramp.message), file=sys.stderr, flush=True)
     return RunResult(SweepResult(status=ramp.status, message=ramp.message),
                      exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR)
 
@@ -310,7 +310,7 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
             out: Callable[[str], None]) -> int:
     if result.message:
-        print(result.message, file=sys.stderr, flush=True)
+        print(terminal_line(result.message), file=sys.stderr, flush=True)
     if printed:
         out(console.summary(printed, settings.percentile))
     stable = [f for f in printed if f.stable]

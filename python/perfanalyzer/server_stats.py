@@ -9,6 +9,7 @@ from typing import Any
 
 from perfanalyzer.composing import ModelId
 from perfanalyzer.errors import ServerError
+from perfanalyzer.safe_text import escape_controls
 
 # inference_stats sections perf_analyzer reads (each has count and ns).
 _SECTIONS = ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output",
@@ -47,21 +48,24 @@ class ServerStats:
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> ServerStats:
-        """One model_stats entry of Triton's statistics answer."""
-        total = {"inference_count": int(entry.get("inference_count", 0)),
-                 "execution_count": int(entry.get("execution_count", 0))}
-        inf = entry.get("inference_stats", {})
+        """One model_stats entry of Triton's statistics answer; a malformed
+        one is a ServerError naming the field."""
+        where = "model_stats[]"
+        entry = _object(entry, where)
+        where = f"model_stats[{escape_controls(repr(entry.get('name', '?')))[:80]}]"
+        total = {key: _counter(entry, key, where) for key in ("inference_count", "execution_count")}
+        inf = _object(entry.get("inference_stats", {}), f"{where}.inference_stats")
         for section in _SECTIONS:
-            part = inf.get(section, {})
-            total[f"{section}_count"] = int(part.get("count", 0))
-            total[f"{section}_ns"] = int(part.get("ns", 0))
+            part = _object(inf.get(section, {}), f"{where}.inference_stats.{section}")
+            total[f"{section}_count"] = _counter(part, "count", f"{where}.inference_stats.{section}")
+            total[f"{section}_ns"] = _counter(part, "ns", f"{where}.inference_stats.{section}")
         return cls(**total)
 
     @classmethod
     def from_response(cls, response: dict[str, Any], model: str, version: str = "") -> ServerStats:
         """Sums the model_stats entries of `model` (and `version` when given)."""
         total = cls()
-        for entry in response.get("model_stats", []):
+        for entry in _entries(response):
             if entry.get("name") != model or (version and str(entry.get("version")) != version):
                 continue
             total = total + cls.from_entry(entry)
@@ -180,7 +184,7 @@ class StatsQuery:
     def read(self) -> StatsSnapshot:
         response = self.fetch("", "") if self.composing else self.fetch(self.model, self.version)
         counters: dict[ModelId, ServerStats] = {}
-        for entry in response.get("model_stats", []):
+        for entry in _entries(response):
             key = (str(entry.get("name", "")), str(entry.get("version", "")))
             counters[key] = counters.get(key, ServerStats()) + ServerStats.from_entry(entry)
         return StatsSnapshot(self, counters)
@@ -216,6 +220,38 @@ class StatsQuery:
             composing.append((cname, cv, self._delta(start, end, cname, cv)))
         return ServerStats(**{n: getattr(d, n) for n in ServerStats.counter_names()},
                            composing=tuple(sorted(composing, key=_model_order)))
+
+
+def _malformed(what: str) -> ServerError:
+    return ServerError(f"the server's statistics answer is malformed: {what}")
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _malformed(f"{where} is {_shown(value)}, not an object")
+    return value
+
+
+def _entries(response: Any) -> list[Mapping[str, Any]]:
+    entries = _object(response, "the answer").get("model_stats", [])
+    if not isinstance(entries, list):
+        raise _malformed(f"model_stats is {_shown(entries)}, not a list")
+    return [_object(e, f"model_stats[{i}]") for i, e in enumerate(entries)]
+
+
+def _counter(part: Mapping[str, Any], key: str, where: str) -> int:
+    """A count or a time in ns: a JSON integer, or the decimal string protobuf's
+    JSON form gives 64-bit integers."""
+    value = part.get(key, 0)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise _malformed(f"{where}.{key} is {_shown(value)}, not a count")
+
+
+def _shown(value: Any) -> str:
+    return escape_controls(repr(value))[:80]
 
 
 def _version_key(v: str) -> tuple[int, str]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from perfanalyzer import limits
 from perfanalyzer.errors import OptionError
+from perfanalyzer.headers import check_headers
+from perfanalyzer.input_files import check_readable, read_bytes
 from perfanalyzer.tls import HttpsOptions
 
 MEASUREMENT_MODES = ("time_windows", "count_windows")
@@ -211,6 +214,8 @@ class Settings:
             raise OptionError(f"--concurrency-range: step must be >= 1, got {r.step}")
         if r.end != 0 and r.end < r.start:
             raise OptionError(f"--concurrency-range: end ({r.end}) must be >= start ({r.start}) or 0")
+        if r.end:
+            limits.check_level_count("--concurrency-range", (r.end - r.start) // r.step + 1)
         if self.load_mode == "concurrency" and r.end == 0 and self.latency_threshold_ms == 0:
             raise OptionError(
                 "The end of the search range and the latency limit can not be both 0 (or 0.0) simultaneously"
@@ -244,9 +249,7 @@ class Settings:
             raise OptionError("--http-client native speaks plain HTTP only; use curl (or auto) for https://")
         self.https.validate()
         self._validate_grpc_flags()
-        for h in self.http_headers:
-            if ":" not in h:
-                raise OptionError(f"-H '{h}': a header must look like 'Name: value'")
+        check_headers(self.http_headers)
         return self
 
     def _validate_service_kind(self) -> None:
@@ -341,11 +344,13 @@ class Settings:
         for path in self.input_data_paths:
             if not os.path.exists(path):
                 raise OptionError(f"--input-data {path}: no such file or directory; {INPUT_DATA_CHOICES}")
+            check_readable("--input-data", path, directory_ok=True)
         if len(self.input_data_paths) > 1 and any(os.path.isdir(p) for p in self.input_data_paths):
             raise OptionError("--input-data: a directory of input files can not be combined with other "
                               f"--input-data paths (got {', '.join(self.input_data_paths)})")
         if self.string_length <= 0:
             raise OptionError(f"--string-length: must be > 0, got {self.string_length}")
+        limits.check_string_length(self.string_length)
         for flag, fmt in (("--input-tensor-format", self.input_tensor_format),
                           ("--output-tensor-format", self.output_tensor_format)):
             if fmt not in TENSOR_FORMATS:
@@ -414,6 +419,7 @@ class Settings:
 
     def _validate_rate_range(self) -> None:
         r = self.request_rate_range
+        limits.check_rate_range("--request-rate-range", r.start, r.end, r.step)
         if not r.start > 0:
             raise OptionError(f"--request-rate-range: start must be > 0, got {r.start:g}")
         if not r.step > 0:
@@ -443,11 +449,11 @@ def parse_rate_range(text: str) -> RateRange:
 
 def read_intervals(path: str) -> tuple[int, ...]:
     """--request-intervals: one gap in microseconds per line -> nanoseconds."""
+    raw = read_bytes("--request-intervals", path)
     try:
-        with open(path) as fh:
-            lines = fh.read().splitlines()
-    except OSError as e:
-        raise OptionError(f"--request-intervals {path}: cannot read: {e.strerror}") from None
+        lines = raw.decode().splitlines()
+    except UnicodeDecodeError as e:
+        raise OptionError(f"--request-intervals {path}: not text (byte {e.start})") from None
     out = []
     for n, line in enumerate(lines, 1):
         text = line.strip()

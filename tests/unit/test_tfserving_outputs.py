@@ -5,6 +5,7 @@ turned into the bytes the engine compares PredictResponses against."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from perfanalyzer import _core
 from perfanalyzer.data_loader import DataSet
 from perfanalyzer.model import TensorSpec
@@ -53,3 +54,10 @@ def test_validator_from_tfserving_spec_checks_predict_responses() -> None:
     out.float_val[3] = 41
     assert _core.check_grpc_response(validator, 0, response.SerializeToString(), "tf_predict") == \
         "Output doesn't match expected output: step 1, output 'y', element 1: expected 40, got 41"
+
+
+def test_garbage_metadata_is_a_server_error():
+    from perfanalyzer.errors import ServerError
+
+    with pytest.raises(ServerError, match="model 'm': the server's metadata is not a GetModelMetadataResponse"):
+        spec_from_signature("m", "", "serving_default", b"\xff\xff\xff\xff", batch_size=1)

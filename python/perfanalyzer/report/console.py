@@ -49,7 +49,7 @@ def settings_block(s: Settings, protocol_label: str = "HTTP") -> str:
 
 def level_header(value: float, mode: str = "concurrency") -> str:
     if mode == "concurrency":
-        return f"Request concurrency: {value:g}"
+        return f"Request concurrency: {int(value)}"
     return f"Request Rate: {value:g} inference requests per seconds"
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 
+from perfanalyzer.output_files import write_text as write_atomic  # noqa: F401  (the callers' name)
 from perfanalyzer.report.figures import LevelFigures, fmt_rate
 from perfanalyzer.report.metrics_text import CSV_COLUMNS, csv_cells
 
@@ -67,21 +66,3 @@ def render(levels: Sequence[LevelFigures], percentile: int, verbose: bool = Fals
         cells = row(f, percentile, uses_cache, streaming) + (verbose_row(f, percentile, metrics) if verbose else [])
         lines.append(",".join(cells))
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Temp file + rename, so a reader never sees half a CSV."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".perfanalyzer-", dir=directory)
-    try:
-        # mkstemp makes the file private (0600); give it the mode open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

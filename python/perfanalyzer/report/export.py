@@ -14,26 +14,15 @@ requests carry their correlation ID as sequence_id, as in perf_analyzer."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from perfanalyzer.errors import OptionError
+from perfanalyzer import output_files
 from perfanalyzer.profiler import LevelResult
-from perfanalyzer.report.csv_writer import write_atomic
 
 EXPORT_MODES = {"concurrency": "concurrency", "request_rate": "request_rate", "request_intervals": "request_rate"}
-
-
-def check_path(path: str) -> None:
-    """perf_analyzer refuses to overwrite an export; so do we, before any load."""
-    if os.path.exists(path):
-        raise OptionError(f"--profile-export-file {path}: the file already exists")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OptionError(f"--profile-export-file {path}: directory {directory} does not exist")
 
 
 def request_inputs(datatypes: dict[str, str], tensor_sets: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
@@ -151,4 +140,4 @@ def write(path: str, levels: Sequence[LevelResult], records: np.ndarray, mono_to
     exps = [ramp] if ramp is not None else experiments(levels, records, mono_to_wall_ns, inputs, response_times,
                                                        sequence_ids)
     doc = {"experiments": exps, "version": version, "service_kind": service_kind, "endpoint": endpoint}
-    write_atomic(path, json.dumps(doc, separators=(",", ":")))
+    output_files.write_text(path, json.dumps(doc, separators=(",", ":")))

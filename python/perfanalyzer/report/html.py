@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, SUCCESS, PerfAnalyzerError
-from perfanalyzer.report.csv_writer import write_atomic
+from perfanalyzer.output_files import write_text
 from perfanalyzer.report.figures import LevelFigures
+from perfanalyzer.safe_text import mask_userinfo
 from perfanalyzer.settings import Settings
 
 _STYLE = """
@@ -87,12 +88,12 @@ def write_run(path: str, settings: Settings, levels: Sequence[LevelFigures]) -> 
     details = [console.level_block(f, settings.percentile, verbose=True) for f in levels]
     try:
         text = page(f"perfanalyzer: {settings.model_name}", csv_text, f"model {settings.model_name} at "
-                    f"{settings.server_url}", console.settings_block(settings), details)
+                    f"{mask_userinfo(settings.server_url)}", console.settings_block(settings), details)
     except ImportError:
         raise PerfAnalyzerError("--html-report: the report's plot needs matplotlib: "
                                 "pip install 'perfanalyzer[plot]'") from None
     try:
-        write_atomic(path, text)
+        write_text(path, text)
     except OSError as e:
         raise PerfAnalyzerError(f"--html-report {path}: cannot write: {e.strerror}") from None
 
@@ -112,7 +113,7 @@ def main(argv: Sequence[str]) -> int:
             text = args.csv.read_text()
         except OSError as e:
             raise PerfAnalyzerError(f"{args.csv}: cannot read: {e.strerror}") from None
-        write_atomic(str(out), page(f"perfanalyzer: {args.csv.name}", text, str(args.csv)))
+        write_text(str(out), page(f"perfanalyzer: {args.csv.name}", text, str(args.csv)))
     except ImportError:
         print("error: the report's plot needs matplotlib: pip install 'perfanalyzer[plot]'", file=sys.stderr)
         return GENERIC_ERROR

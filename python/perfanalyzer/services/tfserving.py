@@ -16,6 +16,7 @@ from perfanalyzer.data_loader import DataSet
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec, TensorSpec
+from perfanalyzer.safe_text import escape_controls
 from perfanalyzer.services.tfserving_proto import tf_framework_pb2 as framework
 from perfanalyzer.services.tfserving_proto import tf_serving_pb2 as serving
 from perfanalyzer.settings import Settings
@@ -82,14 +83,20 @@ def spec_from_signature(model: str, version: str, signature_name: str, response:
     the batch size asked for is taken as the model's maximum: the server
     refuses what it cannot take."""
     where = f"model '{model}' signature '{signature_name}'"
-    meta = serving.GetModelMetadataResponse.FromString(response)
-    if "signature_def" not in meta.metadata:
-        raise ServerError(f"model '{model}': the server's metadata has no signature_def")
-    sigmap = serving.SignatureDefMap()
-    if not meta.metadata["signature_def"].Unpack(sigmap):
-        raise ServerError(f"model '{model}': the server's signature_def is not a SignatureDefMap")
+    from google.protobuf.message import DecodeError
+
+    try:
+        meta = serving.GetModelMetadataResponse.FromString(response)
+        if "signature_def" not in meta.metadata:
+            raise ServerError(f"model '{model}': the server's metadata has no signature_def")
+        sigmap = serving.SignatureDefMap()
+        if not meta.metadata["signature_def"].Unpack(sigmap):
+            raise ServerError(f"model '{model}': the server's signature_def is not a SignatureDefMap")
+    except DecodeError as e:
+        raise ServerError(f"model '{model}': the server's metadata is not a GetModelMetadataResponse "
+                          f"({escape_controls(str(e))})") from None
     if signature_name not in sigmap.signature_def:
-        known = ", ".join(sorted(sigmap.signature_def)) or "none"
+        known = escape_controls(", ".join(sorted(sigmap.signature_def))) or "none"
         raise ServerError(f"--model-signature-name {signature_name}: model '{model}' has no such signature "
                           f"(signatures: {known})")
     sig = sigmap.signature_def[signature_name]

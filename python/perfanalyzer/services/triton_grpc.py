@@ -13,6 +13,7 @@ import numpy as np
 from perfanalyzer.errors import ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
+from perfanalyzer.safe_text import escape_controls
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.services.triton_http import spec_from_documents
 
@@ -187,4 +188,4 @@ def _message(e: Exception) -> str:
     text = msg() if callable(msg) else str(e)
     status = getattr(e, "status", None)
     code = status() if callable(status) else None
-    return f"{text} ({code})" if code and code not in text else text
+    return escape_controls(f"{text} ({code})" if code and code not in text else text)

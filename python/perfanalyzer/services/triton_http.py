@@ -11,10 +11,16 @@ from urllib.parse import quote
 import numpy as np
 
 from perfanalyzer.errors import OptionError, ServerError
-from perfanalyzer.inputs import TensorDataError, tensor_bytes, tensor_json_values
+from perfanalyzer.headers import parse_header
+from perfanalyzer.inputs import NUMPY_DTYPES, TensorDataError, tensor_bytes, tensor_json_values
 from perfanalyzer.model import ModelSpec, TensorSpec
+from perfanalyzer.safe_text import escape_controls, mask_userinfo
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.tls import HttpsOptions
+
+# Larger control-plane answers are refused (the biggest real ones, all models'
+# statistics or an ensemble's config, are well under a MiB).
+MAX_ANSWER_BYTES = 64 << 20
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -38,9 +44,10 @@ class TritonHttpService:
 
         self.scheme, self.host = split_url(url)
         if self.scheme not in ("http", "https") or not self.host:
-            raise ServerError(f"-u {url}: invalid server URL (expected host:port or http://host:port)")
+            raise ServerError(f"-u {mask_userinfo(url)}: invalid server URL (expected host:port or http://host:port)")
         self.base_url = f"{self.scheme}://{self.host}"
-        self.headers = {k.strip(): v.strip() for k, _, v in (h.partition(":") for h in headers)}
+        self.shown_url = mask_userinfo(self.base_url)  # what messages name: never the credentials
+        self.headers = dict(parse_header(h) for h in headers)
         self._pycurl = pycurl
         self._curl = pycurl.Curl()
         self._curl.setopt(pycurl.NOSIGNAL, 1)
@@ -49,55 +56,65 @@ class TritonHttpService:
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
         (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
-    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
-        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
-        pc, buf = self._pycurl, bytearray()
+    def _perform(self, path: str) -> tuple[int, bytes]:
+        """Runs the request set up on the handle -> (HTTP status, body). A body
+        past MAX_ANSWER_BYTES ends the transfer: no Triton answer comes near
+        it, and a server streaming without end must not fill the memory."""
+        pc, buf, too_large = self._pycurl, bytearray(), []
+
+        def take(data: bytes) -> int | None:
+            if len(buf) + len(data) > MAX_ANSWER_BYTES:
+                too_large.append(True)
+                return 0  # anything but len(data) aborts the transfer
+            buf.extend(data)
+            return None
+
         self._curl.setopt(pc.URL, self.base_url + path)
-        if post is None:
-            self._curl.setopt(pc.HTTPGET, 1)
-        else:
-            self._curl.setopt(pc.POSTFIELDS, post)
-        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
+        self._curl.setopt(pc.WRITEFUNCTION, take)
         try:
             self._curl.perform()
         except pc.error as e:
+            if too_large:
+                raise ServerError(f"the server at {self.shown_url} answered {path} with more than "
+                                  f"{MAX_ANSWER_BYTES >> 20} MiB, which is no Triton answer") from None
             reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
             hint = _tls_hint(e.args[0], reason) if e.args else None
             if hint is not None:
-                raise ServerError(f"TLS with the server at {self.base_url} failed: {reason}{hint}") from None
-            raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
-        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+                raise ServerError(f"TLS with the server at {self.shown_url} failed: {reason}{hint}") from None
+            raise ServerError(f"cannot reach the server at {self.shown_url}: {escape_controls(reason)}") from None
+        return int(self._curl.getinfo(pc.RESPONSE_CODE)), bytes(buf)
+
+    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
+        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
+        if post is None:
+            self._curl.setopt(self._pycurl.HTTPGET, 1)
+        else:
+            self._curl.setopt(self._pycurl.POSTFIELDS, post)
+        status, raw = self._perform(path)
         try:
-            body = json.loads(buf) if buf else None
-        except ValueError:
+            body = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
             # Not Triton's JSON (a proxy's error page, say): keep its text for the message.
-            body = _page_text(bytes(buf))
+            body = _page_text(raw)
         return status, body
 
     def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
-        pc, buf = self._pycurl, bytearray()
-        self._curl.setopt(pc.URL, self.base_url + path)
-        self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
-        self._curl.setopt(pc.POSTFIELDS, json.dumps(body))
+        self._curl.setopt(self._pycurl.POSTFIELDS, json.dumps(body))
         try:
-            self._curl.perform()
-        except pc.error as e:
-            reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
-            raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
+            status, raw = self._perform(path)
         finally:
-            self._curl.setopt(pc.HTTPGET, 1)  # the handle is shared with the GETs
-        status = int(self._curl.getinfo(pc.RESPONSE_CODE))
+            self._curl.setopt(self._pycurl.HTTPGET, 1)  # the handle is shared with the GETs
         try:
-            answer = json.loads(buf) if buf else None
-        except ValueError:
+            answer = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
             answer = None
         return status, answer
 
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
         status, body = self._get(path)
         if status != 200 or not isinstance(body, dict):
-            raise ServerError(f"{what} failed on the server at {self.base_url}: {_server_message(status, body)}")
+            raise ServerError(f"{what} failed on the server at {self.shown_url}: {_server_message(status, body)}")
         return body
 
     def check_ready(self) -> None:
@@ -106,7 +123,7 @@ class TritonHttpService:
             if status != 200:
                 # nginx and others answer 400 when a required client certificate is missing or refused.
                 hint = _CLIENT_CERT_HINT if isinstance(body, str) and "SSL certificate" in body else ""
-                raise ServerError(f"the server at {self.base_url} is not {what}: {_server_message(status, body)}"
+                raise ServerError(f"the server at {self.shown_url} is not {what}: {_server_message(status, body)}"
                                   f"{hint}")
 
     @staticmethod
@@ -119,11 +136,11 @@ class TritonHttpService:
         if status != 200 or not isinstance(meta, dict):
             raise ServerError(
                 f"model '{model}'{f' version {version}' if version else ''} is not available on the "
-                f"server at {self.base_url}: {_server_message(status, meta)}"
+                f"server at {self.shown_url}: {_server_message(status, meta)}"
             )
         config = self._get_json(f"reading the config of model '{model}'", path + "/config")
         if self._get(path + "/ready")[0] != 200:
-            raise ServerError(f"model '{model}' is not ready on the server at {self.base_url}")
+            raise ServerError(f"model '{model}' is not ready on the server at {self.shown_url}")
         return spec_from_documents(model, version, meta, config)
 
     def server_stats(self, model: str, version: str = "") -> ServerStats:
@@ -139,7 +156,7 @@ class TritonHttpService:
         if status != 200 or not isinstance(config, dict):
             raise ServerError(
                 f"model '{model}'{f' version {version}' if version else ''} is not available on the "
-                f"server at {self.base_url}: {_server_message(status, config)}"
+                f"server at {self.shown_url}: {_server_message(status, config)}"
             )
         return config
 
@@ -170,13 +187,13 @@ class TritonHttpService:
         status, reply = self._get(f"/v2/{path}/region/{quote(region, safe='')}/{action}", body)
         if status != 200:
             raise ServerError(f"{action}ing {label} region '{region}' failed on the server at "
-                              f"{self.base_url}: {_server_message(status, reply)}")
+                              f"{self.shown_url}: {_server_message(status, reply)}")
 
     def _shm_status(self, kind: str) -> list[dict[str, Any]]:
         path, label = _SHM_EXTENSIONS[kind]
         status, reply = self._get(f"/v2/{path}/status")
         if status != 200 or not isinstance(reply, list):
-            raise ServerError(f"reading the {label} status failed on the server at {self.base_url}: "
+            raise ServerError(f"reading the {label} status failed on the server at {self.shown_url}: "
                               f"{_server_message(status, reply)}")
         return reply
 
@@ -190,7 +207,7 @@ class TritonHttpService:
         status, answer = self._post(self._model_path(model, "") + "/trace/setting", changes)
         if status != 200 or not isinstance(answer, dict):
             raise ServerError(f"updating the trace settings of model '{model}' failed on the server at "
-                              f"{self.base_url}: {_server_message(status, answer)}")
+                              f"{self.shown_url}: {_server_message(status, answer)}")
         return answer
 
     def infer_url(self, model: str, version: str = "") -> str:
@@ -306,29 +323,75 @@ BINARY_ONLY = ("FP16", "BF16")
 def spec_from_documents(model: str, version: str, meta: dict[str, Any], config: dict[str, Any]) -> ModelSpec:
     """A ModelSpec from Triton's model metadata and config documents (the
     same JSON over HTTP, from the in-process C API, and from gRPC's answers
-    converted to JSON)."""
-    max_batch = int(config.get("max_batch_size", 0))
+    converted to JSON). A document with a wrong type or a missing key is a
+    ServerError naming the document and the field."""
+    doc = _Document(model, "config")
+    max_batch = doc.integer(config.get("max_batch_size", 0), "max_batch_size")
+    if max_batch < 0:
+        raise doc.error("max_batch_size", max_batch, "a count (>= 0)")
     # Only the config says which inputs are optional; the metadata does not.
-    optional = {t.get("name"): bool(t.get("optional", False)) for t in config.get("input", [])}
+    optional = {t["name"]: bool(t.get("optional", False)) for t in doc.entries(config, "input")
+                if isinstance(t.get("name"), str)}
 
-    def tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+    def tensors(key: str) -> tuple[TensorSpec, ...]:
+        doc = _Document(model, "metadata")
         out = []
-        for t in entries:
-            dims = tuple(int(d) for d in t.get("shape", []))
+        for i, t in enumerate(doc.entries(meta, key)):
+            where = f"{key}[{i}]"
+            name = doc.text(t.get("name"), f"{where}.name")
+            datatype = doc.text(t.get("datatype"), f"{where}.datatype")
+            if key == "inputs" and datatype not in NUMPY_DTYPES:
+                raise doc.error(f"{where}.datatype", datatype, "a KServe datatype")
+            shape = t.get("shape", [])
+            if not isinstance(shape, list):
+                raise doc.error(f"{where}.shape", shape, "a list")
+            dims = tuple(doc.integer(d, f"{where}.shape[{j}]") for j, d in enumerate(shape))
             if max_batch > 0 and dims:
                 dims = dims[1:]  # metadata includes the batch dimension as -1
-            out.append(TensorSpec(t["name"], t["datatype"], dims, optional.get(t["name"], False)))
+            out.append(TensorSpec(name, datatype, dims, optional.get(name, False)))
         return tuple(out)
 
+    platform = meta.get("platform", "")
     return ModelSpec(
         name=model,
         version=version,
-        platform=meta.get("platform", ""),
+        platform=platform if isinstance(platform, str) else "",
         max_batch_size=max_batch,
-        inputs=tensors(meta.get("inputs", [])),
-        outputs=tensors(meta.get("outputs", [])),
+        inputs=tensors("inputs"),
+        outputs=tensors("outputs"),
         sequence="sequence_batching" in config,
     )
+
+
+class _Document:
+    """Typed reads of one of the server's JSON documents about a model."""
+
+    def __init__(self, model: str, name: str) -> None:
+        self.model, self.name = model, name
+
+    def error(self, where: str, value: object, wanted: str) -> ServerError:
+        shown = "missing" if value is None else f"{escape_controls(repr(value))[:80]}"
+        return ServerError(f"the {self.name} of model '{escape_controls(self.model)}' from the server is malformed: "
+                           f"{where} is {shown}, not {wanted}")
+
+    def entries(self, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = doc.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+            raise self.error(key, value, "a list of objects")
+        return value
+
+    def text(self, value: object, where: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.error(where, value, "a non-empty string")
+        return value
+
+    def integer(self, value: object, where: str) -> int:
+        """A JSON integer, or the decimal string protobuf's JSON form gives 64-bit integers."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value):
+            return int(value)
+        raise self.error(where, value, "an integer")
 
 
 def _json_data(t: TensorSpec, array: np.ndarray) -> list[object]:
@@ -352,9 +415,9 @@ def _server_message(status: int, body: Any) -> str:
     """Triton answers errors as {"error": "..."}; fall back to the status and
     whatever text came instead (a proxy's error page)."""
     if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
+        return escape_controls(str(body["error"]))
     if isinstance(body, str) and body:
-        return f"HTTP {status}: {body}"
+        return f"HTTP {status}: {escape_controls(body)}"
     return f"HTTP {status}"
 
 
@@ -365,7 +428,7 @@ def _page_text(raw: bytes, limit: int = 200) -> str:
     m = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     if m:
         text = m.group(1)
-    return " ".join(text.split())[:limit]
+    return escape_controls(" ".join(text.split())[:limit])
 
 
 def cuda_register_body(raw_handle_b64: str, device_id: int, byte_size: int) -> bytes:

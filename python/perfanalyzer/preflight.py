@@ -1,0 +1,43 @@
+"""Checks of everything a run will need at its end, made before it starts:
+a measurement that ran for minutes must not be lost because the CSV's
+directory is read-only or matplotlib is missing, and a level must not be
+attempted that the process cannot open the connections for."""
+
+from __future__ import annotations
+
+from perfanalyzer import limits, output_files
+from perfanalyzer.errors import OptionError
+from perfanalyzer.settings import Settings
+
+
+def check(settings: Settings) -> None:
+    """OptionError naming the flag, before the server is contacted."""
+    if settings.filename:
+        output_files.check("-f", settings.filename)
+    if settings.profile_export_file:
+        output_files.check("--profile-export-file", settings.profile_export_file, must_not_exist=True)
+    if settings.html_report:
+        output_files.check("--html-report", settings.html_report)
+        try:
+            import matplotlib  # noqa: F401  (the package only; pyplot loads when the plot is drawn)
+        except ImportError:
+            raise OptionError("--html-report: the report's plot needs matplotlib: "
+                              "pip install 'perfanalyzer[plot]'") from None
+    _check_connections(settings)
+
+
+def _check_connections(settings: Settings) -> None:
+    """HTTP holds one connection per request in flight (gRPC multiplexes them)."""
+    if settings.service_kind not in ("triton", "torchserve") or settings.protocol != "http":
+        return
+    if settings.load_mode == "concurrency":
+        r = settings.concurrency_range
+        in_flight = max(r.start, r.end)
+        flag = "--concurrency-range"
+    elif settings.load_mode in ("request_rate", "request_intervals") and settings.max_inflight:
+        in_flight, flag = settings.max_inflight, "--max-inflight"
+    elif settings.load_mode == "periodic_concurrency":
+        in_flight, flag = settings.periodic_concurrency_range.end, "--periodic-concurrency-range"
+    else:
+        return
+    limits.check_connections(flag, in_flight)
