@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The test extra's cmake (next to this Python), else the system's.
+CMAKE = str(Path(sys.executable).with_name("cmake")) if Path(sys.executable).with_name("cmake").exists() else "cmake"
 
 
 def _configure(tmp_path: Path, *defines: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """CMake's configure step only (a second or two): what a pip install shows first."""
     # Cython is not what these checks are about: any program stands in for it.
-    cmd = ["cmake", "-S", str(REPO_ROOT), "-B", str(tmp_path / "build"), f"-DPython_EXECUTABLE={sys.executable}",
+    cmd = [CMAKE, "-S", str(REPO_ROOT), "-B", str(tmp_path / "build"), f"-DPython_EXECUTABLE={sys.executable}",
            "-DCYTHON_EXECUTABLE=/bin/true", *defines]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
