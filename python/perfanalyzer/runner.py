@@ -16,6 +16,7 @@ from perfanalyzer.composing import composing_map
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
+from perfanalyzer.features import require_transport
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
@@ -62,6 +63,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
+    require_transport(settings)  # an HTTP-only build refuses gRPC before anything starts
     shm.check(settings)  # a missing CUDA runtime fails before the server is contacted
     preflight.check(settings)  # every output path and resource, before any load
     service = _open_service(settings, out)
