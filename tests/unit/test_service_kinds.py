@@ -29,7 +29,8 @@ def test_capi_settings() -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["-m", "identity", "--service-kind", "triton_c_api"], "--model-repository is required"),
+        (["-m", "identity", "--service-kind", "triton_c_api"],
+         "--model-repository should not be empty when using service-kind=triton_c_api."),
         (["-m", "identity", "--service-kind", "triton_c_api", "--model-repository", "/no/such/dir"],
          "--model-repository /no/such/dir: no such directory"),
         (capi("--shared-memory", "system"), "--shared-memory system does not apply to --service-kind triton_c_api"),
@@ -41,9 +42,12 @@ def test_capi_settings() -> None:
         (["-m", "identity", "--model-repository", REPO], "--model-repository applies only to --service-kind "
          "triton_c_api (got triton)"),
         (["-m", "identity", "--triton-server-directory", "/tmp"], "--triton-server-directory applies only"),
-        (["-m", "identity", "--service-kind", "tfserve"], "--service-kind: unsupported 'tfserve'"),
-        (["-m", "identity", "--shared-memory", "nvlink"], "--shared-memory: 'nvlink' is not one of"),
-        (["-m", "resnet", "--service-kind", "torchserve"], "torchserve needs --input-data with one JSON file"),
+        (["-m", "identity", "--service-kind", "tfserve"],
+         "Failed to parse --service-kind. Unsupported type provided: 'tfserve'"),
+        (["-m", "identity", "--shared-memory", "nvlink"],
+         "Failed to parse --shared-memory. Unsupported type provided: 'nvlink'"),
+        (["-m", "resnet", "--service-kind", "torchserve"],
+         "--input-data should be provided with a json file with input data for torchserve"),
     ],
 )
 def test_flags_that_do_not_apply(argv: list[str], needle: str) -> None:
