@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
-from perfanalyzer import tls
+from perfanalyzer import legacy_flags, tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import (
@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "reported under it, as an ensemble's steps are")
     tls.add_flags(p)
     _add_observe_flags(p)
+    legacy_flags.add_flags(p)
     kinds = p.add_argument_group(
         "service kinds", "flags that apply to one kind only are rejected with the others")
     kinds.add_argument("--service-kind", default="triton", type=str.lower,
@@ -262,6 +263,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     ns = build_parser().parse_args(argv)
     if not ns.model_name:
         raise OptionError("Failed to parse -m (model name). The value must be specified.")
+    legacy_flags.resolve(ns, _warn)
     _check_flag_pairs(ns)
     return Settings(
         model_name=ns.model_name,
@@ -325,6 +327,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
 
 def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
     mode, paths = split_input_data(ns.input_data)
+    if mode == "zero" and paths:
+        raise OptionError(legacy_flags.ZERO_WITH_DATA)
     return dict(
         input_data=mode,
         input_data_paths=paths,

@@ -95,11 +95,11 @@ def test_what_a_json_body_cannot_carry(service, spec, tensors, kw, message):
 def test_data_flags_parse_into_settings(tmp_path: Path):
     f = tmp_path / "d.json"
     f.write_text("{}")
-    s = cli.parse_args(["-m", "m", "--input-data", str(f), "--input-data", str(f), "--input-data", "zero",
+    s = cli.parse_args(["-m", "m", "--input-data", str(f), "--input-data", str(f),
                         "--string-length", "7", "--string-data", "abc", "--input-tensor-format", "JSON",
                         "--output-tensor-format", "json", "--request-parameter", "max_tokens:256:int",
                         "--request-parameter", "url:http://x:9:string", "--request-parameter", "on:TRUE:Bool"])
-    assert s.input_data == "zero" and s.input_data_paths == (str(f), str(f))
+    assert s.input_data == "random" and s.input_data_paths == (str(f), str(f))
     assert s.string_length == 7 and s.string_data == "abc"
     assert s.input_tensor_format == "json" and s.output_tensor_format == "json"
     assert s.request_parameters == (("max_tokens", "256", "int"), ("url", "http://x:9", "string"),
