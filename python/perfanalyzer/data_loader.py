@@ -278,7 +278,7 @@ class JsonDataReader:
 
 def _check_aligned(data: list[object], validation: object, nested: bool, origin: str) -> None:
     """validation_data must have data's streams and steps, one for one."""
-    prefix = f'{origin}: "validation_data" is not aligned with "data"'
+    prefix = f"{origin}: The 'validation_data' field doesn't align with 'data' field in the json file"
     if not isinstance(validation, list):
         raise OptionError(f"{prefix}: it must be a list, got {_kind(validation)}")
     if len(validation) != len(data):

@@ -152,15 +152,17 @@ def test_validation_data_is_parsed_and_aligned():
     ({"data": [step(B=[1])]}, "step 0: model 'm' has no input named 'B' (inputs: A, V, S, OPT)"),
     ({"data": [step(), {"A": [1, 2, 3, 4], "V": {"content": [1, 2], "shape": [1, 2]}, "OPT": [1.0]}]},
      "step 1: missing input 'S' (only optional inputs may be left out)"),
-    ({"data": [step(a=(1, 2, 3))]}, "step 0, input 'A': expected 4 elements for shape [4], got 3"),
-    ({"data": [step(), step(s=("x", "y", "z"))]}, "step 1, input 'S': expected 2 elements for shape [2], got 3"),
+    ({"data": [step(a=(1, 2, 3))]},
+     "step 0, input 'A': mismatch in the data provided: expected 4 elements for shape [4], got 3"),
+    ({"data": [step(), step(s=("x", "y", "z"))]},
+     "step 1, input 'S': mismatch in the data provided: expected 2 elements for shape [2], got 3"),
     ({"data": [step(a=("1", "2", "3", "4"))]},
      "step 0, input 'A': element 0 is the string '1'; a INT32 input takes numbers"[:40]),
     ({"data": [step(A={"b64": "not base64!"})]}, "step 0, input 'A': \"b64\" is not valid base64"),
     ({"data": [step(A={"b64": "AAAAA"})]}, "step 0, input 'A': \"b64\" is not valid base64"),
     ({"data": [step(A={"b64": 12})]}, 'the value of "b64" must be a string, got a number'),
     ({"data": [step(A={"b64": b64(bytes(8))})]},
-     "step 0, input 'A': expected 16 bytes (4 x INT32) for shape [4], got 8 bytes"),
+     "step 0, input 'A': mismatch in the data provided: expected 16 bytes (4 x INT32) for shape [4], got 8 bytes"),
     ({"data": [step(A=None)]}, "step 0, input 'A': a tensor must be a list"),
     ({"data": [step(A={"shape": [4]})]}, 'step 0, input \'A\': a tensor object needs "content" (or "b64")'),
     ({"data": [step(A={"content": 7})]}, '"content" must be a list or {"b64": ...}, got a number'),
@@ -176,7 +178,8 @@ def test_validation_data_is_parsed_and_aligned():
     ({"data": [step(v=[1, 2])]},
      "step 0, input 'V': the model's shape [-1, 2] is variable: give this tensor a \"shape\" next to its "
      "\"content\", or --shape V:d1,d2,..."),
-    ({"data": [[step()], [step(a=(1,))]]}, "stream 1, step 0, input 'A': expected 4 elements"),
+    ({"data": [[step()], [step(a=(1,))]]},
+     "stream 1, step 0, input 'A': mismatch in the data provided: expected 4 elements"),
 ])
 def test_bad_data(doc, message):
     text = error(doc)
@@ -194,14 +197,16 @@ def test_bad_data(doc, message):
 ])
 def test_validation_data_not_aligned(doc, message):
     text = error(doc)
-    assert '"validation_data" is not aligned with "data"' in text and message in text
+    assert "d.json: The 'validation_data' field doesn't align with 'data' field in the json file: " in text
+    assert message in text
 
 
 def test_validation_data_names_only_outputs():
     text = error({"data": [step()], "validation_data": [{"A": [1, 2, 3, 4]}]})
     assert "step 0 of validation_data: model 'm' has no output named 'A' (outputs: OUT, OUTV)" in text
     text = error({"data": [step()], "validation_data": [{"OUT": [1, 2]}]})
-    assert "step 0 of validation_data, output 'OUT': expected 4 elements for shape [4], got 2" in text
+    assert ("step 0 of validation_data, output 'OUT': "
+            "mismatch in the data provided: expected 4 elements for shape [4], got 2") in text
 
 
 def test_files_mixing_steps_and_streams(tmp_path: Path):
