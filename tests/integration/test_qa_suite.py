@@ -1,0 +1,110 @@
+"""perf_analyzer's own QA suite (Triton's qa/L0_perf_analyzer/test.sh), one test
+per command, against Python stand-ins of its models (tests/integration/qa_models,
+same names and signatures) and our own copies of its input files
+(tests/integration/qa_data).
+
+Each test makes the assertion the QA script makes: the exit status, and the
+line it greps for (or must not find). Windows are shorter (-p) and rates lower
+than in the script, for a 2-core machine; -s 100 is the script's own setting.
+docs/qa_compatibility.md lists which QA classes are covered here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from triton_launcher import TritonServer, TritonServerError
+
+from .helpers import CliRun, cli
+
+HERE = Path(__file__).parent
+MODELS = HERE / "qa_models"
+DATA = HERE / "qa_data"
+# The script's "nothing was measured" pattern (grep sees its '|' literally).
+ERROR_STRING = "error | Request count: 0 | : 0 infer/sec"
+STABLE = ("-s", "100")
+WINDOW = ("-p", "400")
+SEQ = "simple_savedmodel_sequence_object"
+PROTOCOLS = ("grpc", "http")
+
+
+@pytest.fixture(scope="module")
+def qa() -> Iterator[TritonServer]:
+    srv = TritonServer(MODELS)
+    try:
+        srv.start()
+    except TritonServerError as exc:
+        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def pa(server: TritonServer, protocol: str, *args: str) -> CliRun:
+    url = server.grpc_url if protocol == "grpc" else server.http_url
+    return cli("-v", "-i", protocol, "-u", url, *args, timeout=180)
+
+
+def data(name: str) -> str:
+    return f"--input-data={DATA / name}"
+
+
+def passes(run: CliRun) -> None:
+    """The script's usual check: exit 0 and not its error pattern."""
+    assert run.code == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert ERROR_STRING not in run.stdout + run.stderr
+    assert "Throughput:" in run.stdout  # and something was measured
+
+
+def fails_with(run: CliRun, line: str) -> None:
+    assert run.code != 0, run.stdout[-2000:]
+    assert line in run.stdout + run.stderr, run.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- ensembles of a sequence model
+
+
+def test_ensemble_sequence_streaming_t5_twice_the_data(qa):
+    passes(pa(qa, "grpc", "-m", SEQ, *WINDOW, "-t5", "--streaming", data("seq_data.json"), data("seq_data.json"),
+              *STABLE))
+
+
+def test_ensemble_sequence_streaming_request_rate(qa):
+    passes(pa(qa, "grpc", "-m", SEQ, "-p", "1000", "--request-rate-range", "20:40:20", "--streaming",
+              data("seq_data.json"), *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_ensemble_sequence_t5_sync(qa, protocol):
+    passes(pa(qa, protocol, "-m", SEQ, *WINDOW, "-t5", "--sync", data("seq_data.json"), *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_ensemble_sequence_request_rate_sync(qa, protocol):
+    passes(pa(qa, protocol, "-m", SEQ, "-p", "1000", "--request-rate-range", "20:40:20", "--sync",
+              data("seq_data.json"), *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_ensemble_sequence_serial_sequences_rate(qa, protocol):
+    passes(pa(qa, protocol, "-m", SEQ, "-p", "1000", "--request-rate-range", "20:40:20", "--serial-sequences",
+              data("seq_data.json"), *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_ensemble_sequence_serial_sequences_intervals(qa, protocol, tmp_path):
+    schedule = tmp_path / "custom.schedule"
+    schedule.write_text("30000\n10000\n40000\n20000\n25000\n")
+    passes(pa(qa, protocol, "-m", SEQ, "-p", "1000", "--request-intervals", str(schedule), "--serial-sequences",
+              data("seq_data.json"), *STABLE))
+
+
+def test_ensemble_sequence_validation_wrong_output(qa):
+    fails_with(pa(qa, "grpc", "-m", SEQ, "--streaming", data("seq_wrong_output.json"), *STABLE),
+               "Output doesn't match expected output")
+
+
+def test_ensemble_sequence_validation_right_output(qa):
+    passes(pa(qa, "grpc", "-m", SEQ, *WINDOW, "--streaming", data("seq_output.json"), *STABLE))
