@@ -66,6 +66,12 @@ def fails_with(run: CliRun, line: str) -> None:
 # ---------------------------------------------------------------- ensembles of a sequence model
 
 
+def test_string_model_with_random_strings_fails_without_a_dynamic_shape_message(qa):
+    run = pa(qa, "grpc", "-m", "graphdef_object_object_object", *WINDOW, *STABLE)
+    assert run.code != 0
+    assert "input INPUT0 contains dynamic shape, provide shapes to send along with the request" not in run.stdout
+
+
 def test_ensemble_sequence_streaming_t5_twice_the_data(qa):
     passes(pa(qa, "grpc", "-m", SEQ, *WINDOW, "-t5", "--streaming", data("seq_data.json"), data("seq_data.json"),
               *STABLE))
@@ -108,3 +114,80 @@ def test_ensemble_sequence_validation_wrong_output(qa):
 
 def test_ensemble_sequence_validation_right_output(qa):
     passes(pa(qa, "grpc", "-m", SEQ, *WINDOW, "--streaming", data("seq_output.json"), *STABLE))
+
+
+# ---------------------------------------------------------------- fixed-shape models, legacy -t
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("shm", ["none", "system"])
+@pytest.mark.parametrize("mode", [(), ("-a",)], ids=["sync", "async"])
+def test_int32_t1_shared_memory(qa, protocol, shm, mode):
+    passes(pa(qa, protocol, "-m", "graphdef_int32_int32_int32", "-t", "1", *WINDOW, "-b", "1", *mode,
+              f"--shared-memory={shm}", *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("model", ["graphdef_nobatch_int32_int32_int32", "graphdef_int32_int32_int32"])
+def test_batch_sizes(qa, protocol, model):
+    passes(pa(qa, protocol, "-m", model, "-t", "1", *WINDOW, "-b", "1", *STABLE))
+    for static_batch in ("0", "10"):
+        run = pa(qa, protocol, "-m", model, "-t", "1", *WINDOW, "-b", static_batch, *STABLE)
+        assert run.code != 0, (static_batch, run.stdout[-1000:])
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_new_arguments(qa, protocol):
+    passes(pa(qa, protocol, "-m", "graphdef_int32_int32_int32", *WINDOW, *STABLE))
+    for extra in ((), (data("int_data.json"),)):
+        run = pa(qa, protocol, "-m", "graphdef_int32_int32_int32", *WINDOW, "--concurrency-range", "1:5:2", *extra,
+                 *STABLE)
+        passes(run)
+        assert "Request concurrency: 2" not in run.stdout  # 1, 3, 5 only
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("extra", [(), (data("int_data.json"),)], ids=["random", "json"])
+def test_request_rate_async(qa, protocol, extra):
+    passes(pa(qa, protocol, "-m", "graphdef_int32_int32_int32", "--request-rate-range", "100:200:100", *extra,
+              "-p", "500", "-b", "1", "-a", *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("shm", ["none", "system"])
+def test_string_data(qa, protocol, shm):
+    passes(pa(qa, protocol, "-m", "graphdef_object_object_object", "--string-data=1", *WINDOW,
+              f"--shared-memory={shm}", *STABLE))
+    passes(pa(qa, protocol, "-m", "graphdef_object_object_object", data("string_data.json"),
+              data("string_data.json"), *WINDOW, f"--shared-memory={shm}", *STABLE))
+
+
+def test_custom_intervals_report_the_rate(qa, tmp_path):
+    schedule = tmp_path / "custom.schedule"
+    schedule.write_text("30000\n10000\n40000\n20000\n25000\n")
+    run = pa(qa, "grpc", "-m", "graphdef_int32_int32_int32", "--request-intervals", str(schedule), "-p", "1000",
+             *STABLE)
+    passes(run)
+    assert "Request Rate: 40" in run.stdout
+
+
+# ---------------------------------------------------------------- output validation (HTTP, the script's default)
+
+
+def test_validation_data_not_aligned(qa):
+    fails_with(pa(qa, "http", "-m", "graphdef_int32_int32_int32", data("non_aligned_output.json"), *STABLE),
+               "The 'validation_data' field doesn't align with 'data' field in the json file")
+
+
+def test_validation_data_wrong_size(qa):
+    fails_with(pa(qa, "http", "-m", "graphdef_int32_int32_int32", data("wrong_output.json"), *STABLE),
+               "mismatch in the data provided")
+
+
+def test_validation_data_wrong_values(qa):
+    fails_with(pa(qa, "http", "-m", "graphdef_int32_int32_int32", data("wrong_output_2.json"), *STABLE),
+               "Output doesn't match expected output")
+
+
+def test_validation_data_right_values(qa):
+    passes(pa(qa, "http", "-m", "graphdef_int32_int32_int32", *WINDOW, data("output.json"), *STABLE))
