@@ -10,6 +10,7 @@ docs/qa_compatibility.md lists which QA classes are covered here."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +192,64 @@ def test_validation_data_wrong_values(qa):
 
 def test_validation_data_right_values(qa):
     passes(pa(qa, "http", "-m", "graphdef_int32_int32_int32", *WINDOW, data("output.json"), *STABLE))
+
+
+# ---------------------------------------------------------------- response cache (qa/L0_perf_analyzer_report)
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
+    """The report suite's layout: a model with the response cache on, one with
+    it off, and an ensemble over each, on a server with a cache."""
+    root = tmp_path_factory.mktemp("cache") / "models"
+    src = MODELS / "graphdef_int32_int32_int32"
+    for state in ("enabled", "disabled"):
+        name = f"int32_cache_{state}"
+        shutil.copytree(src, root / name)
+        config = (src / "config.pbtxt").read_text().replace('name: "graphdef_int32_int32_int32"', f'name: "{name}"')
+        if state == "enabled":
+            config += "response_cache { enable: true }\n"
+        (root / name / "config.pbtxt").write_text(config)
+        ensemble = root / f"ensemble_cache_{state}"
+        (ensemble / "1").mkdir(parents=True)
+        (ensemble / "config.pbtxt").write_text(ENSEMBLE.format(name=ensemble.name, step=name))
+    srv = TritonServer(root, extra_args=["--cache-config", "local,size=1048576"])
+    try:
+        srv.start()
+    except TritonServerError as exc:
+        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+ENSEMBLE = """name: "{name}"
+platform: "ensemble"
+max_batch_size: 8
+input [ {{ name: "INPUT0", data_type: TYPE_INT32, dims: [ 16 ] }},
+        {{ name: "INPUT1", data_type: TYPE_INT32, dims: [ 16 ] }} ]
+output [ {{ name: "OUTPUT0", data_type: TYPE_INT32, dims: [ 16 ] }},
+         {{ name: "OUTPUT1", data_type: TYPE_INT32, dims: [ 16 ] }} ]
+ensemble_scheduling {{ step [ {{ model_name: "{step}", model_version: -1,
+  input_map {{ key: "INPUT0", value: "INPUT0" }}, input_map {{ key: "INPUT1", value: "INPUT1" }},
+  output_map {{ key: "OUTPUT0", value: "OUTPUT0" }}, output_map {{ key: "OUTPUT1", value: "OUTPUT1" }} }} ] }}
+"""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("model", ["int32_cache_enabled", "ensemble_cache_enabled"])
+def test_cache_hit_and_miss_counts(cached, protocol, model):
+    run = pa(cached, protocol, "-m", model, *WINDOW, *STABLE)
+    passes(run)
+    counts = [line for line in run.stdout.splitlines() if "Cache hit count" in line]
+    assert counts, run.stdout  # the report suite's check_cache_output
+    assert any(not line.endswith("Cache hit count: 0") for line in counts), counts
+    assert "Cache miss count: " in run.stdout and "Average Cache Hit Latency: " in run.stdout
+
+
+@pytest.mark.parametrize("model", ["int32_cache_disabled", "ensemble_cache_disabled"])
+def test_no_cache_lines_without_the_cache(cached, model):
+    run = pa(cached, "http", "-m", model, *WINDOW, *STABLE)
+    passes(run)
+    assert "Cache hit count" not in run.stdout
