@@ -202,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tfserving: the signature of the model to call (default serving_default)")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
                        help="none (default), system (POSIX shared memory registered with the server) or cuda "
-                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); neither applies to "
-                       "triton_c_api, torchserve and tfserving")
+                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); triton_c_api accepts both and "
+                       "changes nothing (the in-process server reads the inputs in place); torchserve and "
+                       "tfserving take neither")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
@@ -250,6 +251,9 @@ def _check_flag_pairs(ns: argparse.Namespace) -> None:
     in perf_analyzer's words."""
     if ns.async_mode and ns.forced_sync:
         raise OptionError("Cannot specify --async and --sync simultaneously.")
+    if ns.async_mode and ns.service_kind == "triton_c_api":
+        # perf_analyzer refuses it; here the in-process engine is asynchronous either way.
+        _warn("WARNING: Async mode is not supported by triton_c_api service kind; -a changes nothing")
     for flag, given in (("--metrics-url", ns.metrics_url), ("--metrics-interval", ns.metrics_interval is not None)):
         if given and not ns.collect_metrics:
             raise OptionError(f"Must specify --collect-metrics when using the {flag} option.")

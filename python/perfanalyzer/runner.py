@@ -117,7 +117,10 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
     inputs = export.request_inputs({t.name: t.datatype for t in spec.inputs},
                                    request_tensors(spec, data, settings.batch_size))
     if settings.service_kind == "triton_c_api":
-        return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
+        if spec.sequence:
+            sequences.check_settings(settings)
+            settings = sequences.open_loop_settings(settings)
+        return PreparedLoad(service.make_engine(settings, spec, data), message, inputs, settings)
     if settings.service_kind == "tfserving":
         return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
     parameters = settings.request_parameter_map

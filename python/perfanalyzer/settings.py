@@ -268,10 +268,9 @@ class Settings:
         if self.shared_memory not in SHARED_MEMORY_KINDS:
             raise OptionError(f"Failed to parse --shared-memory. Unsupported type provided: '{self.shared_memory}'. "
                               "The available options are 'system', 'cuda', or 'none'.")
+        # triton_c_api takes any --shared-memory, as perf_analyzer does: the
+        # in-process server reads the input buffers in place either way.
         if self.shared_memory != "none":
-            if kind == "triton_c_api":
-                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind "
-                                  "triton_c_api: the in-process server reads the input buffers directly")
             if kind in ("torchserve", "tfserving"):
                 raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind {kind}")
         if kind != "triton_c_api":

@@ -33,8 +33,6 @@ def test_capi_settings() -> None:
          "--model-repository should not be empty when using service-kind=triton_c_api."),
         (["-m", "identity", "--service-kind", "triton_c_api", "--model-repository", "/no/such/dir"],
          "--model-repository /no/such/dir: no such directory"),
-        (capi("--shared-memory", "system"), "--shared-memory system does not apply to --service-kind triton_c_api"),
-        (capi("--shared-memory", "cuda"), "does not apply to --service-kind triton_c_api"),
         (capi("-u", "localhost:8000"), "-u does not apply to --service-kind triton_c_api"),
         (capi("-H", "A: b"), "-H does not apply to --service-kind triton_c_api"),
         (capi("--http-client", "curl"), "--http-client does not apply to --service-kind triton_c_api"),
@@ -55,6 +53,17 @@ def test_flags_that_do_not_apply(argv: list[str], needle: str) -> None:
         parse_args(argv)
     assert needle in str(e.value)
     assert e.value.exit_code == 3
+
+
+def test_capi_takes_shared_memory_and_async_as_perf_analyzer_does(capsys) -> None:
+    """2.40 runs the C API with --shared-memory system or cuda (exit 0), and
+    names -a as not supported there; here both change nothing."""
+    for kind in ("system", "cuda"):
+        assert parse_args(capi("--shared-memory", kind)).shared_memory == kind
+    assert capsys.readouterr().err == ""
+    assert parse_args(capi("-a")).async_mode
+    assert capsys.readouterr().err == ("WARNING: Async mode is not supported by triton_c_api service kind; "
+                                       "-a changes nothing\n")
 
 
 def test_torchserve_flags(tmp_path: Path) -> None:
