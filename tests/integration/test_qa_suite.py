@@ -10,6 +10,7 @@ docs/qa_compatibility.md lists which QA classes are covered here."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +116,31 @@ def test_ensemble_sequence_validation_wrong_output(qa):
 
 def test_ensemble_sequence_validation_right_output(qa):
     passes(pa(qa, "grpc", "-m", SEQ, *WINDOW, "--streaming", data("seq_output.json"), *STABLE))
+
+
+@pytest.mark.parametrize("shm", ["none", "system"])
+def test_variable_sequence_data_shapes_against_the_shape_option(qa, shm):
+    """JSON steps of shape [1] and [3] with --shape INPUT:2: perf_analyzer
+    refuses the data (it was sent as given)."""
+    run = pa(qa, "grpc", "-m", "graphdef_sequence_float32", "--shape", "INPUT:2", data("float_data_with_shape.json"),
+             data("float_data_with_shape.json"), *WINDOW, f"--shared-memory={shm}", *STABLE)
+    assert run.code != 0
+    assert re.search(r"The supplied shape .+ is incompatible with the model's input shape", run.stdout + run.stderr)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_variable_shapes_from_the_shape_option(qa, protocol):
+    passes(pa(qa, protocol, "-m", "graphdef_int32_int32_float32", "--shape", "INPUT0:2,8,2", "--shape",
+              "INPUT1:2,8,2", *WINDOW, *STABLE))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("shm", ["none", "system"])
+def test_batching_tensors_of_different_shapes(qa, protocol, shm):
+    run = pa(qa, protocol, "-m", "graphdef_int32_int32_float32", "--shape", "INPUT0:2,8,2", "--shape",
+             "INPUT1:2,8,2", *WINDOW, "-b", "4", f"--shared-memory={shm}", data("int_data_diff_shape.json"), *STABLE)
+    assert run.code != 0
+    assert re.search(r"The supplied shape .+ is incompatible with the model's input shape", run.stdout + run.stderr)
 
 
 # ---------------------------------------------------------------- fixed-shape models, legacy -t

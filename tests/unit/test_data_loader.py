@@ -92,12 +92,12 @@ def test_b64_tolerates_whitespace_and_missing_padding():
     assert read({"data": [step(a=[0, 0, 0, 0]) | {"A": {"b64": text}}]}).streams[0][0]["A"].tolist() == [1, 2, 3, 4]
 
 
-def test_json_shape_overrides_shape_flag_and_flag_fills_the_rest():
+def test_json_shape_fills_open_dims_and_the_shape_flag_fills_the_rest():
+    steps = read({"data": [step(v={"content": [1, 2, 3, 4, 5, 6], "shape": [3, 2]})]}).streams[0]
+    assert steps[0]["V"].shape == (3, 2)   # the JSON names the open dimension
     shapes = dict(SHAPES, V=(1, 2))
-    steps = read({"data": [step(v=[1, 2]), step(v={"content": [1, 2, 3, 4, 5, 6], "shape": [3, 2]})]},
-                 shapes).streams[0]
-    assert steps[0]["V"].shape == (1, 2)   # from --shape
-    assert steps[1]["V"].shape == (3, 2)   # the JSON wins
+    steps = read({"data": [step(v=[1, 2]), step(v={"content": [1, 2], "shape": [1, 2]})]}, shapes).streams[0]
+    assert steps[0]["V"].shape == steps[1]["V"].shape == (1, 2)   # from --shape, and agreeing with it
 
 
 def test_zero_sized_shape_is_legal():
@@ -172,9 +172,10 @@ def test_validation_data_is_parsed_and_aligned():
     ({"data": [step(v={"content": [1, 2], "shape": "1,2"})]}, '"shape" must be a list of integers, got "1,2"'),
     ({"data": [step(v={"content": [], "shape": [0, 2**40]})]}, "has a dimension over 2147483648"),
     ({"data": [step(v={"content": [1, 2], "shape": [1, 2, 1]})]},
-     "input 'V': the supplied shape [1, 2, 1] is incompatible with the model's shape [-1, 2]"),
+     "input 'V': The supplied shape of [1, 2, 1] for input \"V\" is incompatible with the model's input shape of "
+     "[-1, 2]"),
     ({"data": [step(A={"content": [1, 2, 3, 4], "shape": [2, 2]})]},
-     "the supplied shape [2, 2] is incompatible with the model's shape [4]"),
+     "The supplied shape of [2, 2] for input \"A\" is incompatible with the model's input shape of [4]"),
     ({"data": [step(v=[1, 2])]},
      "step 0, input 'V': the model's shape [-1, 2] is variable: give this tensor a \"shape\" next to its "
      "\"content\", or --shape V:d1,d2,..."),
@@ -241,3 +242,15 @@ def test_unreadable_files(tmp_path: Path, content: bytes, message: str):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(OptionError, match=r"--input-data .*nope.json: cannot read the file: No such file"):
         read_json_files([str(tmp_path / "nope.json")], SPEC, SHAPES)
+
+
+def test_a_json_shape_must_match_the_shape_option():
+    """perf_analyzer checks a step's "shape" against the model's dims with
+    --shape filled in: with --shape V:3,2 a step of shape [1, 2] is refused
+    (it was sent as given)."""
+    shapes = dict(SHAPES, V=(3, 2))
+    text = error({"data": [step(v={"content": [1, 2], "shape": [1, 2]})]}, shapes)
+    assert text.endswith("step 0, input 'V': The supplied shape of [1, 2] for input \"V\" is incompatible with the "
+                         "model's input shape of [3, 2]")
+    ok = read({"data": [step(v={"content": [1, 2, 3, 4, 5, 6], "shape": [3, 2]})]}, shapes)
+    assert ok.streams[0][0]["V"].shape == (3, 2)
