@@ -279,3 +279,60 @@ def test_no_cache_lines_without_the_cache(cached, model):
     run = pa(cached, "http", "-m", model, *WINDOW, *STABLE)
     passes(run)
     assert "Cache hit count" not in run.stdout
+
+
+# ---------------------------------------------------------------- optional inputs, count windows
+
+
+def test_optional_inputs_missing_but_valid(qa):
+    run = pa(qa, "http", "-m", "optional", "--measurement-mode", "count_windows", "--measurement-request-count",
+             "30", data("int_data_optional.json"), *STABLE)
+    assert run.code == 0, run.stderr[-2000:]
+
+
+OPTIONAL_INPUT_ERROR_LINES = (
+    "For batch sizes larger than 1, the same set of",
+    "inputs must be specified for each batch. You cannot use different set of",
+    "optional inputs for each individual batch.",
+)
+
+
+def test_optional_inputs_missing_and_invalid(qa):
+    run = pa(qa, "http", "-m", "optional", "-b", "2", "--measurement-mode", "count_windows",
+             data("int_data_optional.json"), *STABLE)
+    assert run.code != 0
+    # The script's pattern spans three lines: grep reads them as three alternatives.
+    assert any(line in run.stdout + run.stderr for line in OPTIONAL_INPUT_ERROR_LINES)
+
+
+# ---------------------------------------------------------------- trace logging
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TritonServer, Path]]:
+    """Triton >= 2.42 only traces into the file it was started with: the run
+    names that same file, as the script's --trace-file does."""
+    trace_file = tmp_path_factory.mktemp("trace") / "trace.json"
+    srv = TritonServer(MODELS, extra_args=[f"--trace-config=triton,file={trace_file}"])
+    try:
+        srv.start()
+    except TritonServerError as exc:
+        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
+    try:
+        yield srv, trace_file
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_trace_logging_works(traced, protocol):
+    """The script's trace case (one trace in 100 requests rather than 1000:
+    our windows are shorter): trace files appear and hold REQUEST_START."""
+    server, trace_file = traced
+    run = pa(server, protocol, "-m", SEQ, *WINDOW, "-t5", "--sync", "--trace-file", str(trace_file),
+             "--trace-level", "TIMESTAMPS", "--trace-rate", "100", "--trace-count", "100", "--log-frequency", "10",
+             data("seq_data.json"), *STABLE)
+    assert run.code == 0, run.stderr[-2000:]
+    files = sorted(trace_file.parent.glob(trace_file.name + "*"))
+    assert files, "no trace file"
+    assert any("REQUEST_START" in f.read_text() for f in files)
