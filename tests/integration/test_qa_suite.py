@@ -336,3 +336,38 @@ def test_trace_logging_works(traced, protocol):
     files = sorted(trace_file.parent.glob(trace_file.name + "*"))
     assert files, "no trace file"
     assert any("REQUEST_START" in f.read_text() for f in files)
+
+
+# ---------------------------------------------------------------- variable-shape strings, count windows
+
+
+@pytest.fixture(scope="module")
+def test_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The script's TESTDATADIR: files INPUT0 and INPUT1 of sixteen '1' lines."""
+    d = tmp_path_factory.mktemp("test_data")
+    for name in ("INPUT0", "INPUT1"):
+        (d / name).write_text("1\n" * 16)
+    return d
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("shm", ["none", "system"])
+def test_variable_strings_from_files_and_json(qa, protocol, shm, test_data):
+    shapes = ("--shape", "INPUT0:2,8", "--shape", "INPUT1:2,8")
+    passes(pa(qa, protocol, "-m", "graphdef_object_int32_int32", f"--input-data={test_data}", *shapes, *WINDOW,
+              f"--shared-memory={shm}", *STABLE))
+    passes(pa(qa, protocol, "-m", "graphdef_object_int32_int32", data("string_data_with_shape.json"), *shapes,
+              *WINDOW, f"--shared-memory={shm}", *STABLE))
+
+
+def test_count_windows_incorrect_shape_does_not_hang(qa):
+    run = pa(qa, "http", "-m", "graphdef_object_int32_int32", "--measurement-mode", "count_windows", "--shape",
+             "INPUT0:1,8,100", "--shape", "INPUT1:2,8", "--string-data=1", *STABLE)
+    assert run.code != 0
+    assert "unexpected shape for input 'INPUT0' for model" in run.stdout + run.stderr
+
+
+def test_count_windows_correct_shape(qa):
+    passes(pa(qa, "http", "-m", "graphdef_object_int32_int32", "--measurement-mode", "count_windows",
+              "--measurement-request-count", "30", "--shape", "INPUT0:2,8", "--shape", "INPUT1:2,8",
+              "--string-data=1", *STABLE))

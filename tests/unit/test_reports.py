@@ -385,9 +385,12 @@ def test_resolve_shapes():
 @pytest.mark.parametrize("overrides, message", [
     ({}, "input 'B' has a variable dimension [-1, 3]: give its shape with --shape B:d1,d2,..."),
     ({"B": (5, 3), "C": (1,)}, "--shape C: model 'm' has no input named 'C' (inputs: A, B)"),
-    ({"B": (5, 4)}, "--shape B: [5, 4] is incompatible with the model's input shape [-1, 3]"),
-    ({"B": (5, 3, 1)}, "--shape B: [5, 3, 1] is incompatible with the model's input shape [-1, 3]"),
-    ({"A": (4, 3), "B": (1, 3)}, "--shape A: [4, 3] is incompatible with the model's input shape [3, 4]"),
+    ({"B": (5, 4)}, "--shape B: [5, 4] is incompatible with the model's input shape [-1, 3] (the server would "
+     "answer: unexpected shape for input 'B' for model 'm')"),
+    ({"B": (5, 3, 1)}, "--shape B: [5, 3, 1] is incompatible with the model's input shape [-1, 3] (the server "
+     "would answer: unexpected shape for input 'B' for model 'm')"),
+    ({"A": (4, 3), "B": (1, 3)}, "--shape A: [4, 3] is incompatible with the model's input shape [3, 4] (the "
+     "server would answer: unexpected shape for input 'A' for model 'm')"),
 ])
 def test_resolve_shapes_errors(overrides, message):
     with pytest.raises(OptionError) as e:
