@@ -10,11 +10,13 @@ docs/qa_compatibility.md lists which QA classes are covered here."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from triton_launcher import TritonServer, TritonServerError
 
@@ -371,3 +373,19 @@ def test_count_windows_correct_shape(qa):
     passes(pa(qa, "http", "-m", "graphdef_object_int32_int32", "--measurement-mode", "count_windows",
               "--measurement-request-count", "30", "--shape", "INPUT0:2,8", "--shape", "INPUT1:2,8",
               "--string-data=1", *STABLE))
+
+
+# ---------------------------------------------------------------- decoupled model, profile export
+
+
+def test_decoupled_model_export(qa, tmp_path):
+    """The script's decoupled case: some request got more than one response,
+    and the export passes perf_analyzer's schema (its check-jsonschema step)."""
+    export = tmp_path / "profile_export.json"
+    run = pa(qa, "grpc", "-m", "repeat_int32", data("repeat_int32_data.json"), "--profile-export-file", str(export),
+             "--async", "--streaming", *WINDOW, *STABLE)
+    assert run.code == 0, run.stderr[-2000:]
+    doc = json.loads(export.read_text())
+    requests = doc["experiments"][0]["requests"]
+    assert any(len(r["response_timestamps"]) > 1 for r in requests)
+    jsonschema.validate(doc, json.loads((HERE / "data" / "profile_export.schema.json").read_text()))
