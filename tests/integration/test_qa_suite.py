@@ -183,6 +183,20 @@ def test_request_rate_async(qa, protocol, extra):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_binary_search_request_rate(qa, protocol):
+    passes(pa(qa, protocol, "-m", "graphdef_int32_int32_int32", "--request-rate-range", "100:200:10", "-p", "500",
+              "-b", "1", "-a", "--binary-search", "--request-distribution", "poisson", "-l", "10", *STABLE))
+
+
+def test_binary_search_concurrency_does_not_hang(qa):
+    """The script waits 200 s for it; -l 500 rather than 5 on a shared 2-core machine."""
+    run = pa(qa, "http", "-a", "--request-distribution", "poisson", "--shared-memory", "none", "--percentile", "99",
+             "--binary-search", "--concurrency-range", "1:8:2", "-l", "500", "-m", "graphdef_int32_int32_int32",
+             "-b", "1", *WINDOW, *STABLE)
+    passes(run)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("shm", ["none", "system"])
 def test_string_data(qa, protocol, shm):
     passes(pa(qa, protocol, "-m", "graphdef_object_object_object", "--string-data=1", *WINDOW,
