@@ -194,3 +194,30 @@ def test_profile_export_names_the_service_kind(server_dir: str, tmp_path: Path) 
     doc = json.loads(export.read_text())
     assert (doc["service_kind"], doc["endpoint"]) == ("triton_c_api", "")
     assert len(doc["experiments"][0]["requests"]) == 20
+
+
+# perf_analyzer's C API QA script (qa/L0_perf_analyzer_capi), on the QA stand-ins.
+@pytest.mark.parametrize("args", [
+    (),
+    ("-t", "1", "-b", "1"),
+    ("--request-rate-range", "100:200:100", "-b", "1"),
+], ids=["defaults", "t1", "rate"])
+def test_qa_capi_int32(server_dir: str, args: tuple[str, ...]) -> None:
+    # One window of a fixed request count: a noisy shared machine cannot fail the stability check.
+    run = capi("-m", "graphdef_int32_int32_int32", "--model-repository", str(QA_MODELS), *args, "--request-count",
+               "100", server_dir=server_dir)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "error | Request count: 0 | : 0 infer/sec" not in run.stdout + run.stderr
+
+
+def test_qa_capi_string_data(server_dir: str) -> None:
+    run = capi("-m", "graphdef_object_object_object", "--model-repository", str(QA_MODELS), "--string-data=1",
+               "--request-count", "100", server_dir=server_dir)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_qa_capi_async_is_named_not_supported_once(server_dir: str) -> None:
+    """The script greps 'not supported by triton_c_api service' exactly once."""
+    run = capi("-m", "graphdef_int32_int32_int32", "--model-repository", str(QA_MODELS), "-t", "1", "-b", "1", "-a",
+               "--request-count", "20", server_dir=server_dir)
+    assert (run.stdout + run.stderr).count("not supported by triton_c_api service") == 1

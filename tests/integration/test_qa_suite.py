@@ -27,7 +27,8 @@ MODELS = HERE / "qa_models"
 DATA = HERE / "qa_data"
 # The script's "nothing was measured" pattern (grep sees its '|' literally).
 ERROR_STRING = "error | Request count: 0 | : 0 infer/sec"
-STABLE = ("-s", "100")
+# The script's -s 100; more trials than its 10, for a noisy shared machine.
+STABLE = ("-s", "100", "-r", "30")
 WINDOW = ("-p", "400")
 SEQ = "simple_savedmodel_sequence_object"
 PROTOCOLS = ("grpc", "http")
