@@ -239,6 +239,8 @@ class TritonServer:
             f"--id={self.server_id}",
             f"--model-repository={self.model_repository}",
             f"--backend-directory={triton_dir / 'backends'}",
+            # The wheel's response caches (--cache-config local,...) live here, not in /opt.
+            f"--cache-directory={triton_dir / 'caches'}",
             # Loopback only: a test rig has no business listening on the LAN.
             f"--http-address={LOOPBACK}",
             f"--http-port={self.http_port}",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
-from perfanalyzer import tls
+from perfanalyzer import legacy_flags, tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.limits import open_file_limit
@@ -37,7 +37,31 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr and exit code 3."""
+    """argparse, but a bad flag is one line on stderr and exit code 3, and a
+    value that is not a number reads as perf_analyzer's message."""
+
+    _argv: list[str] = []
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(self._argv, namespace)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> object:
+        if action.type in (int, float):
+            try:
+                return action.type(arg_string)
+            except ValueError:
+                self.error(f"Failed to parse {self._spelling(action)}. Invalid value provided: {arg_string}")
+        return super()._get_value(action, arg_string)
+
+    def _spelling(self, action: argparse.Action) -> str:
+        """The option string the command line used (-p or --measurement-interval)."""
+        for arg in self._argv:
+            for opt in action.option_strings:
+                if arg == opt or arg.startswith(opt + "=") or (len(opt) == 2 and arg[:2] == opt and arg[:2] != "--"):
+                    return opt
+        return action.option_strings[0]
 
     def error(self, message: str) -> NoReturn:
         self.exit(OPTION_ERROR, f"error: {message} (see --help)\n")
@@ -68,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "latencies come from a histogram with < 0.1%% relative error, so memory stays flat.",
     )
     p.add_argument("--version", action=_VersionAction)
-    p.add_argument("-m", dest="model_name", required=True, help="name of the model to profile")
+    p.add_argument("-m", dest="model_name", default="", help="name of the model to profile (required)")
     p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
     p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")
     p.add_argument("-i", "--protocol", dest="protocol", default="http", type=str.lower,
@@ -145,10 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stabilize on and report the pXX latency instead of the average (1..99)")
     p.add_argument("-f", dest="filename", default=None, help="write the results as CSV to this file")
     p.add_argument("-v", dest="verbose", action="store_true", help="print every measurement window")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("-a", "--async", dest="async_mode", action="store_true",
-                      help="accepted; closed-loop load is the same either way")
-    mode.add_argument("--sync", dest="async_mode", action="store_false", help="accepted (default)")
+    p.add_argument("-a", "--async", dest="async_mode", action="store_true",
+                   help="accepted; closed-loop load is the same either way")
+    p.add_argument("--sync", dest="forced_sync", action="store_true", help="accepted (default)")
     p.add_argument("--max-threads", type=int, default=None,
                    help="engine threads, each with its own connections and share of the load (default: one, "
                    "which drives any concurrency; capped at the usable CPUs and, closed loop, the largest "
@@ -163,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "reported under it, as an ensemble's steps are")
     tls.add_flags(p)
     _add_observe_flags(p)
+    legacy_flags.add_flags(p)
     kinds = p.add_argument_group(
         "service kinds", "flags that apply to one kind only are rejected with the others")
     kinds.add_argument("--service-kind", default="triton", type=str.lower,
@@ -180,8 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tfserving: the signature of the model to call (default serving_default)")
     kinds.add_argument("--shared-memory", default="none", type=str.lower,
                        help="none (default), system (POSIX shared memory registered with the server) or cuda "
-                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); neither applies to "
-                       "triton_c_api, torchserve and tfserving")
+                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); triton_c_api accepts both and "
+                       "changes nothing (the in-process server reads the inputs in place); torchserve and "
+                       "tfserving take neither")
     p.add_argument("--grpc-channels", type=int, default=1,
                    help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
     p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
@@ -203,7 +228,7 @@ def _add_observe_flags(p: argparse.ArgumentParser) -> None:
                    "metrics when present)")
     p.add_argument("--metrics-url", default="",
                    help="metrics endpoint (default: the host of -u, port 8002, path /metrics)")
-    p.add_argument("--metrics-interval", type=int, default=1000, help="msec between metrics samples (default 1000)")
+    p.add_argument("--metrics-interval", type=int, default=None, help="msec between metrics samples (default 1000)")
     p.add_argument("--verbose-csv", action="store_true",
                    help="add Avg latency, request/response, response wait (and the GPU metrics) to the -f CSV")
     p.add_argument("--trace-file", default=None, help="server trace file (the server must allow setting it)")
@@ -219,8 +244,33 @@ def _add_observe_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
 
 
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _check_flag_pairs(ns: argparse.Namespace) -> None:
+    """Flags that only mean something together with another, refused up front
+    in perf_analyzer's words."""
+    if ns.async_mode and ns.forced_sync:
+        raise OptionError("Cannot specify --async and --sync simultaneously.")
+    if ns.async_mode and ns.service_kind == "triton_c_api":
+        # perf_analyzer refuses it; here the in-process engine is asynchronous either way.
+        _warn("WARNING: Async mode is not supported by triton_c_api service kind; -a changes nothing")
+    for flag, given in (("--metrics-url", ns.metrics_url), ("--metrics-interval", ns.metrics_interval is not None)):
+        if given and not ns.collect_metrics:
+            raise OptionError(f"Must specify --collect-metrics when using the {flag} option.")
+    if ns.sequence_length is not None and ns.sequence_length <= 0:
+        _warn("WARNING: The sequence length must be > 0. Perf Analyzer will use default value if it is "
+              "measuring on sequence model.")
+        ns.sequence_length = None
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
     ns = build_parser().parse_args(argv)
+    if not ns.model_name:
+        raise OptionError("Failed to parse -m (model name). The value must be specified.")
+    legacy_flags.resolve(ns, _warn)
+    _check_flag_pairs(ns)
     return Settings(
         model_name=ns.model_name,
         model_version=ns.model_version,
@@ -283,6 +333,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
 
 def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
     mode, paths = split_input_data(ns.input_data)
+    if mode == "zero" and paths:
+        raise OptionError(legacy_flags.ZERO_WITH_DATA)
     return dict(
         input_data=mode,
         input_data_paths=paths,
@@ -304,7 +356,7 @@ def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
     return dict(
         collect_metrics=ns.collect_metrics,
         metrics_url=ns.metrics_url,
-        metrics_interval_ms=ns.metrics_interval,
+        metrics_interval_ms=1000 if ns.metrics_interval is None else ns.metrics_interval,
         verbose_csv=ns.verbose_csv,
         trace_file=ns.trace_file,
         trace_levels=tuple(ns.trace_levels),

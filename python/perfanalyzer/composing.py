@@ -87,3 +87,21 @@ def composing_map(config_of: Callable[[str, str], Mapping[str, Any]], model: str
             out[name] = steps
             pending.extend(steps)
     return out
+
+
+def reaches_sequence_model(config_of: Callable[[str, str], Mapping[str, Any]], model: str, version: str) -> bool:
+    """Whether the model, or a model its ensemble steps reach, has
+    sequence_batching: then the server wants a correlation ID on every
+    request to the ensemble too, as on the sequence model itself."""
+    pending: list[ModelId] = [(model, version)]
+    seen: set[str] = set()
+    while pending:
+        name, v = pending.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        config = config_of(name, v)
+        if "sequence_batching" in config:
+            return True
+        pending.extend(ensemble_steps(config))
+    return False

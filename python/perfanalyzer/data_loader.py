@@ -241,9 +241,11 @@ class JsonDataReader:
         if isinstance(value, dict):
             if "shape" in value:
                 given = _shape(value["shape"], where)
-                if not t.accepts(given):
-                    raise OptionError(f"{where}: the supplied shape {list(given)} is incompatible with the "
-                                      f"model's shape {list(t.dims)}")
+                # Against the model's dims with --shape filled in, as perf_analyzer checks.
+                wanted = shape if shape is not None else t.dims
+                if not TensorSpec(t.name, t.datatype, wanted).accepts(given):
+                    raise OptionError(f"{where}: The supplied shape of {list(given)} for input \"{t.name}\" is "
+                                      f"incompatible with the model's input shape of {list(wanted)}")
                 shape = given
             if "b64" in value:
                 content = {"b64": value["b64"]}
@@ -273,7 +275,7 @@ class JsonDataReader:
 
 def _check_aligned(data: list[object], validation: object, nested: bool, origin: str) -> None:
     """validation_data must have data's streams and steps, one for one."""
-    prefix = f'{origin}: "validation_data" is not aligned with "data"'
+    prefix = f"{origin}: The 'validation_data' field doesn't align with 'data' field in the json file"
     if not isinstance(validation, list):
         raise OptionError(f"{prefix}: it must be a list, got {_kind(validation)}")
     if len(validation) != len(data):

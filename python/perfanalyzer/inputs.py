@@ -138,7 +138,8 @@ def tensor_from_strings(items: Sequence[bytes], shape: tuple[int, ...]) -> np.nd
     """A BYTES tensor of exactly `shape` from its elements."""
     count = element_count(shape)
     if len(items) != count:
-        raise TensorDataError(f"expected {count} elements for shape {list(shape)}, got {len(items)}")
+        raise TensorDataError(f"mismatch in the data provided: expected {count} elements for shape {list(shape)}, "
+                              f"got {len(items)}")
     return strings_tensor(items, shape)
 
 
@@ -151,7 +152,8 @@ def tensor_from_bytes(datatype: str, raw: bytes, shape: tuple[int, ...]) -> np.n
     expected = count * dtype.itemsize
     if len(raw) != expected:
         raise TensorDataError(
-            f"expected {expected} bytes ({count} x {datatype}) for shape {list(shape)}, got {len(raw)} bytes"
+            f"mismatch in the data provided: expected {expected} bytes ({count} x {datatype}) for shape {list(shape)}, "
+            f"got {len(raw)} bytes"
         )
     return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
 
@@ -191,7 +193,8 @@ def tensor_from_list(datatype: str, values: list[object], shape: tuple[int, ...]
     """A tensor from a flat JSON list: numbers, booleans for BOOL, strings for BYTES."""
     count = element_count(shape)
     if len(values) != count:
-        raise TensorDataError(f"expected {count} elements for shape {list(shape)}, got {len(values)}")
+        raise TensorDataError(f"mismatch in the data provided: expected {count} elements for shape {list(shape)}, "
+                              f"got {len(values)}")
     if datatype == "BYTES":
         _first_bad(values, str, "strings", datatype)
         try:

@@ -63,8 +63,10 @@ class ModelSpec:
                 shapes[t.name] = t.dims
                 continue
             if not t.accepts(given):
+                # The server's words follow (perf_analyzer sends it and greps them).
                 raise OptionError(
-                    f"--shape {t.name}: {list(given)} is incompatible with the model's input shape {list(t.dims)}"
+                    f"--shape {t.name}: {list(given)} is incompatible with the model's input shape {list(t.dims)} "
+                    f"(the server would answer: unexpected shape for input '{t.name}' for model '{self.name}')"
                 )
             shapes[t.name] = given
         return shapes

@@ -12,7 +12,7 @@ from typing import Any
 import perfanalyzer
 from perfanalyzer import _core, preflight, sequences, shm
 from perfanalyzer.batching import request_tensors
-from perfanalyzer.composing import composing_map
+from perfanalyzer.composing import composing_map, reaches_sequence_model
 from perfanalyzer.data_loader import load as load_data
 from perfanalyzer.engine_threads import engine_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
@@ -112,13 +112,19 @@ def _open_engine(settings: Settings, service: Any) -> PreparedLoad:
                                              client=settings.http_client, threads=engine_threads(settings)),
                             message)
     spec = service.model_spec(settings.model_name, settings.model_version)
+    if spec.platform == "ensemble" and not spec.sequence and \
+            reaches_sequence_model(service.model_config, spec.name, settings.model_version):
+        spec = dataclasses.replace(spec, sequence=True)
     spec.check_batch_size(settings.batch_size)
     data = load_data(settings, spec)
     message = data.read_message() if data.from_json else ""
     inputs = export.request_inputs({t.name: t.datatype for t in spec.inputs},
                                    request_tensors(spec, data, settings.batch_size))
     if settings.service_kind == "triton_c_api":
-        return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
+        if spec.sequence:
+            sequences.check_settings(settings)
+            settings = sequences.open_loop_settings(settings)
+        return PreparedLoad(service.make_engine(settings, spec, data), message, inputs, settings)
     if settings.service_kind == "tfserving":
         return PreparedLoad(service.make_engine(settings, spec, data), message, inputs)
     parameters = settings.request_parameter_map

@@ -19,7 +19,7 @@ HTTP_CLIENTS = ("auto", "native", "curl")
 PROTOCOLS = ("http", "grpc")
 GRPC_COMPRESSION = ("none", "gzip", "deflate")
 INPUT_DATA_MODES = ("random", "zero")
-INPUT_DATA_CHOICES = "the available options are 'zero', 'random', path to a directory, or a json file"
+INPUT_DATA_CHOICES = "The available options are 'zero', 'random', path to a directory, or a json file"
 DEFAULT_STRING_LENGTH = 128
 TENSOR_FORMATS = ("binary", "json")
 REQUEST_PARAMETER_TYPES = ("int", "string", "bool")
@@ -172,20 +172,22 @@ class Settings:
 
     def validate(self) -> Settings:
         if not self.model_name:
-            raise OptionError("-m (model name) is required")
+            raise OptionError("Failed to parse -m (model name). The value must be specified.")
         if self.protocol not in PROTOCOLS:
-            raise OptionError(f"-i: unsupported protocol '{self.protocol}' (supported: {', '.join(PROTOCOLS)})")
+            raise OptionError("Failed to parse -i (protocol). The value should be either HTTP or gRPC.")
         if self.batch_size <= 0:
-            raise OptionError(f"-b: batch size must be > 0, got {self.batch_size}")
+            raise OptionError(f"Failed to parse -b (batch size). The value must be > 0. (got {self.batch_size})")
         self._validate_data_flags()
         self._validate_observe_flags()
         self._validate_service_kind()
         if len(self.load_modes) > 1:
             a, b = (LOAD_FLAGS[m] for m in self.load_modes[:2])
-            raise OptionError(f"Cannot use both {a} and {b} inference load modes.")
+            raise OptionError("Cannot specify more then one inference load mode. Please choose only one of the "
+                              "following modes: --concurrency-range, --periodic-concurrency-range, "
+                              f"--request-rate-range, or --request-intervals. (got {a} and {b})")
         if self.request_distribution not in DISTRIBUTIONS:
-            raise OptionError(f"--request-distribution: '{self.request_distribution}' is not one of "
-                              f"{', '.join(DISTRIBUTIONS)}")
+            raise OptionError(f"Failed to parse --request-distribution. Unsupported type provided: "
+                              f"'{self.request_distribution}'. Choices are 'poisson' or 'constant'.")
         if self.request_period <= 0:
             raise OptionError(f"Failed to parse --request-period. The value must be > 0 (got {self.request_period})")
         if self.load_mode == "periodic_concurrency":
@@ -194,9 +196,13 @@ class Settings:
             if self.load_mode in ("request_intervals", "periodic_concurrency"):
                 raise OptionError("--binary-search works over --concurrency-range or --request-rate-range")
             r = self.concurrency_range if self.load_mode == "concurrency" else self.request_rate_range
-            if r.end == 0 or r.end < r.start or self.latency_threshold_ms <= 0:
-                raise OptionError("--binary-search needs an explicit end of the search range (start:end:step "
-                                  "with end >= start) and a latency limit (-l)")
+            if r.end == 0:
+                raise OptionError("The end of the range can not be 0 (or 0.0) for binary search mode.")
+            if self.latency_threshold_ms <= 0:
+                raise OptionError("The --latency-threshold cannot be 0 for binary search mode.")
+            if r.end < r.start:
+                raise OptionError("The end of the range can not be less than start of the range for binary search "
+                                  "mode.")
         if self.request_count < 0:
             raise OptionError(f"--request-count: must be >= 0, got {self.request_count}")
         if self.warmup_request_count < 0:
@@ -209,7 +215,7 @@ class Settings:
             raise OptionError(f"--request-intervals {self.request_intervals_file}: no intervals in the file")
         r = self.concurrency_range
         if r.start < 1:
-            raise OptionError(f"--concurrency-range: start must be >= 1, got {r.start}")
+            raise OptionError(f"The start of the search range must be > 0 (--concurrency-range start {r.start})")
         if r.step < 1:
             raise OptionError(f"--concurrency-range: step must be >= 1, got {r.step}")
         if r.end != 0 and r.end < r.start:
@@ -221,28 +227,31 @@ class Settings:
                 "The end of the search range and the latency limit can not be both 0 (or 0.0) simultaneously"
             )
         if self.latency_threshold_ms < 0:
-            raise OptionError(f"-l: latency threshold must be >= 0 msec, got {self.latency_threshold_ms}")
+            raise OptionError(f"Failed to parse --latency-threshold (-l). The value must be >= 0 msecs. (got "
+                              f"{self.latency_threshold_ms})")
         if self.measurement_interval_ms <= 0:
-            raise OptionError(f"-p: measurement window must be > 0 msec, got {self.measurement_interval_ms}")
+            raise OptionError(f"Failed to parse --measurement-interval (-p). The value must be > 0 msec. (got "
+                              f"{self.measurement_interval_ms})")
         if self.measurement_mode not in MEASUREMENT_MODES:
-            raise OptionError(
-                f"--measurement-mode: '{self.measurement_mode}' is not one of {', '.join(MEASUREMENT_MODES)}"
-            )
+            raise OptionError(f"Failed to parse --measurement-mode. Unsupported type provided: '{self.measurement_mode}"
+                              "'. The available options are 'time_windows' or 'count_windows'.")
         if self.measurement_request_count <= 0:
-            raise OptionError(
-                f"--measurement-request-count: must be > 0, got {self.measurement_request_count}"
-            )
-        if self.stability_percentage <= 0:
-            raise OptionError(f"-s: stability percentage must be > 0, got {self.stability_percentage:g}")
+            raise OptionError(f"Failed to parse --measurement-request-count. The value must be > 0. (got "
+                              f"{self.measurement_request_count})")
+        if not self.stability_percentage >= 0:
+            raise OptionError(f"Failed to parse --stability-percentage (-s). The value must be >= 0.0. (got "
+                              f"{self.stability_percentage:g})")
         if self.max_trials <= 0:
-            raise OptionError(f"-r: max trials must be > 0, got {self.max_trials}")
+            raise OptionError(f"Failed to parse --max-trials (-r). The value must be > 0. (got {self.max_trials})")
         if self.percentile != -1 and not 1 <= self.percentile <= 99:
-            raise OptionError(f"--percentile: must be -1 or within 1..99, got {self.percentile}")
+            raise OptionError("Failed to parse --percentile. The value must be -1 for not reporting or in range "
+                              f"(0, 100). (got {self.percentile})")
         if self.max_threads is not None and self.max_threads <= 0:
-            raise OptionError(f"--max-threads: must be > 0, got {self.max_threads}")
+            raise OptionError(f"Failed to parse --max-threads. The value must be > 0. (got {self.max_threads})")
         for name, dims in self.shapes:
             if any(d <= 0 for d in dims):
-                raise OptionError(f"--shape {name}: every dimension must be > 0, got {list(dims)}")
+                raise OptionError(f"Failed to parse --shape. The dimensions of input tensor must be > 0. ({name}: "
+                                  f"{list(dims)})")
         if self.http_client not in HTTP_CLIENTS:
             raise OptionError(f"--http-client: '{self.http_client}' is not one of {', '.join(HTTP_CLIENTS)}")
         if self.http_client == "native" and self.server_url.startswith("https://"):
@@ -257,13 +266,14 @@ class Settings:
         an error naming the kind, never silently ignored."""
         kind = self.service_kind
         if kind not in SERVICE_KINDS:
-            raise OptionError(f"--service-kind: unsupported '{kind}' (supported: {', '.join(SERVICE_KINDS)})")
+            raise OptionError(f"Failed to parse --service-kind. Unsupported type provided: '{kind}'. The available "
+                              "options are 'triton', 'tfserving', 'torchserve', or 'triton_c_api'.")
         if self.shared_memory not in SHARED_MEMORY_KINDS:
-            raise OptionError(f"--shared-memory: '{self.shared_memory}' is not one of {', '.join(SHARED_MEMORY_KINDS)}")
+            raise OptionError(f"Failed to parse --shared-memory. Unsupported type provided: '{self.shared_memory}'. "
+                              "The available options are 'system', 'cuda', or 'none'.")
+        # triton_c_api takes any --shared-memory, as perf_analyzer does: the
+        # in-process server reads the input buffers in place either way.
         if self.shared_memory != "none":
-            if kind == "triton_c_api":
-                raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind "
-                                  "triton_c_api: the in-process server reads the input buffers directly")
             if kind in ("torchserve", "tfserving"):
                 raise OptionError(f"--shared-memory {self.shared_memory} does not apply to --service-kind {kind}")
         if kind != "triton_c_api":
@@ -273,7 +283,7 @@ class Settings:
                     raise OptionError(f"{flag} applies only to --service-kind triton_c_api (got {kind})")
         if kind == "triton_c_api":
             if not self.model_repository:
-                raise OptionError("--model-repository is required with --service-kind triton_c_api")
+                raise OptionError("--model-repository should not be empty when using service-kind=triton_c_api.")
             if not os.path.isdir(self.model_repository):
                 raise OptionError(f"--model-repository {self.model_repository}: no such directory")
             if self.triton_server_directory and not os.path.isdir(self.triton_server_directory):
@@ -288,8 +298,8 @@ class Settings:
                               ("--output-tensor-format", self.output_tensor_format != "binary"),
                               ("--request-parameter", bool(self.request_parameters))]
             if len(self.input_data_paths) != 1 or not os.path.isfile(self.input_data_paths[0]):
-                raise OptionError("--service-kind torchserve needs --input-data with one JSON file naming the "
-                                  'file sent as each request\'s body: {"data": [{"TORCHSERVE_INPUT": ["file"]}]}')
+                raise OptionError("--input-data should be provided with a json file with input data for torchserve"
+                                  ' (one JSON file: {"data": [{"TORCHSERVE_INPUT": ["file sent as the body"]}]})')
         elif kind == "tfserving":
             not_applicable = [("-H", bool(self.http_headers)), ("--http-client", self.http_client != "auto"),
                               ("--input-tensor-format", self.input_tensor_format != "binary"),
@@ -300,6 +310,8 @@ class Settings:
                 raise OptionError(f"-x {self.model_version}: TensorFlow Serving model versions are integers")
         else:
             not_applicable = []
+        if self.collect_metrics and kind in ("torchserve", "tfserving"):
+            raise OptionError("Server-side metric collection is only supported with Triton client backend.")
         if kind != "tfserving" and self.model_signature_name != "serving_default":
             raise OptionError(f"--model-signature-name applies only to --service-kind tfserving (got {kind})")
         for flag, given in not_applicable:
@@ -311,20 +323,23 @@ class Settings:
         if self.grpc_channels < 1:
             raise OptionError(f"--grpc-channels: must be >= 1, got {self.grpc_channels}")
         if self.grpc_compression_algorithm not in GRPC_COMPRESSION:
-            raise OptionError(f"--grpc-compression-algorithm: '{self.grpc_compression_algorithm}' is not one of "
-                              f"{', '.join(GRPC_COMPRESSION)}")
+            raise OptionError("Failed to parse --grpc-compression-algorithm. Unsupported type provided: "
+                              f"'{self.grpc_compression_algorithm}'. The available options are 'gzip', 'deflate', "
+                              "or 'none'.")
         tls_files = (("--ssl-grpc-root-certifications-file", self.ssl_grpc_root_certifications_file),
                      ("--ssl-grpc-private-key-file", self.ssl_grpc_private_key_file),
                      ("--ssl-grpc-certificate-chain-file", self.ssl_grpc_certificate_chain_file))
         for flag, path in tls_files:
             if path and not os.path.isfile(path):
-                raise OptionError(f"{flag} {path}: no such file")
+                raise OptionError(f"Failed to parse {flag}. The value must be a valid file path. ({path})")
         if bool(self.ssl_grpc_private_key_file) != bool(self.ssl_grpc_certificate_chain_file):
             raise OptionError("--ssl-grpc-private-key-file and --ssl-grpc-certificate-chain-file go together "
                               "(the client's key and its certificate, for mutual TLS)")
         if self.protocol != "grpc":
             if self.streaming:
-                raise OptionError("--streaming is only allowed with gRPC protocol (-i grpc)")
+                raise OptionError("Streaming is only allowed with gRPC protocol. (--streaming needs -i grpc)")
+            if self.grpc_compression_algorithm != "none" and self.service_kind != "tfserving":
+                raise OptionError("Using compression algorithm is only allowed with gRPC protocol. (-i grpc)")
             if self.ssl_grpc_use_ssl and self.service_kind != "tfserving":  # TF Serving is gRPC with or without -i
                 raise OptionError("--ssl-grpc-use-ssl is only allowed with gRPC protocol (-i grpc)")
             return
@@ -340,21 +355,24 @@ class Settings:
 
     def _validate_data_flags(self) -> None:
         if self.input_data not in INPUT_DATA_MODES:
-            raise OptionError(f"--input-data: unsupported type '{self.input_data}'; {INPUT_DATA_CHOICES}")
+            raise OptionError(f"Failed to parse --input-data. Unsupported type provided: '{self.input_data}'. "
+                              f"{INPUT_DATA_CHOICES}.")
         for path in self.input_data_paths:
             if not os.path.exists(path):
-                raise OptionError(f"--input-data {path}: no such file or directory; {INPUT_DATA_CHOICES}")
+                raise OptionError(f"Failed to parse --input-data. Unsupported type provided: '{path}'. "
+                                  f"{INPUT_DATA_CHOICES}. (no such file or directory)")
             check_readable("--input-data", path, directory_ok=True)
         if len(self.input_data_paths) > 1 and any(os.path.isdir(p) for p in self.input_data_paths):
             raise OptionError("--input-data: a directory of input files can not be combined with other "
                               f"--input-data paths (got {', '.join(self.input_data_paths)})")
         if self.string_length <= 0:
-            raise OptionError(f"--string-length: must be > 0, got {self.string_length}")
+            raise OptionError(f"Failed to parse --string-length. The value must be > 0 (got {self.string_length})")
         limits.check_string_length(self.string_length)
         for flag, fmt in (("--input-tensor-format", self.input_tensor_format),
                           ("--output-tensor-format", self.output_tensor_format)):
             if fmt not in TENSOR_FORMATS:
-                raise OptionError(f"{flag}: unsupported type '{fmt}'; the available options are 'binary' or 'json'")
+                raise OptionError(f"Failed to parse {flag}. Unsupported type provided: '{fmt}'. The available "
+                                  "options are 'binary' or 'json'.")
         for name, value, kind in self.request_parameters:
             typed_parameter(name, value, kind)
         self._validate_sequence_flags()
@@ -364,11 +382,13 @@ class Settings:
     def _validate_sequence_flags(self) -> None:
         if self.sequence_length is not None and self.sequence_length < 1:
             raise OptionError(f"--sequence-length: must be >= 1, got {self.sequence_length}")
+        if self.sequence_length_variation < 0:
+            raise OptionError("Failed to parse --sequence-length-variation. The value must be >= 0.0.")
         if not 0 <= self.sequence_length_variation <= 100:
             raise OptionError("--sequence-length-variation: must be a percentage in 0..100, got "
                               f"{self.sequence_length_variation:g}")
         if self.num_of_sequences < 1:
-            raise OptionError(f"--num-of-sequences: must be >= 1, got {self.num_of_sequences}")
+            raise OptionError(f"Failed to parse --num-of-sequences. The value must be > 0. ({self.num_of_sequences})")
         if self.sequence_id_start < 1 or self.sequence_id_range < 1 or \
                 self.sequence_id_start + self.sequence_id_range > 2**64:
             # Triton reads correlation ID 0 as "no sequence".
@@ -393,16 +413,19 @@ class Settings:
                 raise OptionError(f"{flag} can not be used with --periodic-concurrency-range")
     def _validate_observe_flags(self) -> None:
         if self.metrics_interval_ms <= 0:
-            raise OptionError(f"--metrics-interval: must be > 0 msec, got {self.metrics_interval_ms}")
+            raise OptionError(f"Failed to parse --metrics-interval. The value must be > 0 msecs. (got "
+                              f"{self.metrics_interval_ms})")
         for level in self.trace_levels:
             if level not in TRACE_LEVELS:
-                raise OptionError(f"--trace-level: '{level}' is not one of {', '.join(TRACE_LEVELS)}")
+                raise OptionError(f"Failed to parse --trace-level. Unsupported type provided: '{level}'. The "
+                                  "available options are 'OFF', 'TIMESTAMPS', or 'TENSORS'.")
         if self.trace_rate is not None and self.trace_rate <= 0:
             raise OptionError(f"--trace-rate: must be > 0, got {self.trace_rate}")
         if self.trace_count is not None and self.trace_count < -1:
-            raise OptionError(f"--trace-count: must be >= -1 (-1 = no limit), got {self.trace_count}")
+            raise OptionError(f"Failed to parse --trace-count. The value must be >= 0 or set to -1 (default). (got "
+                              f"{self.trace_count})")
         if self.log_frequency is not None and self.log_frequency < 0:
-            raise OptionError(f"--log-frequency: must be >= 0, got {self.log_frequency}")
+            raise OptionError(f"Failed to parse --log-frequency. The value must be >= 0. (got {self.log_frequency})")
         if self.html_report:
             directory = os.path.dirname(os.path.abspath(self.html_report))
             if not os.path.isdir(directory):
@@ -421,7 +444,8 @@ class Settings:
         r = self.request_rate_range
         limits.check_rate_range("--request-rate-range", r.start, r.end, r.step)
         if not r.start > 0:
-            raise OptionError(f"--request-rate-range: start must be > 0, got {r.start:g}")
+            raise OptionError("Failed to parse --request-rate-range. The start of the search range must be > 0. "
+                              f"(got {r.start:g})")
         if not r.step > 0:
             raise OptionError(f"--request-rate-range: step must be > 0, got {r.step:g}")
         if r.end != 0 and r.end < r.start:
@@ -435,12 +459,12 @@ class Settings:
 def parse_rate_range(text: str) -> RateRange:
     """--request-rate-range start[:end[:step]] with floats."""
     parts = text.split(":")
-    if not 1 <= len(parts) <= 3 or any(p.strip() == "" for p in parts):
-        raise OptionError(f"--request-rate-range: expected start:end:step, got '{text}'")
+    if len(parts) > 3:
+        raise OptionError("Failed to parse --request-rate-range. The value does not match <start:end:step>.")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise OptionError(f"--request-rate-range: expected numbers in start:end:step, got '{text}'") from None
+        raise OptionError(f"Failed to parse --request-rate-range. Invalid value provided: {text}") from None
     start = values[0]
     end = values[1] if len(values) > 1 else start
     step = values[2] if len(values) > 2 else 1.0
@@ -449,6 +473,9 @@ def parse_rate_range(text: str) -> RateRange:
 
 def read_intervals(path: str) -> tuple[int, ...]:
     """--request-intervals: one gap in microseconds per line -> nanoseconds."""
+    if not os.path.exists(path):
+        raise OptionError(f"Failed to parse --request-intervals. The value must be a valid file path "
+                          f"({path}: no such file or directory)")
     raw = read_bytes("--request-intervals", path)
     try:
         lines = raw.decode().splitlines()
@@ -500,12 +527,12 @@ def parse_periodic_range(text: str) -> Range:
 def parse_range(flag: str, text: str) -> Range:
     """Parses perf_analyzer's start[:end[:step]] (missing end = start, step = 1)."""
     parts = text.split(":")
-    if not 1 <= len(parts) <= 3 or any(p.strip() == "" for p in parts):
-        raise OptionError(f"{flag}: expected start:end:step, got '{text}'")
+    if len(parts) > 3:
+        raise OptionError(f"Failed to parse {flag}. The value does not match <start:end:step>.")
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise OptionError(f"{flag}: expected integers in start:end:step, got '{text}'") from None
+        raise OptionError(f"Failed to parse {flag}. Invalid value provided: {text}") from None
     start = values[0]
     end = values[1] if len(values) > 1 else start
     step = values[2] if len(values) > 2 else 1
@@ -529,8 +556,8 @@ def parse_request_parameter(text: str) -> tuple[str, str, str]:
     name, sep, rest = text.partition(":")
     value, sep2, kind = rest.rpartition(":")
     if not (sep and sep2 and name):
-        raise OptionError(f"--request-parameter '{text}': expected name:value:type "
-                          f"(type {', '.join(REQUEST_PARAMETER_TYPES)})")
+        raise OptionError(f"Failed to parse --request-parameter. The value does not match <name:value:type>. "
+                          f"(got '{text}'; type {', '.join(REQUEST_PARAMETER_TYPES)})")
     return name, value, kind.lower()
 
 
@@ -553,12 +580,12 @@ def typed_parameter(name: str, value: str, kind: str) -> int | str | bool:
 def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """--shape NAME:d1,d2,... (the name itself may contain ':')."""
     name, sep, dims = text.rpartition(":")
-    if not sep or not name or not dims:
-        raise OptionError(f"--shape: expected NAME:d1,d2,..., got '{text}'")
+    if not sep or not name:
+        raise OptionError(f"Failed to parse --shape. There must be a colon after input name. (got '{text}')")
     try:
         return name, tuple(int(d) for d in dims.split(","))
     except ValueError:
-        raise OptionError(f"--shape {name}: dimensions must be integers, got '{dims}'") from None
+        raise OptionError(f"Failed to parse --shape. Invalid value provided: {text}") from None
 
 
 def parse_sequence_id_range(text: str | None) -> dict[str, int]:
@@ -566,13 +593,15 @@ def parse_sequence_id_range(text: str | None) -> dict[str, int]:
     if text is None:
         return {}
     parts = text.split(":")
+    if len(parts) > 2:
+        raise OptionError("Failed to parse --sequence-id-range. The value does not match <start:end>.")
     try:
         start = int(parts[0])
         end = int(parts[1]) if len(parts) == 2 else start + 2**32 - 1
     except ValueError:
-        raise OptionError(f"--sequence-id-range: want start[:end] as integers, got '{text}'") from None
-    if len(parts) > 2:
-        raise OptionError(f"--sequence-id-range: want start[:end], got '{text}'")
+        raise OptionError(f"Failed to parse --sequence-id-range. Invalid value provided: {text}") from None
+    if start < 0 or end < 0:
+        raise OptionError("Failed to parse --sequence-id-range. The range values must be >= 0.")
     if end <= start:
-        raise OptionError(f"--sequence-id-range: end ({end}) must be greater than start ({start})")
+        raise OptionError("Failed to parse --sequence-id-range. The 'end' value must be greater than 'start' value.")
     return {"sequence_id_start": start, "sequence_id_range": end - start}

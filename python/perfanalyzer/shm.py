@@ -36,7 +36,7 @@ FIXED_SIZES = {"BOOL": 1, "UINT8": 1, "INT8": 1, "UINT16": 2, "INT16": 2, "FP16"
 
 def check(settings: Settings) -> None:
     """Fails before the server is contacted when the kind asked for cannot work here."""
-    if settings.shared_memory == "cuda":
+    if settings.shared_memory == "cuda" and settings.service_kind != "triton_c_api":  # in-process: nothing shared
         from perfanalyzer import cuda_shm
         cuda_shm.check_device()
 

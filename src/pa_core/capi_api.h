@@ -26,6 +26,8 @@ typedef int TRITONSERVER_MemoryType;
 #define PA_TRITON_MODEL_CONTROL_EXPLICIT 2
 #define PA_TRITON_REQUEST_RELEASE_ALL 1u
 #define PA_TRITON_RESPONSE_COMPLETE_FINAL 1u
+#define PA_TRITON_REQUEST_FLAG_SEQUENCE_START 1u
+#define PA_TRITON_REQUEST_FLAG_SEQUENCE_END 2u
 #define PA_TRITON_TYPE_INVALID 0
 #define PA_TRITON_API_MAJOR 1u
 #define PA_TRITON_API_MINOR 3u /* everything used here exists since 1.3 */
@@ -98,6 +100,10 @@ typedef void (*pa_triton_response_fn)(TRITONSERVER_InferenceResponse *response, 
        TRITONSERVER_MemoryType memory_type, int64_t memory_type_id))                                           \
     X(InferenceRequestSetTimeoutMicroseconds, TRITONSERVER_Error *,                                            \
       (TRITONSERVER_InferenceRequest * request, uint64_t timeout_us))                                          \
+    X(InferenceRequestSetCorrelationId, TRITONSERVER_Error *,                                                  \
+      (TRITONSERVER_InferenceRequest * request, uint64_t correlation_id))                                      \
+    X(InferenceRequestSetFlags, TRITONSERVER_Error *,                                                          \
+      (TRITONSERVER_InferenceRequest * request, uint32_t flags))                                               \
     X(InferenceRequestSetReleaseCallback, TRITONSERVER_Error *,                                                \
       (TRITONSERVER_InferenceRequest * request, pa_triton_request_release_fn fn, void *userp))                 \
     X(InferenceRequestSetResponseCallback, TRITONSERVER_Error *,                                               \

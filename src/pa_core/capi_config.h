@@ -40,6 +40,7 @@ typedef struct pa_capi_config {
     const pa_capi_request *requests;
     size_t n_requests;
     long request_timeout_ms;
+    pa_sequencer *sequencer; /* sequence models: requests are the streams' steps; NULL otherwise */
 } pa_capi_config;
 
 /* Loads the library, checks its API version, starts the server and waits

@@ -47,6 +47,8 @@ typedef struct cslot {
     capi_engine *e;
     TRITONSERVER_InferenceRequest *req;
     size_t attached; /* index of the request data the request carries; SIZE_MAX: none */
+    long seq;        /* sequences: the sequence of the request in flight, -1 none */
+    uint64_t seq_id; /* ... and its correlation ID */
     pa_request_times t;
     uint64_t bytes_in;
     unsigned pending; /* atomic: callbacks still due (final response, release) */
@@ -214,6 +216,24 @@ static TRITONSERVER_Error *prepare(capi_engine *e, cslot *s, size_t index, const
     return NULL;
 }
 
+/* Sequence models: the request's correlation ID and start/end flags, set on
+ * every send (the request object is reused across sequences). */
+static TRITONSERVER_Error *set_sequence(capi_engine *e, cslot *s, const pa_seq_request *q, const char **what) {
+    *what = "setting the sequence of the request";
+    TRITONSERVER_Error *err = e->api->InferenceRequestSetCorrelationId(s->req, q->id);
+    if (err)
+        return err;
+    uint32_t flags = (q->start ? PA_TRITON_REQUEST_FLAG_SEQUENCE_START : 0u) |
+                     (q->end ? PA_TRITON_REQUEST_FLAG_SEQUENCE_END : 0u);
+    return e->api->InferenceRequestSetFlags(s->req, flags);
+}
+
+static void release_sequence(capi_engine *e, cslot *s) {
+    if (s->seq >= 0)
+        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
+    s->seq = -1;
+}
+
 static void grow_arena(cslot *s) {
     if (s->arena_need <= s->arena_cap)
         return;
@@ -227,9 +247,23 @@ static void grow_arena(cslot *s) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     capi_engine *e = (capi_engine *)base;
     cslot *s = (cslot *)ps;
-    size_t index = e->next_request;
-    if (++e->next_request == e->n_requests)
-        e->next_request = 0;
+    size_t index;
+    pa_seq_request q;
+    if (e->base.sequencer) {
+        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
+        if (pa_seq_next(e->base.sequencer, which, &q) != 0) {
+            pa_engine_record_error(&e->base, PA_ERR_OTHER, "no sequence free for a request to the in-process server");
+            pa_engine_slot_backoff(&e->base, ps, pa_now_ns());
+            return;
+        }
+        s->seq = q.seq;
+        s->seq_id = q.id;
+        index = q.body;
+    } else {
+        index = e->next_request;
+        if (++e->next_request == e->n_requests)
+            e->next_request = 0;
+    }
     grow_arena(s);
     s->arena_used = 0;
     s->arena_need = 0;
@@ -240,6 +274,8 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.start_ns = pa_now_ns();
     const char *what = "sending";
     TRITONSERVER_Error *err = prepare(e, s, index, &what);
+    if (!err && s->seq >= 0)
+        err = set_sequence(e, s, &q, &what);
     if (!err) {
         ps->active = 1;
         __atomic_store_n(&s->pending, 2, __ATOMIC_RELAXED);
@@ -258,6 +294,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     char msg[PA_ERROR_MESSAGE_LEN];
     pa_capi_take_error(e->api, err, what, msg, sizeof(msg));
     drop_request(e, s); /* a fresh object next time: this one's state is unknown */
+    release_sequence(e, s);
     pa_engine_record_error(&e->base, PA_ERR_OTHER, msg);
     pa_engine_slot_backoff(&e->base, ps, pa_now_ns());
 }
@@ -276,10 +313,12 @@ static void take_completions(capi_engine *e) {
         s->base.active = 0;
         if (s->t.send_end_ns > s->t.end_ns || !s->t.send_end_ns)
             s->t.send_end_ns = s->t.end_ns; /* answered before InferAsync returned */
+        e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
         if (s->failed)
             pa_engine_record_error(&e->base, PA_ERR_OTHER, s->message);
         else
             pa_engine_record_ok(&e->base, &s->t, e->requests[s->attached].bytes, s->bytes_in);
+        release_sequence(e, s);
         pa_engine_slot_done(&e->base, &s->base);
         s = next;
     }
@@ -328,6 +367,7 @@ static pa_slot *new_slot(pa_engine *base) {
         return NULL;
     s->e = (capi_engine *)base;
     s->attached = SIZE_MAX;
+    s->seq = -1;
     return &s->base;
 }
 
@@ -430,6 +470,7 @@ pa_engine *pa_capi_engine_create(const pa_capi_config *cfg, char *err, size_t er
         return NULL;
     }
     e->n_requests = cfg->n_requests;
+    e->base.sequencer = cfg->sequencer;
     for (size_t i = 0; i < cfg->n_requests; i++)
         if (copy_request(e, &e->requests[i], &cfg->requests[i], err, errlen) != 0) {
             destroy(&e->base);

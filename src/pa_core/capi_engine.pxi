@@ -29,6 +29,7 @@ cdef extern from "capi_config.h":
         const pa_capi_request *requests
         size_t n_requests
         long request_timeout_ms
+        pa_sequencer *sequencer
     enum pa_capi_document:
         PA_CAPI_METADATA
         PA_CAPI_CONFIG
@@ -131,11 +132,14 @@ cdef class CapiEngine(Engine):
     """Load on a model of an in-process server.
 
     requests: a list of requests, cycled through in order; each request is a
-    list of (name, datatype, shape, bytes) inputs, copied once into the engine."""
+    list of (name, datatype, shape, bytes) inputs, copied once into the engine.
+    sequencer: a Sequencer (sequence models: requests are the streams' steps,
+    sent with their correlation IDs and start/end flags)."""
     cdef readonly CapiServer server
+    cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, CapiServer server, str model, list requests, long long version=-1,
-                  long request_timeout_ms=0):
+                  long request_timeout_ms=0, Sequencer sequencer=None):
         cdef char err[512]
         cdef pa_capi_config cfg
         cdef Py_ssize_t i, j, k, n = len(requests), total = 0
@@ -180,11 +184,17 @@ cdef class CapiEngine(Engine):
             cfg.requests = creqs
             cfg.n_requests = n
             cfg.request_timeout_ms = request_timeout_ms
+            cfg.sequencer = NULL
+            if sequencer is not None:
+                if sequencer.n_bodies != n:
+                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n} requests")
+                cfg.sequencer = sequencer.take()
             self.e = pa_capi_engine_create(&cfg, err, sizeof(err))
             if self.e == NULL:
                 raise RuntimeError(err.decode(errors="replace"))
             self.server = server
-            self.keep = server
+            self.sequencer = sequencer
+            self.keep = (server, sequencer)
         finally:
             for p in dim_ptrs:
                 free(<void *> <size_t> p)

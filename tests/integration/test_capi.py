@@ -145,10 +145,45 @@ def test_library_without_the_api(tmp_path: Path) -> None:
     one_line(run.stderr, "is not a Triton server library", "TRITONSERVER_ApiVersion")
 
 
-def test_shared_memory_is_rejected() -> None:
-    run = capi("-m", "identity", "--model-repository", str(MODELS), "--shared-memory", "system")
-    assert run.returncode == 3
-    one_line(run.stderr, "--shared-memory system does not apply to --service-kind triton_c_api")
+@pytest.mark.parametrize("kind", ["system", "cuda"])
+def test_shared_memory_runs_as_in_perf_analyzer(server_dir: str, kind: str) -> None:
+    """The QA suite's C API loop over --shared-memory system and cuda: exit 0
+    (the in-process server reads the inputs in place either way)."""
+    run = capi("-m", "identity", "--model-repository", str(MODELS), "-t", "1", "--request-count", "40",
+               "--shared-memory", kind, server_dir=server_dir)
+    assert run.returncode == 0, run.stderr
+    assert counts(run.stdout) == [(40, 40)]
+
+
+QA_MODELS = REPO_ROOT / "tests" / "integration" / "qa_models"
+QA_SEQ_DATA = REPO_ROOT / "tests" / "integration" / "qa_data" / "seq_data.json"
+
+
+def test_sequence_model_gets_correlation_ids(server_dir: str) -> None:
+    """The QA suite's C API case `-t5 --sync`, on the sequence model itself:
+    every request carries its sequence's correlation ID and start/end flags
+    (none were sent: every request failed)."""
+    run = capi("-m", "savedmodel_sequence_object", "--model-repository", str(QA_MODELS), "-t5", "--sync",
+               f"--input-data={QA_SEQ_DATA}", "--request-count", "60", server_dir=server_dir)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "correlation ID" not in run.stderr
+    assert counts(run.stdout)[0][0] == 60
+
+
+def test_sequence_model_request_rate(server_dir: str) -> None:
+    run = capi("-m", "savedmodel_sequence_object", "--model-repository", str(QA_MODELS),
+               "--request-rate-range", "50", f"--input-data={QA_SEQ_DATA}", "--request-count", "40",
+               server_dir=server_dir)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert counts(run.stdout)[0][0] == 40
+
+
+def test_ensemble_over_a_sequence_model_is_refused_in_one_line(server_dir: str) -> None:
+    run = capi("-m", "simple_savedmodel_sequence_object", "--model-repository", str(QA_MODELS),
+               "--concurrency-range", "5", f"--input-data={QA_SEQ_DATA}",
+               "--request-count", "20", server_dir=server_dir, timeout=120)
+    assert run.returncode == 99
+    one_line(run.stderr, "is an ensemble over a sequence model", "-i grpc")
 
 
 def test_profile_export_names_the_service_kind(server_dir: str, tmp_path: Path) -> None:
@@ -159,3 +194,30 @@ def test_profile_export_names_the_service_kind(server_dir: str, tmp_path: Path) 
     doc = json.loads(export.read_text())
     assert (doc["service_kind"], doc["endpoint"]) == ("triton_c_api", "")
     assert len(doc["experiments"][0]["requests"]) == 20
+
+
+# perf_analyzer's C API QA script (qa/L0_perf_analyzer_capi), on the QA stand-ins.
+@pytest.mark.parametrize("args", [
+    (),
+    ("-t", "1", "-b", "1"),
+    ("--request-rate-range", "100:200:100", "-b", "1"),
+], ids=["defaults", "t1", "rate"])
+def test_qa_capi_int32(server_dir: str, args: tuple[str, ...]) -> None:
+    # One window of a fixed request count: a noisy shared machine cannot fail the stability check.
+    run = capi("-m", "graphdef_int32_int32_int32", "--model-repository", str(QA_MODELS), *args, "--request-count",
+               "100", server_dir=server_dir)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "error | Request count: 0 | : 0 infer/sec" not in run.stdout + run.stderr
+
+
+def test_qa_capi_string_data(server_dir: str) -> None:
+    run = capi("-m", "graphdef_object_object_object", "--model-repository", str(QA_MODELS), "--string-data=1",
+               "--request-count", "100", server_dir=server_dir)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_qa_capi_async_is_named_not_supported_once(server_dir: str) -> None:
+    """The script greps 'not supported by triton_c_api service' exactly once."""
+    run = capi("-m", "graphdef_int32_int32_int32", "--model-repository", str(QA_MODELS), "-t", "1", "-b", "1", "-a",
+               "--request-count", "20", server_dir=server_dir)
+    assert (run.stdout + run.stderr).count("not supported by triton_c_api service") == 1

@@ -81,6 +81,20 @@ def test_trace_settings_applied_then_restored(traced_server) -> None:
     assert traced >= 60
 
 
+def test_trace_settings_over_grpc_applied_then_restored(traced_server) -> None:
+    """-i grpc sets them with the gRPC TraceSetting call, as perf_analyzer does
+    (it was refused: the settings went over HTTP only)."""
+    server, trace_file = traced_server
+    before = trace_settings(server)
+    start = trace_file.read_text().count('"model_name":"identity"') if trace_file.exists() else 0
+    run = cli("-m", "identity", "-i", "grpc", "-u", server.grpc_url, "--request-count", "40",
+              "--trace-level", "TIMESTAMPS", "--trace-rate", "1", "--trace-count", "100", "--log-frequency", "0")
+    assert run.code == 0, run.stderr
+    assert trace_settings(server) == before
+    assert trace_file.read_text().count('"model_name":"identity"') - start >= 40
+    assert "REQUEST_START" in trace_file.read_text()
+
+
 def test_trace_file_the_server_refuses_is_one_error(traced_server, tmp_path: Path) -> None:
     server, trace_file = traced_server
     before = trace_settings(server)

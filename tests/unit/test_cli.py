@@ -147,7 +147,7 @@ BAD = [
     (["-m", "m", "--measurement-request-count", "0"], "--measurement-request-count"),
     (["-m", "m", "-H", "NoColonHere"], "-H"),
     (["-m", "m", "-p", "0"], "-p"),
-    (["-m", "m", "-s", "0"], "-s"),
+    (["-m", "m", "-s", "-1"], "-s"),
     (["-m", "m", "-r", "0"], "-r"),
     (["-m", "m", "-l", "-1"], "-l"),
     (["-m", "m", "--max-threads", "0"], "--max-threads"),

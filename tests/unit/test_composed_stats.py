@@ -290,3 +290,28 @@ def test_server_block_matches_perf_analyzer_text(log: str):
     assert block[5] == "  Composing models: "
     ours = console.server_lines(figures_from_pa(block), 1)
     assert ours == block
+
+
+def test_an_ensemble_reaching_a_sequence_model_is_one() -> None:
+    """The server wants correlation IDs on an ensemble whose steps (at any
+    depth) include a model with sequence_batching."""
+    from perfanalyzer.composing import reaches_sequence_model
+
+    configs = {
+        "seq": {"sequence_batching": {}},
+        "plain": {"backend": "python"},
+        "inner": {"platform": "ensemble", "ensemble_scheduling": {"step": [{"model_name": "seq"}]}},
+        "outer": {"platform": "ensemble", "ensemble_scheduling": {"step": [{"model_name": "plain"},
+                                                                          {"model_name": "inner"}]}},
+        "flat": {"platform": "ensemble", "ensemble_scheduling": {"step": [{"model_name": "plain"}]}},
+    }
+    asked: list[str] = []
+
+    def config_of(name: str, version: str) -> dict:
+        asked.append(name)
+        return configs[name]
+
+    assert reaches_sequence_model(config_of, "outer", "")
+    assert reaches_sequence_model(config_of, "seq", "")
+    assert not reaches_sequence_model(config_of, "flat", "")
+    assert not reaches_sequence_model(config_of, "plain", "")

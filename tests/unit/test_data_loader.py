@@ -92,12 +92,12 @@ def test_b64_tolerates_whitespace_and_missing_padding():
     assert read({"data": [step(a=[0, 0, 0, 0]) | {"A": {"b64": text}}]}).streams[0][0]["A"].tolist() == [1, 2, 3, 4]
 
 
-def test_json_shape_overrides_shape_flag_and_flag_fills_the_rest():
+def test_json_shape_fills_open_dims_and_the_shape_flag_fills_the_rest():
+    steps = read({"data": [step(v={"content": [1, 2, 3, 4, 5, 6], "shape": [3, 2]})]}).streams[0]
+    assert steps[0]["V"].shape == (3, 2)   # the JSON names the open dimension
     shapes = dict(SHAPES, V=(1, 2))
-    steps = read({"data": [step(v=[1, 2]), step(v={"content": [1, 2, 3, 4, 5, 6], "shape": [3, 2]})]},
-                 shapes).streams[0]
-    assert steps[0]["V"].shape == (1, 2)   # from --shape
-    assert steps[1]["V"].shape == (3, 2)   # the JSON wins
+    steps = read({"data": [step(v=[1, 2]), step(v={"content": [1, 2], "shape": [1, 2]})]}, shapes).streams[0]
+    assert steps[0]["V"].shape == steps[1]["V"].shape == (1, 2)   # from --shape, and agreeing with it
 
 
 def test_zero_sized_shape_is_legal():
@@ -152,15 +152,17 @@ def test_validation_data_is_parsed_and_aligned():
     ({"data": [step(B=[1])]}, "step 0: model 'm' has no input named 'B' (inputs: A, V, S, OPT)"),
     ({"data": [step(), {"A": [1, 2, 3, 4], "V": {"content": [1, 2], "shape": [1, 2]}, "OPT": [1.0]}]},
      "step 1: missing input 'S' (only optional inputs may be left out)"),
-    ({"data": [step(a=(1, 2, 3))]}, "step 0, input 'A': expected 4 elements for shape [4], got 3"),
-    ({"data": [step(), step(s=("x", "y", "z"))]}, "step 1, input 'S': expected 2 elements for shape [2], got 3"),
+    ({"data": [step(a=(1, 2, 3))]},
+     "step 0, input 'A': mismatch in the data provided: expected 4 elements for shape [4], got 3"),
+    ({"data": [step(), step(s=("x", "y", "z"))]},
+     "step 1, input 'S': mismatch in the data provided: expected 2 elements for shape [2], got 3"),
     ({"data": [step(a=("1", "2", "3", "4"))]},
      "step 0, input 'A': element 0 is the string '1'; a INT32 input takes numbers"[:40]),
     ({"data": [step(A={"b64": "not base64!"})]}, "step 0, input 'A': \"b64\" is not valid base64"),
     ({"data": [step(A={"b64": "AAAAA"})]}, "step 0, input 'A': \"b64\" is not valid base64"),
     ({"data": [step(A={"b64": 12})]}, 'the value of "b64" must be a string, got a number'),
     ({"data": [step(A={"b64": b64(bytes(8))})]},
-     "step 0, input 'A': expected 16 bytes (4 x INT32) for shape [4], got 8 bytes"),
+     "step 0, input 'A': mismatch in the data provided: expected 16 bytes (4 x INT32) for shape [4], got 8 bytes"),
     ({"data": [step(A=None)]}, "step 0, input 'A': a tensor must be a list"),
     ({"data": [step(A={"shape": [4]})]}, 'step 0, input \'A\': a tensor object needs "content" (or "b64")'),
     ({"data": [step(A={"content": 7})]}, '"content" must be a list or {"b64": ...}, got a number'),
@@ -170,13 +172,15 @@ def test_validation_data_is_parsed_and_aligned():
     ({"data": [step(v={"content": [1, 2], "shape": "1,2"})]}, '"shape" must be a list of integers, got "1,2"'),
     ({"data": [step(v={"content": [], "shape": [0, 2**40]})]}, "has a dimension over 2147483648"),
     ({"data": [step(v={"content": [1, 2], "shape": [1, 2, 1]})]},
-     "input 'V': the supplied shape [1, 2, 1] is incompatible with the model's shape [-1, 2]"),
+     "input 'V': The supplied shape of [1, 2, 1] for input \"V\" is incompatible with the model's input shape of "
+     "[-1, 2]"),
     ({"data": [step(A={"content": [1, 2, 3, 4], "shape": [2, 2]})]},
-     "the supplied shape [2, 2] is incompatible with the model's shape [4]"),
+     "The supplied shape of [2, 2] for input \"A\" is incompatible with the model's input shape of [4]"),
     ({"data": [step(v=[1, 2])]},
      "step 0, input 'V': the model's shape [-1, 2] is variable: give this tensor a \"shape\" next to its "
      "\"content\", or --shape V:d1,d2,..."),
-    ({"data": [[step()], [step(a=(1,))]]}, "stream 1, step 0, input 'A': expected 4 elements"),
+    ({"data": [[step()], [step(a=(1,))]]},
+     "stream 1, step 0, input 'A': mismatch in the data provided: expected 4 elements"),
 ])
 def test_bad_data(doc, message):
     text = error(doc)
@@ -194,14 +198,16 @@ def test_bad_data(doc, message):
 ])
 def test_validation_data_not_aligned(doc, message):
     text = error(doc)
-    assert '"validation_data" is not aligned with "data"' in text and message in text
+    assert "d.json: The 'validation_data' field doesn't align with 'data' field in the json file: " in text
+    assert message in text
 
 
 def test_validation_data_names_only_outputs():
     text = error({"data": [step()], "validation_data": [{"A": [1, 2, 3, 4]}]})
     assert "step 0 of validation_data: model 'm' has no output named 'A' (outputs: OUT, OUTV)" in text
     text = error({"data": [step()], "validation_data": [{"OUT": [1, 2]}]})
-    assert "step 0 of validation_data, output 'OUT': expected 4 elements for shape [4], got 2" in text
+    assert ("step 0 of validation_data, output 'OUT': "
+            "mismatch in the data provided: expected 4 elements for shape [4], got 2") in text
 
 
 def test_files_mixing_steps_and_streams(tmp_path: Path):
@@ -236,3 +242,15 @@ def test_unreadable_files(tmp_path: Path, content: bytes, message: str):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(OptionError, match=r"--input-data .*nope.json: cannot read the file: No such file"):
         read_json_files([str(tmp_path / "nope.json")], SPEC, SHAPES)
+
+
+def test_a_json_shape_must_match_the_shape_option():
+    """perf_analyzer checks a step's "shape" against the model's dims with
+    --shape filled in: with --shape V:3,2 a step of shape [1, 2] is refused
+    (it was sent as given)."""
+    shapes = dict(SHAPES, V=(3, 2))
+    text = error({"data": [step(v={"content": [1, 2], "shape": [1, 2]})]}, shapes)
+    assert text.endswith("step 0, input 'V': The supplied shape of [1, 2] for input \"V\" is incompatible with the "
+                         "model's input shape of [3, 2]")
+    ok = read({"data": [step(v={"content": [1, 2, 3, 4, 5, 6], "shape": [3, 2]})]}, shapes)
+    assert ok.streams[0][0]["V"].shape == (3, 2)

@@ -56,12 +56,14 @@ def test_directory_errors(data_dir: Path):
         return str(e.value)
 
     (data_dir / "S").write_bytes(b"one\ntwo\n")
-    assert err() == f"--input-data {data_dir}: input 'S' ({data_dir / 'S'}): expected 3 elements for shape [3], got 2"
+    assert err() == (f"--input-data {data_dir}: input 'S' ({data_dir / 'S'}): mismatch in the data provided: "
+                     "expected 3 elements for shape [3], got 2")
     (data_dir / "S").unlink()
     assert err() == f"--input-data {data_dir}: no file for input 'S' (expected {data_dir / 'S'})"
     (data_dir / "S").write_bytes(b"a\nb\nc")
     (data_dir / "A").write_bytes(bytes(6))
-    assert err() == (f"--input-data {data_dir}: input 'A' ({data_dir / 'A'}): expected 8 bytes (4 x INT16) "
+    assert err() == (f"--input-data {data_dir}: input 'A' ({data_dir / 'A'}): mismatch in the data provided: "
+                     "expected 8 bytes (4 x INT16) "
                      "for shape [2, 2], got 6 bytes")
     (data_dir / "A").write_bytes(bytes(8))
     (data_dir / "INPUT9").write_bytes(b"")

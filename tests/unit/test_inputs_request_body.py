@@ -95,11 +95,11 @@ def test_what_a_json_body_cannot_carry(service, spec, tensors, kw, message):
 def test_data_flags_parse_into_settings(tmp_path: Path):
     f = tmp_path / "d.json"
     f.write_text("{}")
-    s = cli.parse_args(["-m", "m", "--input-data", str(f), "--input-data", str(f), "--input-data", "zero",
+    s = cli.parse_args(["-m", "m", "--input-data", str(f), "--input-data", str(f),
                         "--string-length", "7", "--string-data", "abc", "--input-tensor-format", "JSON",
                         "--output-tensor-format", "json", "--request-parameter", "max_tokens:256:int",
                         "--request-parameter", "url:http://x:9:string", "--request-parameter", "on:TRUE:Bool"])
-    assert s.input_data == "zero" and s.input_data_paths == (str(f), str(f))
+    assert s.input_data == "random" and s.input_data_paths == (str(f), str(f))
     assert s.string_length == 7 and s.string_data == "abc"
     assert s.input_tensor_format == "json" and s.output_tensor_format == "json"
     assert s.request_parameters == (("max_tokens", "256", "int"), ("url", "http://x:9", "string"),
@@ -118,16 +118,17 @@ def test_an_existing_path_wins_over_the_words(tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--input-data", "nope.json"], "--input-data nope.json: no such file or directory; the available options are "
-     "'zero', 'random', path to a directory, or a json file"),
-    (["--string-length", "0"], "--string-length: must be > 0, got 0"),
-    (["--input-tensor-format", "xml"], "--input-tensor-format: unsupported type 'xml'; the available options are "
-     "'binary' or 'json'"),
-    (["--output-tensor-format", "b"], "--output-tensor-format: unsupported type 'b'; the available options are "
-     "'binary' or 'json'"),
-    (["--request-parameter", "a:1"], "--request-parameter 'a:1': expected name:value:type (type int, string, bool)"),
-    (["--request-parameter", ":1:int"], "--request-parameter ':1:int': expected name:value:type (type int, string, "
-     "bool)"),
+    (["--input-data", "nope.json"], "Failed to parse --input-data. Unsupported type provided: 'nope.json'. The "
+     "available options are 'zero', 'random', path to a directory, or a json file. (no such file or directory)"),
+    (["--string-length", "0"], "Failed to parse --string-length. The value must be > 0 (got 0)"),
+    (["--input-tensor-format", "xml"], "Failed to parse --input-tensor-format. Unsupported type provided: 'xml'. The "
+     "available options are 'binary' or 'json'."),
+    (["--output-tensor-format", "b"], "Failed to parse --output-tensor-format. Unsupported type provided: 'b'. The "
+     "available options are 'binary' or 'json'."),
+    (["--request-parameter", "a:1"], "Failed to parse --request-parameter. The value does not match "
+     "<name:value:type>. (got 'a:1'; type int, string, bool)"),
+    (["--request-parameter", ":1:int"], "Failed to parse --request-parameter. The value does not match "
+     "<name:value:type>. (got ':1:int'; type int, string, bool)"),
     (["--request-parameter", "n:x:int"], "--request-parameter n: 'x' is not an int"),
     (["--request-parameter", "n:yes:bool"], "--request-parameter n: 'yes' is not a bool (true or false)"),
     (["--request-parameter", "n:1:float"], "--request-parameter n: unsupported type 'float' (supported: int, string, "
@@ -145,7 +146,7 @@ def test_directory_cannot_be_mixed_with_files(tmp_path: Path):
     f.write_text("{}")
     with pytest.raises(OptionError, match="a directory of input files can not be combined with other --input-data"):
         Settings(model_name="m", input_data_paths=(str(tmp_path), str(f))).validate()
-    with pytest.raises(OptionError, match="--input-data: unsupported type 'ones'"):
+    with pytest.raises(OptionError, match="Failed to parse --input-data. Unsupported type provided: 'ones'"):
         Settings(model_name="m", input_data="ones").validate()
 
 

@@ -186,7 +186,7 @@ def test_api_keywords_build_the_cli_settings() -> None:
     assert r.load_mode == "request_rate" and r.request_rate_range == RateRange(100.0, 300.0, 100.0)
     with pytest.raises(OptionError, match="unknown setting"):
         settings_from("m", concurency=3)
-    with pytest.raises(OptionError, match="Cannot use both"):
+    with pytest.raises(OptionError, match="Cannot specify more then one inference load mode"):
         settings_from("m", concurrency=1, request_rate=10)
     with pytest.raises(OptionError, match="-p"):
         settings_from("m", measurement_interval_ms=0)

@@ -37,7 +37,9 @@ PA = "Failed to parse --periodic-concurrency-range. "
     (["--periodic-concurrency-range", "1:4", "--profile-export-file", "{out}", "--request-period", "0"],
      "Failed to parse --request-period. The value must be > 0"),
     (["--periodic-concurrency-range", "1:4", "--profile-export-file", "{out}", "--request-rate-range", "10"],
-     "Cannot use both --request-rate-range and --periodic-concurrency-range inference load modes."),
+     "Cannot specify more then one inference load mode. Please choose only one of the following modes: "
+     "--concurrency-range, --periodic-concurrency-range, --request-rate-range, or --request-intervals. "
+     "(got --request-rate-range and --periodic-concurrency-range)"),
     (["--periodic-concurrency-range", "1:4", "--profile-export-file", "{out}", "--request-count", "10"],
      "--request-count can not be used with --periodic-concurrency-range"),
     (["--periodic-concurrency-range", "1:4", "--profile-export-file", "{out}", "--warmup-request-count", "5"],

@@ -77,9 +77,29 @@ def test_level_block_without_server_stats_and_unstable():
     assert "UNSTABLE" in text
 
 
-def test_level_block_with_cache():
-    s = dict(SERVER, uses_cache=1, cache_hit=12, cache_miss=34)
-    assert "    Cache hit: 12 usec, cache miss: 34 usec\n" in console.level_block(level(server=s), -1)
+def test_level_block_with_cache_is_perf_analyzers_layout():
+    """2.40's server block with the response cache: hit and miss counts, and
+    compute split into cache hits and misses."""
+    from perfanalyzer.report.figures import server_figures
+    from perfanalyzer.server_stats import ServerStats
+
+    stats = ServerStats(inference_count=4, execution_count=4, success_count=10, success_ns=10_000_000,
+                        queue_count=10, queue_ns=1_000_000, compute_input_count=4, compute_input_ns=40_000,
+                        compute_infer_ns=2_000_000, compute_output_ns=120_000, cache_hit_count=6,
+                        cache_hit_ns=300_000, cache_miss_count=4, cache_miss_ns=80_000)
+    text = console.level_block(level(server=server_figures(stats)), -1)
+    assert (
+        "  Server: \n"
+        "    Inference count: 4\n"
+        "    Execution count: 4\n"
+        "    Cache hit count: 6\n"
+        "    Cache miss count: 4\n"
+        "    Successful request count: 10\n"
+        "    Avg request latency: 1000 usec (overhead 646 usec + queue 100 usec + cache hit/miss 254 usec)\n"
+        "      Average Cache Hit Latency: 50 usec\n"
+        "      Average Cache Miss Latency: 560 usec (cache lookup/insertion 20 usec + compute input 10 usec + "
+        "compute infer 500 usec + compute output 30 usec)\n"
+    ) in text
 
 
 def test_summary_average_and_percentile():
@@ -365,9 +385,12 @@ def test_resolve_shapes():
 @pytest.mark.parametrize("overrides, message", [
     ({}, "input 'B' has a variable dimension [-1, 3]: give its shape with --shape B:d1,d2,..."),
     ({"B": (5, 3), "C": (1,)}, "--shape C: model 'm' has no input named 'C' (inputs: A, B)"),
-    ({"B": (5, 4)}, "--shape B: [5, 4] is incompatible with the model's input shape [-1, 3]"),
-    ({"B": (5, 3, 1)}, "--shape B: [5, 3, 1] is incompatible with the model's input shape [-1, 3]"),
-    ({"A": (4, 3), "B": (1, 3)}, "--shape A: [4, 3] is incompatible with the model's input shape [3, 4]"),
+    ({"B": (5, 4)}, "--shape B: [5, 4] is incompatible with the model's input shape [-1, 3] (the server would "
+     "answer: unexpected shape for input 'B' for model 'm')"),
+    ({"B": (5, 3, 1)}, "--shape B: [5, 3, 1] is incompatible with the model's input shape [-1, 3] (the server "
+     "would answer: unexpected shape for input 'B' for model 'm')"),
+    ({"A": (4, 3), "B": (1, 3)}, "--shape A: [4, 3] is incompatible with the model's input shape [3, 4] (the "
+     "server would answer: unexpected shape for input 'A' for model 'm')"),
 ])
 def test_resolve_shapes_errors(overrides, message):
     with pytest.raises(OptionError) as e:

@@ -153,12 +153,11 @@ def test_sequence_flags_parse_and_check() -> None:
      "sequence id range specified is smaller than the maximum possible concurrency, sequence id collision may occur"),
     (["--sequence-id-range", "1:3", "--request-rate-range", "10", "--num-of-sequences", "4"],
      "smaller than --num-of-sequences (4)"),
-    (["--sequence-id-range", "5:5"], "end (5) must be greater than start (5)"),
-    (["--sequence-id-range", "a:b"], "want start[:end] as integers, got 'a:b'"),
+    (["--sequence-id-range", "5:5"], "The 'end' value must be greater than 'start' value."),
+    (["--sequence-id-range", "a:b"], "Failed to parse --sequence-id-range. Invalid value provided: a:b"),
     (["--sequence-id-range", "0:9"], "want start:end with 1 <= start < end"),
-    (["--sequence-length", "0"], "--sequence-length: must be >= 1"),
     (["--sequence-length-variation", "120"], "percentage in 0..100"),
-    (["--num-of-sequences", "0"], "--num-of-sequences: must be >= 1"),
+    (["--num-of-sequences", "0"], "Failed to parse --num-of-sequences. The value must be > 0"),
 ])
 def test_bad_sequence_flags(args: list[str], words: str) -> None:
     with pytest.raises(OptionError, match=None) as info:

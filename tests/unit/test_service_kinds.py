@@ -29,11 +29,10 @@ def test_capi_settings() -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["-m", "identity", "--service-kind", "triton_c_api"], "--model-repository is required"),
+        (["-m", "identity", "--service-kind", "triton_c_api"],
+         "--model-repository should not be empty when using service-kind=triton_c_api."),
         (["-m", "identity", "--service-kind", "triton_c_api", "--model-repository", "/no/such/dir"],
          "--model-repository /no/such/dir: no such directory"),
-        (capi("--shared-memory", "system"), "--shared-memory system does not apply to --service-kind triton_c_api"),
-        (capi("--shared-memory", "cuda"), "does not apply to --service-kind triton_c_api"),
         (capi("-u", "localhost:8000"), "-u does not apply to --service-kind triton_c_api"),
         (capi("-H", "A: b"), "-H does not apply to --service-kind triton_c_api"),
         (capi("--http-client", "curl"), "--http-client does not apply to --service-kind triton_c_api"),
@@ -41,9 +40,12 @@ def test_capi_settings() -> None:
         (["-m", "identity", "--model-repository", REPO], "--model-repository applies only to --service-kind "
          "triton_c_api (got triton)"),
         (["-m", "identity", "--triton-server-directory", "/tmp"], "--triton-server-directory applies only"),
-        (["-m", "identity", "--service-kind", "tfserve"], "--service-kind: unsupported 'tfserve'"),
-        (["-m", "identity", "--shared-memory", "nvlink"], "--shared-memory: 'nvlink' is not one of"),
-        (["-m", "resnet", "--service-kind", "torchserve"], "torchserve needs --input-data with one JSON file"),
+        (["-m", "identity", "--service-kind", "tfserve"],
+         "Failed to parse --service-kind. Unsupported type provided: 'tfserve'"),
+        (["-m", "identity", "--shared-memory", "nvlink"],
+         "Failed to parse --shared-memory. Unsupported type provided: 'nvlink'"),
+        (["-m", "resnet", "--service-kind", "torchserve"],
+         "--input-data should be provided with a json file with input data for torchserve"),
     ],
 )
 def test_flags_that_do_not_apply(argv: list[str], needle: str) -> None:
@@ -51,6 +53,17 @@ def test_flags_that_do_not_apply(argv: list[str], needle: str) -> None:
         parse_args(argv)
     assert needle in str(e.value)
     assert e.value.exit_code == 3
+
+
+def test_capi_takes_shared_memory_and_async_as_perf_analyzer_does(capsys) -> None:
+    """2.40 runs the C API with --shared-memory system or cuda (exit 0), and
+    names -a as not supported there; here both change nothing."""
+    for kind in ("system", "cuda"):
+        assert parse_args(capi("--shared-memory", kind)).shared_memory == kind
+    assert capsys.readouterr().err == ""
+    assert parse_args(capi("-a")).async_mode
+    assert capsys.readouterr().err == ("WARNING: Async mode is not supported by triton_c_api service kind; "
+                                       "-a changes nothing\n")
 
 
 def test_torchserve_flags(tmp_path: Path) -> None:

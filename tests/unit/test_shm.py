@@ -18,7 +18,7 @@ def test_flags_and_defaults() -> None:
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--shared-memory", "gpu"], "--shared-memory: 'gpu' is not one of"),
+    (["--shared-memory", "gpu"], "Failed to parse --shared-memory. Unsupported type provided: 'gpu'."),
     (["--output-shared-memory-size", "0"], "--output-shared-memory-size: must be > 0"),
 ])
 def test_bad_flags(args: list[str], words: str) -> None:

@@ -40,7 +40,7 @@ def test_settings_and_defaults() -> None:
         (tfs("-H", "A: b"), "-H does not apply to --service-kind tfserving"),
         (tfs("--streaming", "-i", "grpc"), "--streaming does not apply to --service-kind tfserving"),
         (tfs("--request-parameter", "k:1:int"), "--request-parameter does not apply to --service-kind tfserving"),
-        (tfs("--collect-metrics"), "--collect-metrics does not apply to --service-kind tfserving"),
+        (tfs("--collect-metrics"), "Server-side metric collection is only supported with Triton client backend."),
         (tfs("-x", "latest"), "-x latest: TensorFlow Serving model versions are integers"),
         (["-m", "add", "--model-signature-name", "x"], "--model-signature-name applies only to --service-kind"),
     ],

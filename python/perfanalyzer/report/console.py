@@ -114,15 +114,18 @@ def server_lines(s: dict[str, Any], iteration: int) -> list[str]:
     lines = [
         f"{ident}  Inference count: {s['inference_count']}",
         f"{ident}  Execution count: {s['execution_count']}",
-        f"{ident}  Successful request count: {s['success_count']}",
     ]
+    if s["uses_cache"]:
+        lines += [f"{ident}  Cache hit count: {s['cache_hit_count']}",
+                  f"{ident}  Cache miss count: {s['cache_miss_count']}"]
+    lines.append(f"{ident}  Successful request count: {s['success_count']}")
+    if "composing" not in s and s["uses_cache"]:
+        return lines + cache_latency_lines(s, ident)
     if "composing" not in s:
         lines.append(
             f"{ident}  Avg request latency: {s['avg_request']} usec (overhead {s['overhead']} usec + queue "
             f"{s['queue']} usec + compute input {s['compute_input']} usec + compute infer "
             f"{s['compute_infer']} usec + compute output {s['compute_output']} usec)")
-        if s["uses_cache"]:
-            lines.append(f"{ident}  Cache hit: {s['cache_hit']} usec, cache miss: {s['cache_miss']} usec")
         return lines
     lines += [
         f"{ident}  Avg request latency: {s['avg_request']} usec (overhead {s['composed_overhead']} usec + queue "
@@ -173,3 +176,16 @@ def summary(levels: Sequence[LevelFigures], percentile: int) -> str:
             level, tput = f"Request Rate: {f.value:.2f}", f"{f.throughput:.2f}"
         lines.append(f"{level}, throughput: {tput} infer/sec, latency {f.stabilizing_us} usec{mark}")
     return "\n".join(lines) + "\n"
+
+
+def cache_latency_lines(s: dict[str, Any], ident: str) -> list[str]:
+    """perf_analyzer's request latency of a model with the response cache on:
+    compute is split into cache hits and misses."""
+    return [
+        f"{ident}  Avg request latency: {s['avg_request']} usec (overhead {s['cache_overhead']} usec + queue "
+        f"{s['queue']} usec + cache hit/miss {s['cache_compute']} usec)",
+        f"{ident}{ident}  Average Cache Hit Latency: {s['cache_hit']} usec",
+        f"{ident}{ident}  Average Cache Miss Latency: {s['cache_miss'] + s['compute']} usec (cache lookup/insertion "
+        f"{s['cache_miss']} usec + compute input {s['compute_input']} usec + compute infer {s['compute_infer']} usec"
+        f" + compute output {s['compute_output']} usec)",
+    ]

@@ -144,7 +144,18 @@ def server_figures(s: ServerStats) -> dict[str, Any]:
         "uses_cache": int(s.uses_cache),
         "cache_hit": us(s.cache_hit_us * 1000),
         "cache_miss": us(s.cache_miss_us * 1000),
+        "cache_hit_count": s.cache_hit_count,
+        "cache_miss_count": s.cache_miss_count,
     }
+    if s.uses_cache:
+        # perf_analyzer's "cache hit/miss" part: cache and compute time over
+        # the requests that either hit or computed.
+        compute_ns = s.compute_input_ns + s.compute_infer_ns + s.compute_output_ns
+        combined_us = s._avg_us(s.cache_hit_ns + s.cache_miss_ns + compute_ns,
+                                s.compute_input_count + s.cache_hit_count)
+        out["cache_compute"] = us(combined_us * 1000)
+        out["cache_overhead"] = us(max(0.0, s.avg_request_us - s.queue_us - combined_us) * 1000)
+        out["compute"] = us(s.compute_us * 1000)
     if s.composing:
         out["composed_overhead"] = s.composed_overhead_us
         out["composed_queue"] = s.composed_queue_us

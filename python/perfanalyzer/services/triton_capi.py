@@ -159,14 +159,26 @@ class TritonCapiService:
         return self._document(self.server.config, model)
 
     def make_engine(self, settings: Settings, spec: ModelSpec, data: DataSet) -> Any:
-        """The engine with every distinct request's inputs copied in once."""
+        """The engine with every distinct request's inputs copied in once; a
+        sequence model's requests are its streams' steps, sent with their
+        correlation IDs and start/end flags."""
+        from perfanalyzer import sequences
+
+        if spec.sequence and spec.platform == "ensemble":
+            # Such runs measured, but the in-process server could then hang on
+            # shutdown; refused until that is understood.
+            raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a sequence "
+                              "model, which the in-process engine does not drive yet; use -i http or -i grpc")
+        sequencer = sequences.make_sequencer(settings, data) if spec.sequence else None
+        tensors_list = (sequences.request_tensors(spec, data, settings.batch_size) if spec.sequence
+                        else request_tensors(spec, data, settings.batch_size))
         requests = [
             [(t.name, t.datatype, list(tensors[t.name].shape), tensor_bytes(t.datatype, tensors[t.name]))
              for t in spec.inputs if t.name in tensors]
-            for tensors in request_tensors(spec, data, settings.batch_size)
+            for tensors in tensors_list
         ]
         return self._core.CapiEngine(self.server, settings.model_name, requests, version=self.version,
-                                     request_timeout_ms=settings.request_timeout_ms)
+                                     request_timeout_ms=settings.request_timeout_ms, sequencer=sequencer)
 
     def infer_url(self, model: str, version: str = "") -> str:
         return ""  # no endpoint: requests never leave the process

@@ -140,6 +140,18 @@ class TritonGrpcService:
         return self._call(f"reading the config of model '{model}'", self._client.get_model_config, model, version,
                           as_json=True).get("config", {})
 
+    def trace_settings(self, model: str = "") -> dict[str, Any]:
+        """Triton's trace extension over gRPC (the model's settings, or the
+        global ones), in the HTTP extension's JSON form."""
+        return _trace_json(self._call("reading the trace settings", self._client.get_trace_settings,
+                                      model_name=model or None, as_json=True))
+
+    def update_trace_settings(self, model: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Sends `changes` (None clears a model setting back to the global one)."""
+        return _trace_json(self._call(f"updating the trace settings of model '{model}'",
+                                      self._client.update_trace_settings, model_name=model, settings=changes,
+                                      as_json=True))
+
     def infer_url(self, model: str, version: str = "") -> str:
         """The endpoint named in an export (gRPC has no per-model URL)."""
         return f"grpc://{self.target}/{INFER_METHOD}"
@@ -189,3 +201,13 @@ def _message(e: Exception) -> str:
     status = getattr(e, "status", None)
     code = status() if callable(status) else None
     return escape_controls(f"{text} ({code})" if code and code not in text else text)
+
+
+def _trace_json(answer: dict[str, Any]) -> dict[str, Any]:
+    """{"settings": {"trace_rate": {"value": ["1000"]}, ...}} -> {"trace_rate": "1000", ...}:
+    one string per setting, as HTTP answers, and trace_level's list."""
+    out: dict[str, Any] = {}
+    for key, entry in answer.get("settings", {}).items():
+        values = list(entry.get("value", [])) if isinstance(entry, dict) else []
+        out[key] = values if key == "trace_level" else (values[0] if values else "")
+    return out
