@@ -114,7 +114,7 @@ def test_option_errors(triton, tmp_path: Path, no_leak: None) -> None:
     assert run.code == 3 and run.stderr.startswith("error: --shared-memory cuda:"), run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     run = cli("-m", "identity", "-u", triton.http_url, "--shared-memory", "gpu", *LOOSE)
-    assert run.code == 3 and "--shared-memory: 'gpu' is not one of" in run.stderr
+    assert run.code == 3 and "Failed to parse --shared-memory. Unsupported type provided: 'gpu'" in run.stderr
     doc = {"data": identity_steps(1), "validation_data": [{"OUTPUT0": [0.0] * 16}]}
     run = cli("-m", "identity", "-u", triton.http_url, "--shared-memory", "system",
               "--input-data", write_json(tmp_path / "v.json", doc), *LOOSE)
