@@ -114,7 +114,8 @@ cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
     ctypedef struct pa_engine:
         pass
-    int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight)
+    int pa_engine_set_schedule_part(pa_engine *e, pa_schedule *schedule, unsigned max_inflight,
+                                    unsigned part, unsigned parts)
     void pa_engine_set_budget(pa_engine *e, uint64_t n) nogil
     void pa_engine_keep_records(pa_engine *e)
     int pa_engine_record_count(const pa_engine *e, size_t *total)
@@ -167,16 +168,24 @@ cdef int _make_schedule(pa_schedule *out, str distribution, double rate, uint64_
 
 
 def schedule_times(uint64_t n, str distribution="constant", double rate=1.0, uint64_t seed=0,
-                   intervals_ns=None):
-    """The first n send times (ns from the start) the engine would use."""
+                   intervals_ns=None, unsigned part=0, unsigned parts=1):
+    """The first n send times (ns from the start) the engine would use; of
+    part `part` of a schedule split over `parts` processes (times part,
+    part + parts, ...), as the engine's open loop steps through them."""
+    if parts == 0 or part >= parts:
+        raise ValueError(f"part {part} of {parts}")
     cdef pa_schedule sc
     _make_schedule(&sc, distribution, rate, seed, intervals_ns)
     cdef cnp.ndarray[cnp.uint64_t, ndim=1] out = np.empty(n, dtype=np.uint64)
     cdef uint64_t i
+    cdef unsigned j
     pa_schedule_start(&sc, 0)
+    for j in range(part):
+        pa_schedule_advance(&sc)
     for i in range(n):
         out[i] = sc.due_ns
-        pa_schedule_advance(&sc)
+        for j in range(parts):
+            pa_schedule_advance(&sc)
     pa_schedule_free(&sc)
     return out
 
@@ -555,17 +564,21 @@ cdef class Engine:
         pa_engine_set_budget(self._live(), 0xFFFFFFFFFFFFFFFF if n is None else n)
 
     def set_rate(self, double rate, str distribution="constant", uint64_t seed=0,
-                 unsigned max_inflight=0) -> None:
-        """Open loop: rate requests/s, evenly spaced or Poisson from the seed."""
+                 unsigned max_inflight=0, unsigned part=0, unsigned parts=1) -> None:
+        """Open loop: rate requests/s, evenly spaced or Poisson from the seed;
+        of a schedule split over `parts` processes, this one's times part,
+        part + parts, ..."""
         cdef pa_schedule sc
         _make_schedule(&sc, distribution, rate, seed, None)
-        pa_engine_set_schedule(self._live(), &sc, max_inflight)
+        if pa_engine_set_schedule_part(self._live(), &sc, max_inflight, part, parts) != 0:
+            raise ValueError(f"cannot set the schedule (part {part} of {parts})")
 
-    def set_intervals(self, intervals_ns, unsigned max_inflight=0) -> None:
-        """Open loop: the gaps between sends, looped."""
+    def set_intervals(self, intervals_ns, unsigned max_inflight=0, unsigned part=0, unsigned parts=1) -> None:
+        """Open loop: the gaps between sends, looped (split as set_rate's)."""
         cdef pa_schedule sc
         _make_schedule(&sc, "constant", 1.0, 0, intervals_ns)
-        pa_engine_set_schedule(self._live(), &sc, max_inflight)
+        if pa_engine_set_schedule_part(self._live(), &sc, max_inflight, part, parts) != 0:
+            raise ValueError(f"cannot set the schedule (part {part} of {parts})")
 
     def swap(self):
         """Ends the current window: (boundary CLOCK_MONOTONIC ns, WindowStats)."""
@@ -606,6 +619,7 @@ cdef class Engine:
 
 
 # One file per transport: each defines an Engine subclass that creates its C engine.
+include "stats_wire.pxi"  # WindowStats to and from compact bytes (windows of other processes)
 include "validate.pxi"  # before the transports: they take a Validator
 include "sequence.pxi"  # ... and a Sequencer
 include "grpc_validate.pxi"  # protobuf responses checked by a Validator
