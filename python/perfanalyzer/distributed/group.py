@@ -63,8 +63,10 @@ class RayGroup:
             raise PerfAnalyzerError(f"--ray-workers {self.n}: the Ray cluster cannot place {self.n} workers of "
                                     "1 CPU each within 60 s") from None
         actor = ray.remote(num_cpus=1, max_restarts=0)(ClientWorker)
-    XX
-            placement_group=self.pg, placement_group_bundle_index=k)).remote(settings, k, self.n)
+        # Named within the run's namespace, so that an operator (or a test) can find worker k.
+        self.workers = [actor.options(name=f"perfanalyzer-client-{k}", scheduling_strategy=(
+            PlacementGroupSchedulingStrategy(placement_group=self.pg, placement_group_bundle_index=k)))
+            .remote(settings, k, self.n)
             for k in range(self.n)]
         self.where = [f"worker {k}" for k in range(self.n)]
         info = self._all("open")
