@@ -215,7 +215,9 @@ class RayGroup:
         for k, load in enumerate(self.loads):
             cpu = load.cpu_ns / load.window_ns * 100 if load.window_ns else 0.0
             delayed = load.delayed / load.requests * 100 if load.requests else 0.0
-            line = (f"  {self.where[k]}: {load.requests} requests, CPU {cpu:.0f} % of a core, "
+            per_request = load.cpu_ns / load.requests / 1000 if load.requests else 0.0
+            line = (f"  {self.where[k]}: {load.requests} requests, CPU {cpu:.0f} % of a core "
+                    f"({per_request:.1f} usec per request), "
                     f"schedule lag p99 {load.lag_p99_ns // 1000} usec, delayed {delayed:.1f} %")
             self.out(line)
             if cpu >= 90 or delayed >= 5:
@@ -223,3 +225,5 @@ class RayGroup:
                       f"{delayed:.1f} %): add workers or nodes", file=sys.stderr, flush=True)
         self.out(f"  window boundary skew between workers: max {max(self.skews_ns) // 1000} usec, median "
                  f"{int(statistics.median(self.skews_ns)) // 1000} usec over {len(self.skews_ns)} windows")
+        self.out(f"  driver merge: median {int(statistics.median(self.merge_ns)) // 1000} usec per window, "
+                 f"{int(statistics.median(self.bytes_per_worker))} bytes per worker per window")
