@@ -15,6 +15,8 @@ ray = pytest.importorskip("ray")
 from perfanalyzer.runner import profile  # noqa: E402
 from perfanalyzer.settings import Range, RateRange, Settings  # noqa: E402
 
+from .helpers import cli  # noqa: E402
+
 MB = 1024 * 1024
 
 
@@ -89,3 +91,13 @@ def test_worker_killed_mid_sweep(cluster, triton, tmp_path: Path, capsys) -> Non
     assert "client worker 1 on node" in err and "died mid-run" in err
     rows = csv.read_text().splitlines()
     assert rows[0].startswith("Concurrency") and [r.split(",")[0] for r in rows[1:]] == ["1"]
+
+
+def test_cli_with_a_private_local_ray(triton, tmp_path: Path) -> None:
+    """--ray-address local: Ray started for the run and stopped after it; the CSV as from one process."""
+    csv = tmp_path / "local.csv"
+    r = cli("-m", "identity", "-u", triton.http_url, "--ray-address", "local", "--ray-workers", "2",
+            "--request-count", "200", "--concurrency-range", "2:3", "-f", str(csv), timeout=180)
+    assert r.code == 0, r.stderr
+    assert "2 client workers on 1 node" in r.stdout
+    assert [row.split(",")[0] for row in csv.read_text().splitlines()[1:]] == ["2", "3"]

@@ -90,3 +90,18 @@ def test_a_run_without_the_flags_never_imports_ray() -> None:
     code = ("import sys, perfanalyzer, perfanalyzer.cli, perfanalyzer.runner, perfanalyzer.api, "
             "perfanalyzer.profiler; assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--ray-workers", "2"], "--ray-workers: needs --ray-address"),
+    (["--ray-address", "local", "--ray-workers", "0"], "--ray-workers: must be > 0"),
+    (["--ray-address", "local", "--profile-export-file", "x.json"], "--profile-export-file: not with --ray-address"),
+    (["--ray-address", "local", "--ray-workers", "4", "--request-rate-range", "100", "--max-inflight", "2"],
+     "--max-inflight 2: below --ray-workers 4"),
+])
+def test_what_a_distributed_run_cannot_do_is_an_option_error(args: list[str], message: str) -> None:
+    # Refused before any server is contacted (none listens on this port) and before Ray is started.
+    r = subprocess.run([sys.executable, "-m", "perfanalyzer", "-m", "identity", "-u", "127.0.0.1:9", *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and message in r.stderr

@@ -18,6 +18,7 @@ from perfanalyzer.errors import PerfAnalyzerError
 from perfanalyzer.profiler import RequestErrors
 from perfanalyzer.settings import Settings
 
+PLACE_TIMEOUT_S = 60.0  # for the placement group: a cluster without the CPUs never places it
 CALL_TIMEOUT_S = 120.0  # a worker that does not answer a control call this long is treated as lost
 
 
@@ -55,13 +56,14 @@ class RayGroup:
             except Exception as e:  # noqa: BLE001 - any failure to reach Ray is one line
                 raise PerfAnalyzerError(f"--ray-address {address}: cannot start or join Ray: "
                                         f"{' '.join(str(e).split())[:300]}") from None
+        self.workers: list[Any] = []
         self.pg = placement_group([{"CPU": 1}] * self.n, strategy="SPREAD")
         try:
-            ray.get(self.pg.ready(), timeout=60)
-        except Exception:  # noqa: BLE001
+            ray.get(self.pg.ready(), timeout=PLACE_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - not placed in time, whatever Ray says
             self.close()
             raise PerfAnalyzerError(f"--ray-workers {self.n}: the Ray cluster cannot place {self.n} workers of "
-                                    "1 CPU each within 60 s") from None
+                                    f"1 CPU each within {PLACE_TIMEOUT_S:.0f} s") from None
         actor = ray.remote(num_cpus=1, max_restarts=0)(ClientWorker)
         # Named within the run's namespace, so that an operator (or a test) can find worker k.
         self.workers = [actor.options(name=f"perfanalyzer-client-{k}", scheduling_strategy=(
@@ -69,7 +71,11 @@ class RayGroup:
             .remote(settings, k, self.n)
             for k in range(self.n)]
         self.where = [f"worker {k}" for k in range(self.n)]
-        info = self._all("open")
+        try:
+            info = self._all("open")
+        except RequestErrors as e:  # before any load: a setup failure, not a measurement's
+            self.close()
+            raise PerfAnalyzerError(str(e)) from None
         self.where = [f"worker {k} on node {i['node']}" for k, i in enumerate(info)]
         nodes = len({i["node"] for i in info})
         out(f"*** Distributed run: {self.n} client workers on {nodes} node{'s' if nodes != 1 else ''} (Ray) ***")
@@ -91,7 +97,7 @@ class RayGroup:
         except self.ray.exceptions.GetTimeoutError:
             raise RequestErrors(f"a client worker did not answer {method} within {CALL_TIMEOUT_S:.0f} s") from None
         except self.ray.exceptions.RayTaskError as e:
-            raise RequestErrors(f"a client worker failed: {' '.join(str(e.cause).split())[:300]}") from None
+            raise RequestErrors(self._failed(refs, e)) from None
 
     def _lost(self, refs: list[Any], error: Exception) -> str:
         """The one line naming the worker (and node) that died."""
@@ -103,6 +109,19 @@ class RayGroup:
             except Exception:  # noqa: BLE001 - only the dead one matters here
                 continue
         return f"a client worker died mid-run: {' '.join(str(error).split())[:200]}"
+
+    def _failed(self, refs: list[Any], error: Any) -> str:
+        """The one line naming the worker whose call raised, and why."""
+        where = "a client worker"
+        for k, ref in enumerate(refs):
+            try:
+                self.ray.get(ref, timeout=0)
+            except self.ray.exceptions.RayTaskError:
+                where = f"client {self.where[k]}"
+                break
+            except Exception:  # noqa: BLE001 - only the failed one matters here
+                continue
+        return f"{where}: {' '.join(str(error.cause).split())[:300]}"
 
     # -- the Engine protocol --------------------------------------------
     def start(self) -> None:
@@ -170,10 +189,9 @@ class RayGroup:
         walls = [a[0] for a in answers]
         self.skews_ns.append(max(walls) - min(walls))
         boundary = int(statistics.fmean(walls)) - (_core.wall_ns() - _core.now_ns())
-        if self.skews_ns[-1:] and len(self.skews_ns) > 1:
-            window = max(1, boundary - self._last_boundary)
-            for k in range(self.n):
-                self.loads[k].window_ns += window
+        if self._last_boundary:
+            for load in self.loads:
+                load.window_ns += max(1, boundary - self._last_boundary)
         self._last_boundary = boundary
         return boundary, merged
 
@@ -193,7 +211,7 @@ class RayGroup:
         self._report()
 
     def close(self) -> None:
-        for w in getattr(self, "workers", []):
+        for w in self.workers:
             try:
                 self.ray.get(w.close.remote(), timeout=10)
             except Exception:  # noqa: BLE001,S110 - a dead worker has nothing left to close
