@@ -101,3 +101,32 @@ def test_cli_with_a_private_local_ray(triton, tmp_path: Path) -> None:
     assert r.code == 0, r.stderr
     assert "2 client workers on 1 node" in r.stdout
     assert [row.split(",")[0] for row in csv.read_text().splitlines()[1:]] == ["2", "3"]
+
+
+def test_node_lost_mid_sweep(cluster, triton, tmp_path: Path, capsys) -> None:
+    """Last in the module: it removes the second node (and adds a fresh one back)."""
+    csv = tmp_path / "out.csv"
+    s = Settings(model_name="identity", url=triton.http_url, concurrency_range=Range(2, 4, 2),
+                 measurement_interval_ms=200, stability_percentage=100, max_trials=5, filename=str(csv),
+                 ray_address=cluster.address, ray_workers=2).validate()
+    lost: list[str] = []
+
+    def remove_a_node_in_level_2(level: float, index: int, m: object) -> None:
+        if level == 4 and index == 1 and not lost:
+            for k in (0, 1):
+                where = ray.get(ray.get_actor(f"perfanalyzer-client-{k}").node.remote())
+                for node in cluster.worker_nodes:
+                    if node.node_id.startswith(where.split("(")[1][:8]):
+                        lost.append(f"client worker {k} on node {where}")
+                        cluster.remove_node(node)
+                        return
+
+    try:
+        result = profile(s, on_window=remove_a_node_in_level_2)
+    finally:
+        cluster.add_node(num_cpus=2, object_store_memory=100 * MB)
+    assert lost, "no worker was placed on the second node"
+    assert result.exit_code == 99
+    err = capsys.readouterr().err
+    assert f"{lost[0]} died mid-run" in err
+    assert [r.split(",")[0] for r in csv.read_text().splitlines()[1:]] == ["2"]

@@ -33,6 +33,10 @@ class ClientWorker:
         return {"part": self.part, "host": socket.gethostname(), "pid": os.getpid(), "node": _node(),
                 "wire": _core.STATS_WIRE_VERSION}
 
+    def node(self) -> str:
+        """The node this worker runs on: its address and the start of its Ray node id."""
+        return _node()
+
     def start(self) -> int:
         """Starts the engine thread(s), no load yet: the driver's barrier."""
         self.engine.start()
