@@ -105,3 +105,26 @@ def test_what_a_distributed_run_cannot_do_is_an_option_error(args: list[str], me
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 3, r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and message in r.stderr
+
+
+@pytest.mark.parametrize("start,size,workers,threads", [(1, 12, 2, 2), (100, 7, 3, 1), (5, 30, 3, 2)])
+def test_sequence_ids_interleave_over_workers(start: int, size: int, workers: int, threads: int) -> None:
+    """Worker p of P's thread k takes the ids of thread p + P*k of one process: together every id of the
+    range once, none on two workers."""
+    import numpy as np
+    from perfanalyzer import sequences
+    from perfanalyzer.data_loader import DataSet
+    from perfanalyzer.settings import Settings
+
+    data = DataSet(({"INPUT": np.ones(1, np.int32)},),)
+    base = Settings(model_name="seq", sequence_id_start=start, sequence_id_range=size, sequence_length=1).validate()
+    owned: list[set[int]] = []
+    for p in range(workers):
+        s = split.worker_settings(base, p, workers)
+        for k in range(threads):
+            n = split.share(size, p + workers * k, workers * threads)
+            q = sequences.make_sequencer(s, data, k, threads)
+            owned.append({q.next(0)[2] for _ in range(n)})
+            assert min(owned[-1]) == start + p + workers * k
+    assert set().union(*owned) == set(range(start, start + size))
+    assert sum(len(o) for o in owned) == size
