@@ -193,6 +193,9 @@ class RayGroup:
             for load in self.loads:
                 load.window_ns += max(1, boundary - self._last_boundary)
         self._last_boundary = boundary
+        if self.s.verbose:
+            self.out(f"  Workers: boundary skew {self.skews_ns[-1] // 1000} usec, merge {self.merge_ns[-1] // 1000} "
+                     f"usec, {self.bytes_per_worker[-1]} bytes per worker")
         return boundary, merged
 
     _last_boundary = 0
