@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="engine threads, each with its own connections and share of the load (default: one, "
                    "which drives any concurrency; capped at the usable CPUs and, closed loop, the largest "
                    "concurrency)")
+    p.add_argument("--ray-address", default=None,
+                   help="(new) run the load from several client processes on Ray: local (a private Ray for "
+                   "this run), auto, or a cluster address HOST:PORT / ray://HOST:10001 (docs/distributed.md)")
+    p.add_argument("--ray-workers", type=int, default=None,
+                   help="(new) client processes on Ray, each with its own engine (default with --ray-address: 2)")
     p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
                    help="fail a request that takes longer than this many msec (default: never)")
     p.add_argument("--http-client", default="auto",
@@ -312,6 +317,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         verbose=ns.verbose,
         async_mode=ns.async_mode,
         max_threads=ns.max_threads,
+        ray_address=ns.ray_address,
+        ray_workers=ns.ray_workers,
         request_timeout_ms=ns.request_timeout_ms,
         http_client=ns.http_client,
         https=tls.from_args(ns),

@@ -63,6 +63,10 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
+    if settings.ray_address is not None or settings.ray_workers is not None:
+        from perfanalyzer.distributed import check  # Ray only when asked for
+
+        check(settings)
     require_transport(settings)  # an HTTP-only build refuses gRPC before anything starts
     shm.check(settings)  # a missing CUDA runtime fails before the server is contacted
     preflight.check(settings)  # every output path and resource, before any load
@@ -228,7 +232,12 @@ def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapsho
 def _profile(settings: Settings, service: Any, out: Callable[[str], None],
              on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
     service.check_ready()
-    load = _open_engine(settings, service)
+    if settings.ray_address is not None:  # the load from client processes on Ray (docs/distributed.md)
+        from perfanalyzer.distributed import open_group
+
+        load = PreparedLoad(open_group(settings, out))
+    else:
+        load = _open_engine(settings, service)
     engine = load.engine
     settings = load.settings or settings
     server_stats = _server_stats(settings, service)

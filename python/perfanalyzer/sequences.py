@@ -59,6 +59,9 @@ def make_sequencer(settings: Settings, data: DataSet, thread: int = 0, threads: 
         length = 0 if data.from_json else DEFAULT_SEQUENCE_LENGTH
     open_loop = settings.load_mode != "concurrency"
     seed = settings.seed or 0
+    # Client process p of P (a distributed run): its thread k is thread p + P*k of one process with P times
+    # the threads, so the ids interleave over processes as they do over threads.
+    thread, threads = settings.client_part + settings.client_parts * thread, settings.client_parts * threads
     return _core.Sequencer(
         # Thread k of g: ids start + k + g*j, j < its share; the shares
         # interleave, cover the range once and keep every thread's ids small.

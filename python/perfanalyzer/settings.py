@@ -100,6 +100,10 @@ class Settings:
     verbose: bool = False
     async_mode: bool = False
     max_threads: int | None = None   # engine threads; None: one (see engine_threads)
+    ray_address: str | None = None   # distributed run: local, auto or a cluster address (docs/distributed.md)
+    ray_workers: int | None = None   # client processes of a distributed run
+    client_part: int = 0             # distributed run: this client process is part k ...
+    client_parts: int = 1            # ... of this many (sequence IDs interleave over them)
     request_timeout_ms: int = 0
     http_client: str = "auto"
     # open loop (request rate); load_modes lists what the user asked for

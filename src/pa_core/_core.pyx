@@ -114,7 +114,8 @@ cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
     ctypedef struct pa_engine:
         pass
-    int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight)
+    int pa_engine_set_schedule_part(pa_engine *e, pa_schedule *schedule, unsigned max_inflight,
+                                    unsigned part, unsigned parts)
     void pa_engine_set_budget(pa_engine *e, uint64_t n) nogil
     void pa_engine_keep_records(pa_engine *e)
     int pa_engine_record_count(const pa_engine *e, size_t *total)
@@ -147,38 +148,7 @@ GRPC_CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_E
                    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
                    "STREAM_ERROR")
 
-DISTRIBUTIONS = {"constant": PA_LOAD_CONSTANT, "poisson": PA_LOAD_POISSON}
-
-
-cdef int _make_schedule(pa_schedule *out, str distribution, double rate, uint64_t seed, intervals_ns) except -1:
-    cdef cnp.ndarray[cnp.uint64_t, ndim=1] arr
-    cdef int rc
-    if intervals_ns is not None:
-        arr = np.ascontiguousarray(intervals_ns, dtype=np.uint64)
-        rc = pa_schedule_init(out, PA_LOAD_INTERVALS, 0, 0, <uint64_t *> arr.data, arr.shape[0])
-        if rc != 0:
-            raise ValueError("the interval list is empty or sums to zero")
-        return 0
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"unknown request distribution '{distribution}' (expected constant or poisson)")
-    if pa_schedule_init(out, DISTRIBUTIONS[distribution], rate, seed, NULL, 0) != 0:
-        raise ValueError(f"request rate must be a positive number, got {rate}")
-    return 0
-
-
-def schedule_times(uint64_t n, str distribution="constant", double rate=1.0, uint64_t seed=0,
-                   intervals_ns=None):
-    """The first n send times (ns from the start) the engine would use."""
-    cdef pa_schedule sc
-    _make_schedule(&sc, distribution, rate, seed, intervals_ns)
-    cdef cnp.ndarray[cnp.uint64_t, ndim=1] out = np.empty(n, dtype=np.uint64)
-    cdef uint64_t i
-    pa_schedule_start(&sc, 0)
-    for i in range(n):
-        out[i] = sc.due_ns
-        pa_schedule_advance(&sc)
-    pa_schedule_free(&sc)
-    return out
+include "schedule.pxi"  # before the engines: they make their schedules with it
 
 
 def now_ns() -> int:
@@ -555,17 +525,21 @@ cdef class Engine:
         pa_engine_set_budget(self._live(), 0xFFFFFFFFFFFFFFFF if n is None else n)
 
     def set_rate(self, double rate, str distribution="constant", uint64_t seed=0,
-                 unsigned max_inflight=0) -> None:
-        """Open loop: rate requests/s, evenly spaced or Poisson from the seed."""
+                 unsigned max_inflight=0, unsigned part=0, unsigned parts=1) -> None:
+        """Open loop: rate requests/s, evenly spaced or Poisson from the seed;
+        of a schedule split over `parts` processes, this one's times part,
+        part + parts, ..."""
         cdef pa_schedule sc
         _make_schedule(&sc, distribution, rate, seed, None)
-        pa_engine_set_schedule(self._live(), &sc, max_inflight)
+        if pa_engine_set_schedule_part(self._live(), &sc, max_inflight, part, parts) != 0:
+            raise ValueError(f"cannot set the schedule (part {part} of {parts})")
 
-    def set_intervals(self, intervals_ns, unsigned max_inflight=0) -> None:
-        """Open loop: the gaps between sends, looped."""
+    def set_intervals(self, intervals_ns, unsigned max_inflight=0, unsigned part=0, unsigned parts=1) -> None:
+        """Open loop: the gaps between sends, looped (split as set_rate's)."""
         cdef pa_schedule sc
         _make_schedule(&sc, "constant", 1.0, 0, intervals_ns)
-        pa_engine_set_schedule(self._live(), &sc, max_inflight)
+        if pa_engine_set_schedule_part(self._live(), &sc, max_inflight, part, parts) != 0:
+            raise ValueError(f"cannot set the schedule (part {part} of {parts})")
 
     def swap(self):
         """Ends the current window: (boundary CLOCK_MONOTONIC ns, WindowStats)."""
@@ -606,6 +580,7 @@ cdef class Engine:
 
 
 # One file per transport: each defines an Engine subclass that creates its C engine.
+include "stats_wire.pxi"  # WindowStats to and from compact bytes (windows of other processes)
 include "validate.pxi"  # before the transports: they take a Validator
 include "sequence.pxi"  # ... and a Sequencer
 include "grpc_validate.pxi"  # protobuf responses checked by a Validator

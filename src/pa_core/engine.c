@@ -139,11 +139,18 @@ int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned 
 int pa_engine_ramp_done(const pa_engine *e) { return __atomic_load_n(&e->lead->ramp_done, __ATOMIC_ACQUIRE); }
 
 int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight) {
-    if (schedule->kind == PA_LOAD_CLOSED)
+    return pa_engine_set_schedule_part(e, schedule, max_inflight, 0, 1);
+}
+
+int pa_engine_set_schedule_part(pa_engine *e, pa_schedule *schedule, unsigned max_inflight,
+                                unsigned part, unsigned parts) {
+    if (schedule->kind == PA_LOAD_CLOSED || parts == 0 || part >= parts)
         return -1;
     /* Engine k sends the schedule's times k, k + g, k + 2g, ...: together
      * exactly the one schedule. With a cap below the group size, only as many
-     * engines as the cap send, so that each has a cap of at least one. */
+     * engines as the cap send, so that each has a cap of at least one. Part p
+     * of `parts` (one client process of several) takes the times p, p + parts,
+     * ...: its engine k then sends p + parts * k every parts * g times. */
     unsigned g = pa_engine_group_size(e);
     if (max_inflight && max_inflight < g)
         g = max_inflight;
@@ -161,7 +168,7 @@ int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inf
                 return -1;
             memcpy(copy.intervals_ns, schedule->intervals_ns, schedule->n_intervals * sizeof(uint64_t));
         }
-        load l = {max_inflight ? share(max_inflight, k, g) : 0, NULL, g, k, start};
+        load l = {max_inflight ? share(max_inflight, k, g) : 0, NULL, g * parts, part + parts * k, start};
         __atomic_store_n(&m->target, 0, __ATOMIC_RELEASE);
         hand_over(m, &copy, &l); /* the last one takes the caller's intervals */
     }

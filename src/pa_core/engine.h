@@ -168,6 +168,10 @@ void pa_engine_set_concurrency(pa_engine *e, unsigned n);
 /* Open loop from now on: sends at the schedule's times (the schedule is
  * moved into the engine); max_inflight caps requests in flight (0: none). */
 int pa_engine_set_schedule(pa_engine *e, pa_schedule *schedule, unsigned max_inflight);
+/* The same for one part of a schedule split over `parts` processes: this
+ * engine's group sends the times part, part + parts, part + 2 * parts, ... */
+int pa_engine_set_schedule_part(pa_engine *e, pa_schedule *schedule, unsigned max_inflight,
+                                unsigned part, unsigned parts);
 /* Periodic concurrency from now on: `start` slots, raised by the engine
  * thread as described at pa_periodic; once done, no request starts. */
 int pa_engine_set_periodic(pa_engine *e, unsigned start, unsigned end, unsigned step, uint64_t period);
