@@ -13,11 +13,7 @@ import perfanalyzer
 from perfanalyzer import legacy_flags, tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
-from perfanalyzer.limits import open_file_limit
-from perfanalyzer.safe_text import terminal_line
-from perfanalyzer.settings import (
-    Range,
-    Settings,
+from perfanalyzer.flag_values import (
     parse_periodic_range,
     parse_range,
     parse_rate_range,
@@ -27,6 +23,9 @@ from perfanalyzer.settings import (
     read_intervals,
     split_input_data,
 )
+from perfanalyzer.limits import open_file_limit
+from perfanalyzer.safe_text import terminal_line
+from perfanalyzer.settings import Range, Settings
 
 # numpy's OpenBLAS threads spin on idle cores; the client never does BLAS work,
 # so they would only take CPU from the measurement.

@@ -13,7 +13,8 @@ import perfanalyzer
 import pytest
 from perfanalyzer import cli
 from perfanalyzer.errors import OPTION_ERROR, OptionError
-from perfanalyzer.settings import Range, Settings, parse_range, parse_shape
+from perfanalyzer.flag_values import parse_range, parse_shape
+from perfanalyzer.settings import Range, Settings
 
 PERF_ANALYZER_ZERO_END = (
     "The end of the search range and the latency limit can not be both 0 (or 0.0) simultaneously"

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from perfanalyzer import cli
 from perfanalyzer.errors import OptionError
+from perfanalyzer.flag_values import split_input_data
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.runner import profile
 from perfanalyzer.services.triton_http import TritonHttpService
-from perfanalyzer.settings import Settings, split_input_data
+from perfanalyzer.settings import Settings
 
 SPEC = ModelSpec(
     "m", "", "python", 8,
