@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
-from perfanalyzer import tls
+from perfanalyzer import stopping, tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.settings import (
@@ -327,11 +326,19 @@ def _raise_open_file_limit() -> None:
             pass  # keep the soft limit; running out shows as a clear transport error
 
 
-def _raise_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt("terminated")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    # First of all: a signal from here on gives one line and exit code 99 (see stopping).
+    previous = stopping.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"error: interrupted by {stopping.received() or 'SIGINT'}", file=sys.stderr, flush=True)
+        return GENERIC_ERROR
+    finally:
+        stopping.restore(previous)  # a no-op for the command, whose entry point installed them first
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["plot"]:
         from perfanalyzer.report.plot import main as plot_main
@@ -347,16 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptionError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    # SIGTERM unwinds like Ctrl-C so the levels measured so far are reported.
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
     _raise_open_file_limit()
-    from perfanalyzer.runner import run  # imports the compiled core only when needed
-
     try:
+        from perfanalyzer.runner import run  # imports the compiled core only when needed
+
         return run(settings)
     except PerfAnalyzerError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return GENERIC_ERROR

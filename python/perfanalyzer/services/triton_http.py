@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from perfanalyzer import stopping
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import TensorDataError, tensor_bytes, tensor_json_values
 from perfanalyzer.model import ModelSpec, TensorSpec
@@ -43,14 +44,16 @@ class TritonHttpService:
         self.headers = {k.strip(): v.strip() for k, _, v in (h.partition(":") for h in headers)}
         self._pycurl = pycurl
         self._curl = pycurl.Curl()
+        self._multi = pycurl.CurlMulti()
+        self.timeout_s = timeout_s
         self._curl.setopt(pycurl.NOSIGNAL, 1)
-        self._curl.setopt(pycurl.TIMEOUT_MS, int(timeout_s * 1000))
         self._curl.setopt(pycurl.VERBOSE, 1 if verbose else 0)
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
         (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
-    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
-        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
+    def _get(self, path: str, post: bytes | None = None, what: str = "") -> tuple[int, Any]:
+        """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None);
+        `what` names the call in the error when the server cannot be reached."""
         pc, buf = self._pycurl, bytearray()
         self._curl.setopt(pc.URL, self.base_url + path)
         if post is None:
@@ -59,12 +62,14 @@ class TritonHttpService:
             self._curl.setopt(pc.POSTFIELDS, post)
         self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
         try:
-            self._curl.perform()
+            self._perform()
         except pc.error as e:
             reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
             hint = _tls_hint(e.args[0], reason) if e.args else None
             if hint is not None:
                 raise ServerError(f"TLS with the server at {self.base_url} failed: {reason}{hint}") from None
+            if what:
+                raise ServerError(f"{what} failed on the server at {self.base_url}: {reason}") from None
             raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
         status = int(self._curl.getinfo(pc.RESPONSE_CODE))
         try:
@@ -74,6 +79,32 @@ class TritonHttpService:
             body = _page_text(bytes(buf))
         return status, body
 
+    def _perform(self) -> None:
+        """Runs the transfer set up on the handle, within the call's timeout
+        (shorter once the run is ending, see stopping). A multi handle polled in
+        0.1 s steps rather than a blocking perform(): a signal's handler runs
+        between two polls, so Ctrl-C is not held up by a hung server."""
+        pc = self._pycurl
+        timeout_s = stopping.timeout(self.timeout_s)
+        if timeout_s <= 0:
+            raise pc.error(pc.E_OPERATION_TIMEDOUT, "no time left before exit")
+        self._curl.setopt(pc.TIMEOUT_MS, max(1, int(timeout_s * 1000)))
+        self._multi.add_handle(self._curl)
+        try:
+            while True:
+                ret, active = self._multi.perform()
+                if ret == pc.E_CALL_MULTI_PERFORM:
+                    continue
+                if not active:
+                    break
+                self._multi.select(0.1)
+            _, _, failed = self._multi.info_read()
+        finally:
+            self._multi.remove_handle(self._curl)
+        if failed:
+            _, code, message = failed[0]
+            raise pc.error(code, message)
+
     def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
         pc, buf = self._pycurl, bytearray()
@@ -81,7 +112,7 @@ class TritonHttpService:
         self._curl.setopt(pc.WRITEFUNCTION, buf.extend)
         self._curl.setopt(pc.POSTFIELDS, json.dumps(body))
         try:
-            self._curl.perform()
+            self._perform()
         except pc.error as e:
             reason = e.args[1] if len(e.args) > 1 and e.args[1] else f"curl error {e.args[0]}"
             raise ServerError(f"cannot reach the server at {self.base_url}: {reason}") from None
@@ -95,7 +126,7 @@ class TritonHttpService:
         return status, answer
 
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
-        status, body = self._get(path)
+        status, body = self._get(path, what=what)
         if status != 200 or not isinstance(body, dict):
             raise ServerError(f"{what} failed on the server at {self.base_url}: {_server_message(status, body)}")
         return body
@@ -255,6 +286,7 @@ class TritonHttpService:
         return json_part + b"".join(blobs), lines
 
     def close(self) -> None:
+        self._multi.close()
         self._curl.close()
 
 
