@@ -16,7 +16,10 @@ def main() -> int:
     except KeyboardInterrupt:
         print(f"error: interrupted by {stopping.received() or 'SIGINT'}", file=sys.stderr, flush=True)
         return 99
-    return cli_main()
+    try:
+        return cli_main()
+    finally:
+        stopping.ignore()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,14 @@ def install() -> dict[int, object]:
     return {sig: signal.signal(sig, _handler) for sig in SIGNALS}
 
 
+def ignore() -> None:
+    """The command is done: a signal during the interpreter's exit (which puts
+    the default handlers back) must not turn exit code 99 or 0 into death by
+    that signal."""
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def restore(previous: dict[int, object]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
