@@ -84,8 +84,11 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
         run = _profile(settings, service, out, on_window, show_progress)
     finally:
         stopping.begin_cleanup()  # however the run ended: server calls from here on are bounded
-        shm.close_all()  # before the service: it unregisters the regions
-        service.close()
+        try:
+            shm.close_all()  # before the service: it unregisters the regions
+            service.close()
+        finally:
+            stopping.end_cleanup()
     return _after_signal(run)
 
 

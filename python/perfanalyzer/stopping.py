@@ -62,8 +62,9 @@ def received() -> str | None:
 
 
 def new_run() -> None:
-    """A run starts: signals raise again and no clean-up deadline is set."""
+    """A run starts: no signal yet, signals raise again, no clean-up deadline."""
     global _deferred, _deadline
+    _received.clear()
     _deferred, _deadline = False, None
 
 
@@ -79,6 +80,13 @@ def begin_cleanup() -> None:
     defer()
     if _deadline is None:
         _deadline = time.monotonic() + CLEANUP_S
+
+
+def end_cleanup() -> None:
+    """The run is over: control-plane calls made afterwards (by the caller of
+    the Python API) have their full timeouts again."""
+    global _deadline
+    _deadline = None
 
 
 def cut_short() -> None:
