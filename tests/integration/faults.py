@@ -113,7 +113,8 @@ class StatsProxy:
     """A loopback HTTP/1.1 proxy in front of Triton: every request goes
     through unchanged until `fail` is set, then statistics requests (paths
     ending in /stats) get `fail`: "500" (an error answer), "close" (the
-    connection closed unanswered) or "hang" (no answer, ever)."""
+    connection closed unanswered) or "hang" (no answer, ever). switch() makes
+    it lead to another server, which to the client is a restart."""
 
     def __init__(self, upstream: str) -> None:
         host, port = upstream.rsplit(":", 1)
@@ -160,6 +161,19 @@ class StatsProxy:
                     client.sendall(response)
         except OSError:
             return
+
+    def switch(self, upstream: str) -> None:
+        """From now on the address leads to another server, as after a restart:
+        the connections open now are closed."""
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
         self._stop.set()

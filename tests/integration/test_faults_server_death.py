@@ -98,3 +98,22 @@ def test_statistics_endpoint_failing(triton: TritonServer, tmp_path: Path, fail:
     line = one_error_line(stderr)
     assert "reading statistics failed" in line
     assert_two_levels_kept(out_csv, export, page)
+
+
+def test_server_restarted_mid_sweep(triton: TritonServer, own_triton: TritonServer, tmp_path: Path) -> None:
+    """The address the run measures leads, from one moment, to a fresh server
+    (connections dropped, statistics counters from zero): the run ends with
+    the levels measured before, not with a negative server breakdown."""
+    proxy = StatsProxy(triton.http_url)
+    try:
+        out_csv, export, page, files = outputs(tmp_path)
+        run = Cli(*SWEEP, "-u", proxy.url, *files)
+        run.wait_for("Avg request latency", count=2)
+        proxy.switch(own_triton.http_url)  # fresh: its counters are below what levels 1-2 alone added
+        code, _, stderr = run.finish(timeout=120)
+    finally:
+        proxy.close()
+    assert code == 99, stderr
+    line = one_error_line(stderr)
+    assert "restarted" in line or "requests failed" in line, line
+    assert_two_levels_kept(out_csv, export, page)
