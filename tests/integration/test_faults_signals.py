@@ -126,12 +126,14 @@ def freezable_triton(model_repository: Path) -> Iterator[TritonServer]:
         server.stop()
 
 
-def test_ctrl_c_while_the_server_is_hung(freezable_triton: TritonServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_ctrl_c_while_the_server_is_hung(freezable_triton: TritonServer, tmp_path: Path, protocol: str) -> None:
     """The statistics read waits on a frozen server: Ctrl-C ends the run in
     seconds (it took three 30 s timeouts), with the levels written and the
     local shared memory released."""
     out_csv = tmp_path / "run.csv"
-    run = Cli(*SWEEP, "-u", freezable_triton.http_url, "--shared-memory", "system", "-f", str(out_csv))
+    url = freezable_triton.grpc_url if protocol == "grpc" else freezable_triton.http_url
+    run = Cli(*SWEEP, "-i", protocol, "-u", url, "--shared-memory", "system", "-f", str(out_csv))
     run.wait_for("Avg request latency", count=2)
     os.killpg(freezable_triton.pid, signal.SIGSTOP)
     try:
