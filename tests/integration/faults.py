@@ -55,7 +55,8 @@ class Cli:
     def finish(self, timeout: float = 90) -> tuple[int, str, str]:
         """(exit code, all of stdout, stderr)."""
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            # stdout is the reader thread's alone; stderr is a line or two, it never fills the pipe.
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"still running after {timeout} s:\n{''.join(self.lines)}") from None
@@ -64,7 +65,8 @@ class Cli:
             line = self._queue.get()
             if line is not None:
                 self.lines.append(line)
-        return self.proc.returncode, "".join(self.lines), err
+        assert self.proc.stderr is not None
+        return self.proc.returncode, "".join(self.lines), self.proc.stderr.read()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
