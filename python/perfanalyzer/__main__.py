@@ -12,7 +12,8 @@ from perfanalyzer import stopping
 def main() -> int:
     stopping.install()
     try:
-        from perfanalyzer.cli import main as cli_main
+        with stopping.held():  # a signal during an import is acted on after it
+            from perfanalyzer.cli import main as cli_main
     except KeyboardInterrupt:
         print(f"error: interrupted by {stopping.received() or 'SIGINT'}", file=sys.stderr, flush=True)
         return 99

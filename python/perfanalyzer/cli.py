@@ -356,8 +356,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return e.exit_code
     _raise_open_file_limit()
     try:
-        from perfanalyzer.runner import run  # imports the compiled core only when needed
-
+        with stopping.held():
+            # The compiled core, numpy and the control plane's libraries, only when needed.
+            from perfanalyzer.runner import run
+            from perfanalyzer.services import triton_http  # noqa: F401
+            if settings.protocol == "grpc":
+                import tritonclient.grpc  # noqa: F401
         return run(settings)
     except PerfAnalyzerError as e:
         print(f"error: {e}", file=sys.stderr)

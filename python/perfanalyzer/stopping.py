@@ -17,8 +17,10 @@ runs have the same bounded clean-up."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Iterator
 from types import FrameType
 
 CLEANUP_S = 3.0
@@ -72,6 +74,23 @@ def defer() -> None:
     """From now on a signal is recorded, never raised: the measurement is over."""
     global _deferred
     _deferred = True
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Signals wait until the block is done, then raise as usual. For the
+    imports of compiled modules: a KeyboardInterrupt raised inside one's
+    initialisation makes the interpreter kill itself with SIGINT at exit,
+    whatever exit code the command chose."""
+    global _deferred
+    was = _deferred
+    _deferred = True
+    try:
+        yield
+    finally:
+        _deferred = was
+    if _received and not was:
+        raise KeyboardInterrupt(received())
 
 
 def begin_cleanup() -> None:

@@ -59,3 +59,12 @@ def test_timeouts_are_full_outside_a_cleanup(handlers: None) -> None:
     assert stopping.timeout(30) <= stopping.CLEANUP_S
     stopping.end_cleanup()
     assert stopping.timeout(30) == 30
+
+
+def test_a_signal_during_a_held_block_raises_after_it(handlers: None) -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with stopping.held():
+            deliver(signal.SIGINT)
+            done.append(True)
+    assert done == [True]
