@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 import perfanalyzer
-from perfanalyzer import legacy_flags, tls
+from perfanalyzer import legacy_flags, stopping, tls
 from perfanalyzer.composing import parse_bls_models
 from perfanalyzer.errors import GENERIC_ERROR, OPTION_ERROR, OptionError, PerfAnalyzerError
 from perfanalyzer.flag_values import (
@@ -374,11 +373,19 @@ def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
     )
 
 
-def _raise_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt("terminated")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    # First of all: a signal from here on gives one line and exit code 99 (see stopping).
+    previous = stopping.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"error: interrupted by {stopping.received() or 'SIGINT'}", file=sys.stderr, flush=True)
+        return GENERIC_ERROR
+    finally:
+        stopping.restore(previous)  # a no-op for the command, whose entry point installed them first
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["plot"]:
         from perfanalyzer.report.plot import main as plot_main
@@ -394,18 +401,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptionError as e:
         print(f"error: {terminal_line(str(e))}", file=sys.stderr)
         return e.exit_code
-    # SIGTERM unwinds like Ctrl-C so the levels measured so far are reported.
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
     # Each request in flight holds a connection; open loop against an
     # overloaded server can hold thousands, more than the usual soft limit.
     open_file_limit()
-    from perfanalyzer.runner import run  # imports the compiled core only when needed
-
     try:
+        with stopping.held():
+            # The compiled core, numpy and the control plane's libraries, only when needed.
+            from perfanalyzer.runner import run
+            from perfanalyzer.services import triton_http  # noqa: F401
+            if settings.protocol == "grpc":
+                import tritonclient.grpc  # noqa: F401
         return run(settings)
     except PerfAnalyzerError as e:
         print(f"error: {terminal_line(str(e))}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return GENERIC_ERROR

@@ -16,6 +16,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from perfanalyzer import stopping
+
 GPU_UTILIZATION = "nv_gpu_utilization"
 GPU_POWER = "nv_gpu_power_usage"
 GPU_MEMORY_USED = "nv_gpu_memory_used_bytes"
@@ -169,7 +171,8 @@ class MetricsSampler:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.timeout_s + 1)
+            # Bounded by the run's clean-up deadline: a scrape of a hung server is left to finish alone.
+            self._thread.join(timeout=stopping.timeout(self.timeout_s + 1))
             self._thread = None
 
     def between(self, start_ns: int, end_ns: int) -> list[Sample]:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from perfanalyzer import stopping
+from perfanalyzer.errors import PerfAnalyzerError
 from perfanalyzer.server_stats import ServerStats, StatsSnapshot
 from perfanalyzer.settings import Settings
 
@@ -178,21 +180,43 @@ class Profiler:
         self._boundary_ns = 0
         self._server_at_boundary: ServerStats | StatsSnapshot | None = None
         self._skew_ns = 0
+        # The sweep's result as it grows: what a run that ends early still reports.
+        self.result = SweepResult()
         # Called after every measured window: (level value, window number, measurement).
         self.on_window: Callable[[float, int, Measurement], None] | None = None
 
-    def _mark_boundary(self) -> Measurement:
-        """Ends the current window: the client's stats, the server's delta."""
+    def _mark_boundary(self, fail_on_errors: bool = False) -> Measurement:
+        """Ends the current window: the client's stats, the server's delta.
+        With `fail_on_errors`, failed requests end the run before the server
+        is asked for anything (a dead server would only add a second error)."""
         t, stats = self.engine.swap()
-        server = self.server_stats()
+        if fail_on_errors:
+            self._raise_on_errors(stats)
+        server = self._read_server()
         skew = max(0, self.clock_ns() - t)
         previous_t, previous_server, previous_skew = self._boundary_ns, self._server_at_boundary, self._skew_ns
         self._boundary_ns, self._server_at_boundary, self._skew_ns = t, server, skew
-        delta = server - previous_server if server is not None and previous_server is not None else None
+        delta = None
+        if server is not None and previous_server is not None:
+            try:
+                delta = server - previous_server
+            except PerfAnalyzerError as e:
+                raise RequestErrors(str(e)) from None
+            if delta.success_count < 0 or delta.inference_count < 0:
+                raise RequestErrors("the server's statistics went backwards between two readings: "
+                                    "it restarted during the run")
         return Measurement(t - previous_t, stats, delta, self.s.batch_size, (previous_skew, skew))
 
     def _finished(self) -> int:
         return self.engine.completed + self.engine.failed
+
+    def _read_server(self) -> ServerStats | StatsSnapshot | None:
+        """A failed statistics read ends the run like failed requests: the
+        levels already measured are kept and reported."""
+        try:
+            return self.server_stats()
+        except PerfAnalyzerError as e:
+            raise RequestErrors(str(e)) from None
 
     def _wait_until(self, done: Callable[[], bool], max_pause: float = 0.05) -> None:
         """Polls until done(). Waits on counts have no deadline of their own,
@@ -247,8 +271,7 @@ class Profiler:
         self._mark_boundary()
         start = self._boundary_ns
         self._send_exactly(self.s.request_count, value)
-        m = self._mark_boundary()
-        self._raise_on_errors(m.client)
+        m = self._mark_boundary(fail_on_errors=True)
         if self.on_window is not None:
             self.on_window(value, 1, m)
         return LevelResult(self.s.load_mode, value, m, True, 1, [start, self._boundary_ns])
@@ -269,9 +292,7 @@ class Profiler:
 
     def measure_window(self) -> Measurement:
         self._wait_for_window()
-        m = self._mark_boundary()
-        self._raise_on_errors(m.client)
-        return m
+        return self._mark_boundary(fail_on_errors=True)
 
     def _raise_on_errors(self, stats: object) -> None:
         if stats.error_count:
@@ -361,7 +382,7 @@ class Profiler:
         """The highest load whose latency stays under -l: measure start (stop
         if it is over), measure end (stop if it is under), then bisect while
         end - start > step. Every level under the limit is reported."""
-        result = SweepResult()
+        result = self.result = SweepResult()
         integral = self.s.load_mode == "concurrency"
         r = self.s.concurrency_range if integral else self.s.request_rate_range
         lo, hi, step = r.start, r.end, r.step
@@ -398,10 +419,13 @@ class Profiler:
                 if verdict is None:
                     return result
                 lo, hi = (mid, hi) if verdict else (lo, mid)
+            stopping.defer()
         except RequestErrors as e:
             result.status, result.message = "errors", str(e)
         except KeyboardInterrupt:
-            result.status, result.message = "interrupted", "interrupted: reporting the levels measured so far"
+            interrupted(result)
+        finally:
+            stopping.defer()  # a signal from here on cannot cut the results short
         return result
 
     def sweep(
@@ -411,7 +435,7 @@ class Profiler:
     ) -> SweepResult:
         if self.s.binary_search:
             return self.binary_search(on_level, on_level_start)
-        result = SweepResult()
+        result = self.result = SweepResult()
         bounded = self.levels()
         start, step = self._open_ended()
         value: float = start
@@ -439,10 +463,19 @@ class Profiler:
                 on_level(level)
                 index += 1
                 value = start + index * step
+            stopping.defer()
         except RequestErrors as e:
             result.status = "errors"
             result.message = str(e)
         except KeyboardInterrupt:
-            result.status = "interrupted"
-            result.message = "interrupted: reporting the levels measured so far"
+            interrupted(result)
+        finally:
+            stopping.defer()  # a signal from here on cannot cut the results short
         return result
+
+
+def interrupted(result: SweepResult) -> None:
+    """A signal (or Ctrl-C) ended the sweep: what was measured is kept."""
+    by = stopping.received()
+    result.status = "interrupted"
+    result.message = f"interrupted{f' by {by}' if by else ''}: reporting the levels measured so far"

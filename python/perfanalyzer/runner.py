@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import perfanalyzer
-from perfanalyzer import _core, preflight, sequences, shm
+from perfanalyzer import _core, preflight, sequences, shm, stopping
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map, reaches_sequence_model
 from perfanalyzer.data_loader import load as load_data
@@ -48,7 +48,23 @@ class PreparedLoad:
 
 
 def _print(text: str) -> None:
-    print(text, flush=True)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away (`| head`): the report goes nowhere from
+    now on and the run carries on to write its files. stdout is pointed at
+    /dev/null so that no later write, nor the flush at exit, fails again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _discard(text: str) -> None:
@@ -63,6 +79,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
+    stopping.new_run()
     if settings.ray_address is not None or settings.ray_workers is not None:
         from perfanalyzer.distributed import check  # Ray only when asked for
 
@@ -72,10 +89,29 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     preflight.check(settings)  # every output path and resource, before any load
     service = _open_service(settings, out)
     try:
-        return _profile(settings, service, out, on_window, show_progress)
+        run = _profile(settings, service, out, on_window, show_progress)
     finally:
-        shm.close_all()  # before the service: it unregisters the regions
-        service.close()
+        stopping.begin_cleanup()  # however the run ended: server calls from here on are bounded
+        try:
+            shm.close_all()  # before the service: it unregisters the regions
+            service.close()
+        finally:
+            stopping.end_cleanup()
+    return _after_signal(run)
+
+
+def _after_signal(run: RunResult) -> RunResult:
+    """A signal that came once the measurement was over: every level measured
+    was written, and the exit code still says the run was interrupted (one
+    line, unless the run already said why it ended)."""
+    by = stopping.received()
+    if by is None or run.sweep.status == "interrupted":
+        return run
+    if not run.sweep.message:
+        print(f"interrupted by {by} after the measurement: every level measured is reported and written",
+              file=sys.stderr, flush=True)
+    run.exit_code = GENERIC_ERROR
+    return run
 
 
 def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
@@ -271,13 +307,17 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
             return _run_ramp(settings, engine, service)
         finally:
             observers.stop()
-    result: SweepResult | None = None
+    profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+    profiler.on_window = observers.on_window
     try:
-        profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
-        profiler.on_window = observers.on_window
-        result = profiler.sweep(on_level, on_level_start)
+        profiler.sweep(on_level, on_level_start)
+    except PerfAnalyzerError as e:
+        # Whatever else ended the sweep (a level's metrics, say): the levels measured are still written.
+        profiler.result.status, profiler.result.message = "errors", str(e)
     finally:
-        engine.stop(drain_ms=2000)
+        stopping.begin_cleanup()
+        result = profiler.result
+        engine.stop(drain_ms=stopping.drain_ms(2000))
         observers.stop()
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, load.export_inputs)
@@ -292,7 +332,8 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
     try:
         ramp = run_ramp(settings, engine, _core.now_ns, log=_print)
     finally:
-        engine.stop(drain_ms=2000)
+        stopping.begin_cleanup()
+        engine.stop(drain_ms=stopping.drain_ms(2000))
         if ramp is not None:
             mono_to_wall = _core.wall_ns() - _core.now_ns()
             records = engine.records()

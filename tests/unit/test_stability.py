@@ -468,3 +468,53 @@ def test_verbose_logs_every_window():
     _, _, logged = sweep(make_settings(verbose=True), engine)
     assert len(logged) == 3
     assert logged[0].strip().startswith("Pass [1] throughput: 100 infer/sec. Avg latency: 2000 usec")
+
+
+# ---------------------------------------------------------------- the server failing mid-sweep
+
+
+def test_a_failed_statistics_read_keeps_the_levels_measured(capsys):
+    """Levels 1-2 measured, then the statistics read fails: an "errors"
+    result with both levels, not an exception that loses them."""
+    from perfanalyzer.errors import ServerError
+
+    calls = {"n": 0}
+
+    def reads() -> ServerStats:
+        calls["n"] += 1
+        if calls["n"] > 8:  # 4 boundaries per level: levels 1 and 2 are complete
+            raise ServerError("reading statistics failed on the server at http://h:1: Empty reply from server")
+        return server(100 * calls["n"])
+
+    s = make_settings(concurrency_range=Range(1, 5, 1), stability_percentage=100.0)
+    result, reported, _ = sweep(s, FakeEngine(lambda c, k: Window(ok=100, latency_ns=MS)), server_stats=reads)
+    assert result.status == "errors"
+    assert result.message.startswith("reading statistics failed")
+    assert [lv.value for lv in result.levels] == [1, 2]
+    code, _, err = finish(s, result, reported, capsys)
+    assert code == GENERIC_ERROR and err.count("\n") == 1
+
+
+def test_statistics_going_backwards_means_a_restart():
+    calls = {"n": 0}
+
+    def reads() -> ServerStats:
+        calls["n"] += 1
+        return server(100 * calls["n"] if calls["n"] <= 4 else 10)  # counters reset after level 1
+
+    s = make_settings(concurrency_range=Range(1, 5, 1), stability_percentage=100.0)
+    result, _, _ = sweep(s, FakeEngine(lambda c, k: Window(ok=100, latency_ns=MS)), server_stats=reads)
+    assert result.status == "errors" and "restarted" in result.message
+    assert [lv.value for lv in result.levels] == [1]
+
+
+def test_failed_requests_end_the_window_before_the_server_is_asked():
+    """A dead server: the requests' failure is the message, not the statistics read it would also fail."""
+    def reads() -> ServerStats:
+        if engine.failed:
+            raise AssertionError("statistics read after the requests failed")
+        return server(0)
+
+    engine = FakeEngine(lambda c, k: Window(ok=1, latency_ns=MS, errors={"transport": 3}), messages=["refused"])
+    result, _, _ = sweep(make_settings(), engine, server_stats=reads)
+    assert result.status == "errors" and "requests failed" in result.message

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from perfanalyzer import stopping
 from perfanalyzer.errors import ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
@@ -88,13 +89,19 @@ class TritonGrpcService:
         if "://" in self.target or not self.target:
             raise ServerError(f"-u {url}: invalid gRPC server address (expected host:port)")
         self._exception = grpcclient.InferenceServerException
-        self._timeout_s = timeout_s
+        self._timeout_limit_s = timeout_s
         try:
             self._client = grpcclient.InferenceServerClient(
                 self.target, verbose=verbose, ssl=ssl, root_certificates=root_certificates,
                 private_key=private_key, certificate_chain=certificate_chain)
         except self._exception as e:
             raise ServerError(f"-u {url}: {_message(e)}") from None
+
+    @property
+    def _timeout_s(self) -> float:
+        """The limit of one call, shorter once the run is ending (see stopping);
+        gRPC's blocking calls poll for signals, so Ctrl-C interrupts them."""
+        return max(0.001, stopping.timeout(self._timeout_limit_s))
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from perfanalyzer import stopping
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.headers import parse_header
 from perfanalyzer.inputs import NUMPY_DTYPES, TensorDataError, tensor_bytes, tensor_json_values
@@ -50,14 +51,16 @@ class TritonHttpService:
         self.headers = dict(parse_header(h) for h in headers)
         self._pycurl = pycurl
         self._curl = pycurl.Curl()
+        self._multi = pycurl.CurlMulti()
+        self.timeout_s = timeout_s
         self._curl.setopt(pycurl.NOSIGNAL, 1)
-        self._curl.setopt(pycurl.TIMEOUT_MS, int(timeout_s * 1000))
         self._curl.setopt(pycurl.VERBOSE, 1 if verbose else 0)
         self._curl.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in self.headers.items()])
         (https or HttpsOptions()).apply_to_pycurl(self._curl, pycurl)
 
-    def _perform(self, path: str) -> tuple[int, bytes]:
-        """Runs the request set up on the handle -> (HTTP status, body). A body
+    def _perform(self, path: str, what: str = "") -> tuple[int, bytes]:
+        """Runs the request set up on the handle -> (HTTP status, body); `what`
+        names the call in the error when the server cannot be reached. A body
         past MAX_ANSWER_BYTES ends the transfer: no Triton answer comes near
         it, and a server streaming without end must not fill the memory."""
         pc, buf, too_large = self._pycurl, bytearray(), []
@@ -72,7 +75,7 @@ class TritonHttpService:
         self._curl.setopt(pc.URL, self.base_url + path)
         self._curl.setopt(pc.WRITEFUNCTION, take)
         try:
-            self._curl.perform()
+            self._transfer()
         except pc.error as e:
             if too_large:
                 raise ServerError(f"the server at {self.shown_url} answered {path} with more than "
@@ -81,22 +84,51 @@ class TritonHttpService:
             hint = _tls_hint(e.args[0], reason) if e.args else None
             if hint is not None:
                 raise ServerError(f"TLS with the server at {self.shown_url} failed: {reason}{hint}") from None
+            if what:
+                raise ServerError(f"{what} failed on the server at {self.shown_url}: "
+                                  f"{escape_controls(reason)}") from None
             raise ServerError(f"cannot reach the server at {self.shown_url}: {escape_controls(reason)}") from None
         return int(self._curl.getinfo(pc.RESPONSE_CODE)), bytes(buf)
 
-    def _get(self, path: str, post: bytes | None = None) -> tuple[int, Any]:
+    def _get(self, path: str, post: bytes | None = None, what: str = "") -> tuple[int, Any]:
         """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
         if post is None:
             self._curl.setopt(self._pycurl.HTTPGET, 1)
         else:
             self._curl.setopt(self._pycurl.POSTFIELDS, post)
-        status, raw = self._perform(path)
+        status, raw = self._perform(path, what)
         try:
             body = json.loads(raw) if raw else None
         except (ValueError, RecursionError):
             # Not Triton's JSON (a proxy's error page, say): keep its text for the message.
             body = _page_text(raw)
         return status, body
+
+    def _transfer(self) -> None:
+        """Runs the transfer set up on the handle, within the call's timeout
+        (shorter once the run is ending, see stopping). A multi handle polled in
+        0.1 s steps rather than a blocking perform(): a signal's handler runs
+        between two polls, so Ctrl-C is not held up by a hung server."""
+        pc = self._pycurl
+        timeout_s = stopping.timeout(self.timeout_s)
+        if timeout_s <= 0:
+            raise pc.error(pc.E_OPERATION_TIMEDOUT, "no time left before exit")
+        self._curl.setopt(pc.TIMEOUT_MS, max(1, int(timeout_s * 1000)))
+        self._multi.add_handle(self._curl)
+        try:
+            while True:
+                ret, active = self._multi.perform()
+                if ret == pc.E_CALL_MULTI_PERFORM:
+                    continue
+                if not active:
+                    break
+                self._multi.select(0.1)
+            _, _, failed = self._multi.info_read()
+        finally:
+            self._multi.remove_handle(self._curl)
+        if failed:
+            _, code, message = failed[0]
+            raise pc.error(code, message)
 
     def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """POST a JSON body -> (HTTP status, decoded JSON answer or None)."""
@@ -112,7 +144,7 @@ class TritonHttpService:
         return status, answer
 
     def _get_json(self, what: str, path: str) -> dict[str, Any]:
-        status, body = self._get(path)
+        status, body = self._get(path, what=what)
         if status != 200 or not isinstance(body, dict):
             raise ServerError(f"{what} failed on the server at {self.shown_url}: {_server_message(status, body)}")
         return body
@@ -272,6 +304,7 @@ class TritonHttpService:
         return json_part + b"".join(blobs), lines
 
     def close(self) -> None:
+        self._multi.close()
         self._curl.close()
 
 
