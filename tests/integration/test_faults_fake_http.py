@@ -40,7 +40,9 @@ CONTROL_PLANE = {
                                 "cannot reach the server at http://127.0.0.1:"),
     "truncated-body": ({BASE: Answer(body=b'{"name": "m"', content_length=1000, close=True)},
                        "cannot reach the server"),
-    "close-after-headers": ({f"{BASE}/config": Answer(content_length=100, close=True)}, "cannot reach the server"),
+    # A call that has a name says which one failed.
+    "close-after-headers": ({f"{BASE}/config": Answer(content_length=100, close=True)},
+                            "reading the config of model 'm' failed on the server at http://127.0.0.1:"),
     "lying-size-2^62": ({BASE: Answer(body=b"{}", content_length=1 << 62, close=True)}, "cannot reach the server"),
     "oversized-body": ({f"{BASE}/config": Answer(body=b"{", filler=80 << 20)}, "with more than 64 MiB"),
     "not-json": ({f"{BASE}/config": Answer(body=b"<html><title>502 Bad Gateway</title></html>")},
