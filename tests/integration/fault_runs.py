@@ -9,12 +9,16 @@ import csv
 import json
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from triton_launcher import TritonServer
 
 SHM_DIR = Path("/dev/shm")
 
@@ -207,3 +211,19 @@ def _read_message(sock: socket.socket, request: bool) -> bytes | None:
             return None
         rest += chunk
     return head + b"\r\n\r\n" + rest
+
+
+def own_server(model_repository: Path) -> Iterator[TritonServer]:
+    """A Triton of the caller's alone, for tests that kill or freeze it: a
+    frozen one is woken before it is stopped."""
+    server = TritonServer(model_repository)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.pid is not None:
+            try:
+                os.killpg(server.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        server.stop()

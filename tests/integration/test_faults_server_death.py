@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from triton_launcher import TritonServer
 
-from .fault_runs import Cli, StatsProxy, csv_levels, export_levels, one_error_line, shm_leftovers
+from .fault_runs import Cli, StatsProxy, csv_levels, export_levels, one_error_line, own_server, shm_leftovers
 
 # A sweep that goes on long after level 2: the fault always lands inside it.
 SWEEP = ("-m", "identity", "--concurrency-range", "1:50", "-p", "300", "-s", "100", "-r", "20")
@@ -23,17 +23,7 @@ SWEEP = ("-m", "identity", "--concurrency-range", "1:50", "-p", "300", "-s", "10
 @pytest.fixture
 def own_triton(model_repository: Path) -> Iterator[TritonServer]:
     """A server of this test alone, as it gets killed or stopped."""
-    server = TritonServer(model_repository)
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            try:
-                os.killpg(server.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        server.stop()
+    yield from own_server(model_repository)
 
 
 def outputs(tmp_path: Path) -> tuple[Path, Path, Path, tuple[str, ...]]:

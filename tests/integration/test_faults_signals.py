@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from triton_launcher import TritonServer
 
-from .fault_runs import Cli, csv_levels, export_levels, http_get, one_error_line, shm_leftovers
+from .fault_runs import Cli, csv_levels, export_levels, http_get, one_error_line, own_server, shm_leftovers
 
 SWEEP = ("-m", "identity", "--concurrency-range", "1:50", "-p", "300", "-s", "100", "-r", "20")
 
@@ -113,17 +113,7 @@ def test_stdout_closed_by_its_reader(triton: TritonServer, tmp_path: Path) -> No
 @pytest.fixture(scope="module")
 def freezable_triton(model_repository: Path) -> Iterator[TritonServer]:
     """A server of this module's own: tests freeze it with SIGSTOP."""
-    server = TritonServer(model_repository)
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            try:
-                os.killpg(server.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        server.stop()
+    yield from own_server(model_repository)
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
