@@ -50,12 +50,9 @@ def test_rss_does_not_grow_with_requests(triton, client: str) -> None:
         engine.start()
         engine.set_concurrency(8)
         run_until(engine, 2_000)  # warm: connections, buffers, allocator arenas
-        engine.swap()
-        before = rss_bytes()
-        start = engine.completed
-        run_until(engine, start + 20_000)
-        engine.swap()
-        grown = rss_bytes() - before
+        # A one-off growth (an allocator arena, a buffer grown once) lands in one
+        # stretch; a per-request leak grows both: judge the smaller.
+        grown = min(stretch_growth(engine, 20_000))
     finally:
         engine.stop(2000)
         engine.close()
