@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from triton_launcher import TritonServerError
 
 
 @dataclass
@@ -19,3 +24,16 @@ def cli(*args: str, timeout: float = 120) -> CliRun:
         [sys.executable, "-m", "perfanalyzer", *args], capture_output=True, text=True, timeout=timeout
     )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def serving(srv: Any) -> Iterator[Any]:
+    """A fixture's server: started (a start that fails is a test error with
+    the server log's tail, never a skip), yielded, stopped."""
+    try:
+        srv.start()
+    except TritonServerError as exc:
+        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
+    try:
+        yield srv
+    finally:
+        srv.stop()

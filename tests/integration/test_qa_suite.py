@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 from triton_launcher import TritonServer, TritonServerError
 
-from .helpers import CliRun, cli
+from .helpers import CliRun, cli, serving
 
 HERE = Path(__file__).parent
 MODELS = HERE / "qa_models"
@@ -37,14 +37,7 @@ PROTOCOLS = ("grpc", "http")
 @pytest.fixture(scope="module")
 def qa() -> Iterator[TritonServer]:
     srv = TritonServer(MODELS)
-    try:
-        srv.start()
-    except TritonServerError as exc:
-        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from serving(srv)
 
 
 def pa(server: TritonServer, protocol: str, *args: str) -> CliRun:
@@ -257,14 +250,7 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
         (ensemble / "1").mkdir(parents=True)
         (ensemble / "config.pbtxt").write_text(ENSEMBLE.format(name=ensemble.name, step=name))
     srv = TritonServer(root, extra_args=["--cache-config", "local,size=1048576"])
-    try:
-        srv.start()
-    except TritonServerError as exc:
-        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from serving(srv)
 
 
 ENSEMBLE = """name: "{name}"
