@@ -110,9 +110,11 @@ def test_stdout_closed_by_its_reader(triton: TritonServer, tmp_path: Path) -> No
     assert sorted(csv_levels(out_csv)) == ["1", "2"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def freezable_triton(model_repository: Path) -> Iterator[TritonServer]:
-    """A server of this module's own: tests freeze it with SIGSTOP."""
+    """A server of each test's own: tests freeze it with SIGSTOP, and Triton's
+    Python backend may abort after a freeze (a timed interprocess lock throws
+    boost::interprocess::lock_exception), so no second test may inherit it."""
     yield from own_server(model_repository)
 
 

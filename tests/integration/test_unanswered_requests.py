@@ -23,6 +23,7 @@ from urllib.request import urlopen
 
 import pytest
 
+from .fault_runs import own_server
 from .helpers import cli
 
 BOUND_S = 90.0  # a run that ends takes seconds; before the fix these never ended
@@ -136,10 +137,18 @@ def test_count_windows_without_a_timeout_end_when_nothing_comes_back(silent_serv
 PA = [sys.executable, "-m", "perfanalyzer"]
 
 
+@pytest.fixture
+def stoppable_triton(model_repository: Path) -> Iterator:
+    """A Triton of this test alone: a Triton that was stopped may abort later
+    (its Python backend's timed interprocess locks), so the shared one is not."""
+    yield from own_server(model_repository)
+
+
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_request_count_ends_when_triton_is_stopped(triton, protocol: str, tmp_path: Path) -> None:
+def test_request_count_ends_when_triton_is_stopped(stoppable_triton, protocol: str, tmp_path: Path) -> None:
     """A real Triton SIGSTOPped mid-run: the requests in flight time out and
     the run ends (the statistics read then times out too: one line, 99)."""
+    triton = stoppable_triton
     url = triton.http_url if protocol == "http" else triton.grpc_url
     proc = subprocess.Popen([*PA, "-m", "identity", "-u", url, "-i", protocol, "--request-count", "100000000",
                              "--request-timeout", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
