@@ -18,6 +18,7 @@ from perfanalyzer.profiler import STABLE_WINDOWS, LevelResult, Measurement, leve
 from perfanalyzer.report import progress as progress_mod
 from perfanalyzer.report.figures import LevelFigures
 from perfanalyzer.safe_text import terminal_line
+from perfanalyzer.services.base import Service
 from perfanalyzer.settings import Settings
 from perfanalyzer.trace import TraceSession, requested
 
@@ -31,7 +32,7 @@ def _warn(text: str) -> None:
 
 
 class RunObservers:
-    def __init__(self, settings: Settings, service: Any, engine: Any, clock_ns: Callable[[], int],
+    def __init__(self, settings: Settings, service: Service, engine: Any, clock_ns: Callable[[], int],
                  on_window: WindowCallback | None = None, show_progress: bool | None = None) -> None:
         self.s = settings
         self.clock_ns = clock_ns
@@ -39,11 +40,12 @@ class RunObservers:
         self.sampler = (MetricsSampler(settings.metrics_endpoint, settings.metrics_interval_ms, _warn, clock_ns)
                         if settings.collect_metrics else None)
         wanted = requested(settings)
-        if wanted and not hasattr(service, "trace_settings"):
+        control = service.trace_control()
+        if wanted and control is None:
             raise OptionError("--trace-level/--trace-rate/--trace-count/--log-frequency/--trace-file: server "
                               f"traces need Triton's trace extension, which --service-kind "
                               f"{settings.service_kind} does not offer")
-        self.trace = TraceSession(service, settings.model_name, wanted)
+        self.trace = TraceSession(control, settings.model_name, wanted) if control is not None else None
         if show_progress is None:
             show_progress = progress_mod.wanted(settings.quiet)
         self.progress = (progress_mod.Progress(engine, settings.max_trials, settings.stability_percentage,
@@ -51,7 +53,8 @@ class RunObservers:
                          if show_progress else None)
 
     def start(self) -> None:
-        self.trace.__enter__()  # before any load, so every measured request can be traced
+        if self.trace is not None:
+            self.trace.__enter__()  # before any load, so every measured request can be traced
         if self.sampler is not None:
             self.sampler.start()
         if self.progress is not None:
@@ -65,7 +68,8 @@ class RunObservers:
         if self.sampler is not None:
             self.sampler.stop()
         try:
-            self.trace.close()
+            if self.trace is not None:
+                self.trace.close()
         except ServerError as e:
             _warn(f"WARNING: could not restore the server's trace settings: {e}")
 

@@ -6,7 +6,7 @@ As perf_analyzer, only the settings named on the command line are sent."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from perfanalyzer.errors import ServerError
 from perfanalyzer.settings import TRACE_LEVELS, Settings
@@ -14,6 +14,7 @@ from perfanalyzer.settings import TRACE_LEVELS, Settings
 __all__ = ["TRACE_LEVELS", "TraceSession", "requested"]
 
 
+@runtime_checkable
 class TraceService(Protocol):
     def trace_settings(self, model: str = "") -> dict[str, Any]: ...
     def update_trace_settings(self, model: str, changes: dict[str, Any]) -> dict[str, Any]: ...

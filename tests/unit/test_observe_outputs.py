@@ -216,12 +216,14 @@ def test_plot_export_json(tmp_path: Path, capsys) -> None:
 
 def test_trace_flags_need_a_service_with_the_trace_extension() -> None:
     from perfanalyzer.observe import RunObservers
+    from perfanalyzer.services.torchserve import TorchServeService
 
+    service = TorchServeService("127.0.0.1:9")
     s = Settings(model_name="m", service_kind="torchserve", trace_levels=("TIMESTAMPS",))
     with pytest.raises(OptionError, match="torchserve"):
-        RunObservers(s, object(), Counters(), lambda: 0, show_progress=False)
+        RunObservers(s, service, Counters(), lambda: 0, show_progress=False)
     quiet = Settings(model_name="m", service_kind="torchserve")
-    RunObservers(quiet, object(), Counters(), lambda: 0, show_progress=False).stop()  # nothing asked, nothing done
+    RunObservers(quiet, service, Counters(), lambda: 0, show_progress=False).stop()  # nothing asked, nothing done
 
 
 def test_composing_model_csvs() -> None:

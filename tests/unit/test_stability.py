@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from perfanalyzer import _core, runner
+from perfanalyzer import _core, outcome
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS
 from perfanalyzer.profiler import Engine, LevelResult, Measurement, Profiler, is_stable, merge
 from perfanalyzer.report.figures import figures
@@ -234,7 +234,7 @@ def sweep(settings: Settings, engine: FakeEngine, server_stats=lambda: None):
 def finish(settings: Settings, result, reported: list[LevelResult], capsys) -> tuple[int, str, str]:
     printed = [figures(level, settings.percentile) for level in reported]
     out: list[str] = []
-    code = runner._finish(settings, result, printed, out.append)
+    code = outcome.finish(settings, result, printed, out.append)
     return code, "".join(out), capsys.readouterr().err
 
 

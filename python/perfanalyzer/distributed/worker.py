@@ -11,6 +11,7 @@ from typing import Any
 
 from perfanalyzer import _core
 from perfanalyzer.distributed.split import worker_settings
+from perfanalyzer.services.base import Service
 from perfanalyzer.settings import Settings
 
 
@@ -18,18 +19,17 @@ class ClientWorker:
     def __init__(self, settings: Settings, part: int, parts: int) -> None:
         self.part, self.parts = part, parts
         self.settings = worker_settings(settings, part, parts)
-        self.service: Any = None
+        self.service: Service | None = None
         self.engine: Any = None
         self._cpu_ns = time.process_time_ns()
 
     def open(self) -> dict[str, Any]:
         """Opens the service and prepares the engine; where it runs."""
-        from perfanalyzer import runner  # the same preparation as a local run's
+        from perfanalyzer.services.factory import open_service  # the same preparation as a local run's
 
-        self.service = runner._open_service(self.settings, lambda text: None)
-        self.service.check_ready()
-        load = runner._open_engine(self.settings, self.service)
-        self.engine = load.engine
+        service = self.service = open_service(self.settings, lambda text: None)
+        service.check_ready()
+        self.engine = service.make_engine(service.load_spec(self.settings))
         return {"part": self.part, "host": socket.gethostname(), "pid": os.getpid(), "node": _node(),
                 "wire": _core.STATS_WIRE_VERSION}
 

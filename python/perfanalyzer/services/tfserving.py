@@ -7,19 +7,24 @@ perf_analyzer does."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from perfanalyzer.batching import request_tensors
-from perfanalyzer.data_loader import DataSet
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.safe_text import escape_controls
+from perfanalyzer.services.base import LoadSpec, Service
+from perfanalyzer.services.grpc_tls import grpc_engine_tls
 from perfanalyzer.services.tfserving_proto import tf_framework_pb2 as framework
 from perfanalyzer.services.tfserving_proto import tf_serving_pb2 as serving
 from perfanalyzer.settings import Settings
+
+if TYPE_CHECKING:
+    from perfanalyzer import _core
 
 DEFAULT_URL = "localhost:8500"
 DEFAULT_SIGNATURE = "serving_default"
@@ -134,10 +139,15 @@ def _outputs(infos: Any) -> tuple[TensorSpec, ...]:
     return tuple(out)
 
 
-class TFServingService:
+class TFServingService(Service):
     """GetModelMetadata over a grpcio channel; the load goes through the compiled engine."""
 
     protocol_label = "gRPC"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, out: Callable[[str], None]) -> TFServingService:
+        return cls(settings.server_url, settings.model_signature_name, settings.batch_size,
+                   tls=grpc_engine_tls(settings))
 
     def __init__(self, url: str, signature_name: str = DEFAULT_SIGNATURE, batch_size: int = 1,
                  timeout_s: float = 30.0, tls: dict[str, Any] | None = None) -> None:
@@ -186,18 +196,28 @@ class TFServingService:
         """The endpoint named in an export (gRPC has no per-model URL)."""
         return f"grpc://{self.target}{PREDICT_METHOD}"
 
-    def make_engine(self, settings: Settings, spec: ModelSpec, data: DataSet) -> Any:
-        """The gRPC engine on Predict with every distinct request serialized once;
-        with validation_data, every PredictResponse is checked in the engine."""
-        from perfanalyzer import _core
+    def load_spec(self, settings: Settings) -> LoadSpec:
+        """Every distinct PredictRequest serialized once; with validation_data,
+        every PredictResponse is checked in the engine."""
+        from perfanalyzer.load_spec import model_data
         from perfanalyzer.validation import build_validator
 
+        model = model_data(settings, self)
+        spec, data = model.spec, model.data
         bodies = [encode_predict(spec, tensors, self.signature_name)
                   for tensors in request_tensors(spec, data, settings.batch_size)]
-        return _core.GrpcEngine(self.target, bodies, method=PREDICT_METHOD, channels=settings.grpc_channels,
+        return LoadSpec(settings, bodies, validator=build_validator(spec, data, settings.batch_size, "binary"),
+                        data_message=model.data_message, export_inputs=model.export_inputs)
+
+    def make_engine(self, load: LoadSpec) -> _core.Engine:
+        """The gRPC engine on Predict."""
+        from perfanalyzer import _core
+
+        settings = load.settings
+        return _core.GrpcEngine(self.target, load.bodies, method=PREDICT_METHOD, channels=settings.grpc_channels,
                                 compression=settings.grpc_compression_algorithm,
                                 request_timeout_ms=settings.request_timeout_ms,
-                                validator=build_validator(spec, data, settings.batch_size, "binary"),
+                                validator=load.validator,
                                 response_format="tf_predict", **self._tls)
 
     def close(self) -> None:

@@ -7,18 +7,28 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from perfanalyzer.errors import OptionError, ServerError
+from perfanalyzer.services.base import LoadSpec, Service
 from perfanalyzer.services.triton_http import split_url
 from perfanalyzer.settings import Settings
+
+if TYPE_CHECKING:
+    from perfanalyzer import _core
 
 INPUT_KEY = "TORCHSERVE_INPUT"
 DEFAULT_URL = "localhost:8080"
 
 
-class TorchServeService:
+class TorchServeService(Service):
     protocol_label = "HTTP"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, out: Callable[[str], None]) -> TorchServeService:
+        return cls(settings.server_url, settings.http_headers)
 
     def __init__(self, url: str, headers: tuple[str, ...] = ()) -> None:
         scheme, host = split_url(url)
@@ -47,6 +57,20 @@ class TorchServeService:
         headers = ["Content-Type: application/octet-stream", *self.headers]
         out = [(read_input(path, entry, i), headers) for i, entry in enumerate(_entries(path))]
         return out, f" Successfully read data for 1 stream/streams with {len(out)} step/steps."
+
+    def load_spec(self, settings: Settings) -> LoadSpec:
+        from perfanalyzer.engine_threads import engine_threads
+
+        bodies, message = self.bodies(settings)
+        return LoadSpec(settings, bodies, threads=engine_threads(settings), data_message=message)
+
+    def make_engine(self, load: LoadSpec) -> _core.Engine:
+        from perfanalyzer import _core
+
+        settings = load.settings
+        return _core.HttpEngine(self.infer_url(settings.model_name, settings.model_version), load.bodies,
+                                request_timeout_ms=settings.request_timeout_ms,
+                                client=settings.http_client, threads=load.threads)
 
     def close(self) -> None:
         pass

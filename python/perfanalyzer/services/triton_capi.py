@@ -11,16 +11,19 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfanalyzer.batching import request_tensors
-from perfanalyzer.data_loader import DataSet
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
 from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.services.base import CapiTensor, LoadSpec, Service, StatisticsSource
 from perfanalyzer.services.triton_http import spec_from_documents
 from perfanalyzer.settings import Settings
+
+if TYPE_CHECKING:
+    from perfanalyzer import _core
 
 DEFAULT_SERVER_DIRECTORY = "/opt/tritonserver"
 STUB = "triton_python_backend_stub"
@@ -106,10 +109,14 @@ def numeric_version(version: str) -> int:
         raise OptionError(f"-x {version}: the model version must be a number") from None
 
 
-class TritonCapiService:
+class TritonCapiService(Service):
     """A Triton server started inside this process for one run."""
 
     protocol_label = "C-API"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, out: Callable[[str], None]) -> TritonCapiService:
+        return cls(settings, out)
 
     def __init__(self, settings: Settings, out: Callable[[str], None]) -> None:
         from perfanalyzer import _core
@@ -158,27 +165,42 @@ class TritonCapiService:
     def model_config(self, model: str, version: str = "") -> dict[str, Any]:
         return self._document(self.server.config, model)
 
-    def make_engine(self, settings: Settings, spec: ModelSpec, data: DataSet) -> Any:
-        """The engine with every distinct request's inputs copied in once; a
+    def load_spec(self, settings: Settings) -> LoadSpec:
+        """Every distinct request's inputs, copied into the engine once; a
         sequence model's requests are its streams' steps, sent with their
         correlation IDs and start/end flags."""
         from perfanalyzer import sequences
+        from perfanalyzer.load_spec import model_data
 
-        if spec.sequence and spec.platform == "ensemble":
-            # Such runs measured, but the in-process server could then hang on
-            # shutdown; refused until that is understood.
-            raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a sequence "
-                              "model, which the in-process engine does not drive yet; use -i http or -i grpc")
+        model = model_data(settings, self, self.model_config)
+        spec, data = model.spec, model.data
+        if spec.sequence:
+            sequences.check_settings(settings)
+            settings = sequences.open_loop_settings(settings)
+            if spec.platform == "ensemble":
+                # Such runs measured, but the in-process server could then hang on
+                # shutdown; refused until that is understood.
+                raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a "
+                                  "sequence model, which the in-process engine does not drive yet; use -i http "
+                                  "or -i grpc")
         sequencer = sequences.make_sequencer(settings, data) if spec.sequence else None
         tensors_list = (sequences.request_tensors(spec, data, settings.batch_size) if spec.sequence
                         else request_tensors(spec, data, settings.batch_size))
-        requests = [
+        requests: list[list[CapiTensor]] = [
             [(t.name, t.datatype, list(tensors[t.name].shape), tensor_bytes(t.datatype, tensors[t.name]))
              for t in spec.inputs if t.name in tensors]
             for tensors in tensors_list
         ]
-        return self._core.CapiEngine(self.server, settings.model_name, requests, version=self.version,
-                                     request_timeout_ms=settings.request_timeout_ms, sequencer=sequencer)
+        return LoadSpec(settings, requests, sequencer=sequencer, data_message=model.data_message,
+                        export_inputs=model.export_inputs)
+
+    def make_engine(self, load: LoadSpec) -> _core.Engine:
+        settings = load.settings
+        return self._core.CapiEngine(self.server, settings.model_name, load.bodies, version=self.version,
+                                     request_timeout_ms=settings.request_timeout_ms, sequencer=load.sequencer)
+
+    def statistics_source(self) -> StatisticsSource:
+        return self
 
     def infer_url(self, model: str, version: str = "") -> str:
         return ""  # no endpoint: requests never leave the process

@@ -6,7 +6,8 @@ reads, so model specs and server statistics are built by the same code."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +17,14 @@ from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
 from perfanalyzer.safe_text import escape_controls
 from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.services.base import LoadSpec, Service, StatisticsSource
+from perfanalyzer.services.grpc_tls import grpc_engine_tls
 from perfanalyzer.services.triton_http import spec_from_documents
+from perfanalyzer.settings import Settings
+from perfanalyzer.trace import TraceService
+
+if TYPE_CHECKING:
+    from perfanalyzer import _core
 
 INFER_METHOD = "inference.GRPCInferenceService/ModelInfer"
 # Sequences: the engines patch the id and flags per request (grpc_sequence.h):
@@ -75,10 +83,17 @@ def encode_request(spec: ModelSpec, tensors: dict[str, np.ndarray], request_id: 
     return req.SerializeToString()
 
 
-class TritonGrpcService:
+class TritonGrpcService(Service):
     """Control plane over Triton's gRPC endpoint (KServe v2 + extensions)."""
 
     protocol_label = "gRPC"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, out: Callable[[str], None]) -> TritonGrpcService:
+        return cls(settings.server_url, ssl=settings.ssl_grpc_use_ssl,
+                   root_certificates=settings.ssl_grpc_root_certifications_file or None,
+                   private_key=settings.ssl_grpc_private_key_file or None,
+                   certificate_chain=settings.ssl_grpc_certificate_chain_file or None)
 
     def __init__(self, url: str, verbose: bool = False, timeout_s: float = 30.0, ssl: bool = False,
                  root_certificates: str | None = None, private_key: str | None = None,
@@ -193,6 +208,28 @@ class TritonGrpcService:
     def unregister_cuda_shm(self, region: str) -> None:
         self._call(f"unregistering CUDA shared-memory region '{region}'",
                    self._client.unregister_cuda_shared_memory, region)
+
+    def load_spec(self, settings: Settings) -> LoadSpec:
+        """-i grpc: messages serialized once. What the gRPC engine cannot do yet
+        is refused rather than silently left out."""
+        from perfanalyzer.load_spec import model_data, triton_load
+
+        return triton_load(settings, self, model_data(settings, self, self.model_config), sequencer_per_thread=False)
+
+    def make_engine(self, load: LoadSpec) -> _core.Engine:
+        from perfanalyzer import _core
+
+        settings = load.settings
+        return _core.GrpcEngine(settings.server_url, load.bodies, channels=settings.grpc_channels,
+                                compression=settings.grpc_compression_algorithm,
+                                request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
+                                sequencer=load.sequencer, validator=load.validator, **grpc_engine_tls(settings))
+
+    def statistics_source(self) -> StatisticsSource:
+        return self
+
+    def trace_control(self) -> TraceService:
+        return self
 
     def close(self) -> None:
         try:

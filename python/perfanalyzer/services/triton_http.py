@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -17,7 +18,13 @@ from perfanalyzer.inputs import NUMPY_DTYPES, TensorDataError, tensor_bytes, ten
 from perfanalyzer.model import ModelSpec, TensorSpec
 from perfanalyzer.safe_text import escape_controls, mask_userinfo
 from perfanalyzer.server_stats import ServerStats
+from perfanalyzer.services.base import LoadSpec, Service, StatisticsSource
+from perfanalyzer.settings import Settings
 from perfanalyzer.tls import HttpsOptions
+from perfanalyzer.trace import TraceService
+
+if TYPE_CHECKING:
+    from perfanalyzer import _core
 
 # Larger control-plane answers are refused (the biggest real ones, all models'
 # statistics or an ensemble's config, are well under a MiB).
@@ -32,12 +39,18 @@ def split_url(url: str) -> tuple[str, str]:
     return scheme.lower(), rest.rstrip("/")
 
 
-class TritonHttpService:
+class TritonHttpService(Service):
     """Control plane over Triton's REST endpoints (KServe v2 + extensions).
 
     pycurl on one kept-alive handle: it imports in milliseconds, where
     tritonclient.http's gevent stack costs the client ~0.4 s of CPU at start,
     which the benchmark charges to every request of a short run."""
+
+    protocol_label = "HTTP"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, out: Callable[[str], None]) -> TritonHttpService:
+        return cls(settings.server_url, settings.http_headers, https=settings.https)
 
     def __init__(self, url: str, headers: tuple[str, ...] = (), verbose: bool = False,
                  timeout_s: float = 30.0, https: HttpsOptions | None = None) -> None:
@@ -302,6 +315,29 @@ class TritonHttpService:
             ]
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
         return json_part + b"".join(blobs), lines
+
+    def load_spec(self, settings: Settings) -> LoadSpec:
+        from perfanalyzer.load_spec import model_data, triton_load
+
+        return triton_load(settings, self, model_data(settings, self, self.model_config), sequencer_per_thread=True)
+
+    def make_engine(self, load: LoadSpec) -> _core.Engine:
+        from perfanalyzer import _core
+
+        settings = load.settings
+        return _core.HttpEngine(
+            self.infer_url(settings.model_name, settings.model_version), load.bodies,
+            request_timeout_ms=settings.request_timeout_ms, client=settings.http_client,
+            tls=settings.https.engine_options(),
+            threads=load.threads,
+            validator=load.validator, sequencer=load.sequencer,
+        )
+
+    def statistics_source(self) -> StatisticsSource:
+        return self
+
+    def trace_control(self) -> TraceService:
+        return self
 
     def close(self) -> None:
         self._multi.close()
