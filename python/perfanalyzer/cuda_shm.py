@@ -8,11 +8,14 @@ shm.py's, shared with --shared-memory system."""
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from perfanalyzer.errors import OptionError, PerfAnalyzerError
+
+if TYPE_CHECKING:
+    from perfanalyzer.shm import SharedMemoryService
 
 DEVICE_ID = 0  # perf_analyzer also puts its CUDA regions on device 0
 
@@ -70,7 +73,7 @@ class CudaAllocator:
             raise PerfAnalyzerError(f"--shared-memory cuda: cannot allocate {size} bytes on GPU {self.device_id} "
                                     f"for region '{name}': {_reason(e)}") from None
 
-    def write(self, handle: Any, data: bytes) -> None:
+    def write(self, handle: Any, data: bytes | bytearray) -> None:
         """The whole planned region in one copy, from offset 0."""
         if not data:
             return
@@ -80,11 +83,11 @@ class CudaAllocator:
             raise PerfAnalyzerError(f"--shared-memory cuda: cannot copy {len(data)} bytes of inputs to GPU "
                                     f"{self.device_id}: {_reason(e)}") from None
 
-    def register(self, service: Any, name: str, handle: Any, size: int) -> None:
+    def register(self, service: SharedMemoryService, name: str, handle: Any, size: int) -> None:
         raw = self.lib.get_raw_handle(handle)  # base64 of the cudaIpcMemHandle_t
         service.register_cuda_shm(name, raw.decode() if isinstance(raw, bytes) else raw, self.device_id, size)
 
-    def unregister(self, service: Any, name: str) -> None:
+    def unregister(self, service: SharedMemoryService, name: str) -> None:
         service.unregister_cuda_shm(name)
 
     def destroy(self, handle: Any) -> None:

@@ -57,7 +57,7 @@ def model_data(settings: Settings, models: ModelSource, config_of: ConfigOf | No
     return ModelData(spec, data, message, inputs)
 
 
-class TritonEncoder(Protocol):
+class TritonEncoder(shm.SharedMemoryService, Protocol):
     """Triton's request encoding (HTTP and gRPC take the same arguments) and
     the shared-memory calls shm.regions makes on it."""
 

@@ -28,6 +28,20 @@ class RunResult:
     exit_code: int = SUCCESS
 
 
+def after_signal(result: RunResult) -> RunResult:
+    """A signal that came once the measurement was over: every level measured
+    was written, and the exit code still says the run was interrupted (one
+    line, unless the run already said why it ended)."""
+    by = stopping.received()
+    if by is None or result.sweep.status == "interrupted":
+        return result
+    if not result.sweep.message:
+        print(f"interrupted by {by} after the measurement: every level measured is reported and written",
+              file=sys.stderr, flush=True)
+    result.exit_code = GENERIC_ERROR
+    return result
+
+
 def print_line(text: str) -> None:
     """The CLI's report output: stdout, flushed as each part is produced."""
     try:

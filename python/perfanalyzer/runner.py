@@ -10,15 +10,14 @@ import sys
 from collections.abc import Callable
 
 from perfanalyzer import _core, outcome, preflight, shm, stopping
-from perfanalyzer.composing import composing_map
-from perfanalyzer.errors import GENERIC_ERROR, PerfAnalyzerError
+from perfanalyzer.errors import PerfAnalyzerError
 from perfanalyzer.features import require_transport
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.outcome import RunResult
 from perfanalyzer.profiler import LevelResult, Profiler
 from perfanalyzer.report import console
 from perfanalyzer.report.figures import LevelFigures, figures
-from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
+from perfanalyzer.server_stats import window_reader
 from perfanalyzer.services.base import LoadSpec, Service
 from perfanalyzer.services.factory import open_service
 from perfanalyzer.settings import Settings
@@ -52,39 +51,12 @@ def profile(settings: Settings, out: Callable[[str], None] = lambda text: None,
             service.close()
         finally:
             stopping.end_cleanup()
-    return _after_signal(result)
-
-
-def _after_signal(result: RunResult) -> RunResult:
-    """A signal that came once the measurement was over: every level measured
-    was written, and the exit code still says the run was interrupted (one
-    line, unless the run already said why it ended)."""
-    by = stopping.received()
-    if by is None or result.sweep.status == "interrupted":
-        return result
-    if not result.sweep.message:
-        print(f"interrupted by {by} after the measurement: every level measured is reported and written",
-              file=sys.stderr, flush=True)
-    result.exit_code = GENERIC_ERROR
-    return result
+    return outcome.after_signal(result)
 
 
 def run(settings: Settings, out: Callable[[str], None] = outcome.print_line) -> int:
     """The CLI's run: report on stdout, messages on stderr, CSV with -f."""
     return profile(settings, out).exit_code
-
-
-def _server_stats(settings: Settings, service: Service) -> Callable[[], StatsSnapshot | None]:
-    """Reads the server's counters at each window boundary (none for services
-    without Triton's statistics)."""
-    source = service.statistics_source()
-    if source is None:
-        return lambda: None
-    composing = composing_map(source.model_config, settings.model_name, settings.model_version,
-                              settings.bls_composing_models)
-    query = StatsQuery(source.statistics, settings.model_name, settings.model_version, composing,
-                       warn=lambda text: print(text, file=sys.stderr, flush=True))
-    return query.read
 
 
 def _profile(settings: Settings, service: Service, out: Callable[[str], None],
@@ -98,7 +70,8 @@ def _profile(settings: Settings, service: Service, out: Callable[[str], None],
         load = service.load_spec(settings)
         engine = service.make_engine(load)
     settings = load.settings
-    server_stats = _server_stats(settings, service)
+    server_stats = window_reader(service.statistics_source(), settings,
+                                 warn=lambda text: print(text, file=sys.stderr, flush=True))
     if load.data_message:
         out(load.data_message)
     out(console.settings_block(settings, service.protocol_label))

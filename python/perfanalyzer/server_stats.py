@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perfanalyzer.composing import ModelId
+from perfanalyzer.composing import ModelId, composing_map
 from perfanalyzer.errors import ServerError
 from perfanalyzer.safe_text import escape_controls
+
+if TYPE_CHECKING:
+    from perfanalyzer.services.base import StatisticsSource
+    from perfanalyzer.settings import Settings
 
 # inference_stats sections perf_analyzer reads (each has count and ns).
 _SECTIONS = ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output",
@@ -161,6 +165,18 @@ class ServerStats:
         queue and compute (never negative)."""
         avg = int(self.success_ns // (self.success_count * 1000)) if self.success_count else 0
         return max(0, avg - self.composed_queue_us - self.composed_compute_us)
+
+
+def window_reader(source: StatisticsSource | None, settings: Settings,
+                  warn: Callable[[str], None] | None = None) -> Callable[[], StatsSnapshot | None]:
+    """What the profiler calls at each window boundary: the server's counters
+    of the model and its composing models, or nothing for services without
+    Triton's statistics."""
+    if source is None:
+        return lambda: None
+    composing = composing_map(source.model_config, settings.model_name, settings.model_version,
+                              settings.bls_composing_models)
+    return StatsQuery(source.statistics, settings.model_name, settings.model_version, composing, warn=warn).read
 
 
 class StatsQuery:

@@ -41,15 +41,25 @@ def check(settings: Settings) -> None:
         cuda_shm.check_device()
 
 
+class SharedMemoryService(Protocol):
+    """Triton's system and CUDA shared-memory extensions, as the HTTP and
+    gRPC services offer them."""
+
+    def register_system_shm(self, region: str, key: str, byte_size: int) -> None: ...
+    def unregister_system_shm(self, region: str) -> None: ...
+    def register_cuda_shm(self, region: str, raw_handle_b64: str, device_id: int, byte_size: int) -> None: ...
+    def unregister_cuda_shm(self, region: str) -> None: ...
+
+
 class Allocator(Protocol):
     """Where regions live and how the server learns of them."""
 
     kind: str
 
     def create(self, name: str, size: int) -> Any: ...
-    def write(self, handle: Any, data: bytes) -> None: ...
-    def register(self, service: Any, name: str, handle: Any, size: int) -> None: ...
-    def unregister(self, service: Any, name: str) -> None: ...
+    def write(self, handle: Any, data: bytes | bytearray) -> None: ...
+    def register(self, service: SharedMemoryService, name: str, handle: Any, size: int) -> None: ...
+    def unregister(self, service: SharedMemoryService, name: str) -> None: ...
     def destroy(self, handle: Any) -> None: ...
 
 
@@ -61,13 +71,13 @@ class SystemAllocator:
     def create(self, name: str, size: int) -> Region:
         return Region(f"/{name}", size)
 
-    def write(self, handle: Region, data: bytes) -> None:
+    def write(self, handle: Region, data: bytes | bytearray) -> None:
         handle.map[0:len(data)] = data
 
-    def register(self, service: Any, name: str, handle: Region, size: int) -> None:
+    def register(self, service: SharedMemoryService, name: str, handle: Region, size: int) -> None:
         service.register_system_shm(name, handle.key, size)
 
-    def unregister(self, service: Any, name: str) -> None:
+    def unregister(self, service: SharedMemoryService, name: str) -> None:
         service.unregister_system_shm(name)
 
     def destroy(self, handle: Region) -> None:
@@ -90,8 +100,8 @@ def close_all() -> None:
         s.close()
 
 
-def regions(settings: Settings, service: object, spec: ModelSpec, tensors_list: list[dict[str, np.ndarray]],
-            validating: bool, memory_allocator: Allocator | None = None
+def regions(settings: Settings, service: SharedMemoryService, spec: ModelSpec,
+            tensors_list: list[dict[str, np.ndarray]], validating: bool, memory_allocator: Allocator | None = None
             ) -> tuple[list[dict[str, tuple[str, int, int]]] | None, dict[str, tuple[str, int]] | None]:
     """--shared-memory: per request, where its inputs are, and where outputs go
     (None, None without shared memory). close_all() releases them."""
@@ -142,7 +152,7 @@ class Region:
 class SharedMemory:
     """The regions of one run; `bodies` are ready to hand to the engine."""
 
-    def __init__(self, service: object, spec: ModelSpec, output_size: int = DEFAULT_OUTPUT_SHM_SIZE,
+    def __init__(self, service: SharedMemoryService, spec: ModelSpec, output_size: int = DEFAULT_OUTPUT_SHM_SIZE,
                  memory_allocator: Allocator | None = None) -> None:
         self.service = service
         self.spec = spec
