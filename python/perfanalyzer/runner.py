@@ -14,7 +14,7 @@ from perfanalyzer import _core, preflight, sequences, shm, stopping
 from perfanalyzer.batching import request_tensors
 from perfanalyzer.composing import composing_map, reaches_sequence_model
 from perfanalyzer.data_loader import load as load_data
-from perfanalyzer.engine_threads import engine_threads
+from perfanalyzer.engine_threads import engine_threads, load_threads
 from perfanalyzer.errors import GENERIC_ERROR, STABILITY_ERROR, SUCCESS, PerfAnalyzerError
 from perfanalyzer.features import require_transport
 from perfanalyzer.observe import RunObservers, WindowCallback
@@ -34,6 +34,7 @@ class RunResult:
     sweep: SweepResult
     figures: list[LevelFigures] = field(default_factory=list)  # every printed level, unstable included
     exit_code: int = SUCCESS
+    engine_threads: int = 1  # the engine threads that sent the load
 
 
 @dataclass
@@ -217,7 +218,7 @@ def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any,
         settings = sequences.open_loop_settings(settings)
         steps = sequences.request_steps(spec, data, settings.batch_size)
         tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
-        sequencer = sequences.make_sequencer(settings, data)
+        sequencer = sequences.make_sequencers(settings, data, load_threads(settings, sequence=True))
     else:
         tensors_list = request_tensors(spec, data, settings.batch_size)
     validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format, steps)
@@ -229,7 +230,8 @@ def _grpc_engine(settings: Settings, service: Any, spec: Any, data: Any,
     engine = _core.GrpcEngine(settings.server_url, bodies, channels=settings.grpc_channels,
                               compression=settings.grpc_compression_algorithm,
                               request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                              sequencer=sequencer, validator=validator, **_grpc_tls(settings))
+                              sequencer=sequencer, validator=validator,
+                              threads=load_threads(settings, spec.sequence), **_grpc_tls(settings))
     return engine, settings
 
 
@@ -322,7 +324,7 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
-    return RunResult(result, printed, _finish(settings, result, printed, out))
+    return RunResult(result, printed, _finish(settings, result, printed, out), getattr(engine, "threads", 1))
 
 
 def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResult:

@@ -190,6 +190,7 @@ class TFServingService:
         """The gRPC engine on Predict with every distinct request serialized once;
         with validation_data, every PredictResponse is checked in the engine."""
         from perfanalyzer import _core
+        from perfanalyzer.engine_threads import load_threads
         from perfanalyzer.validation import build_validator
 
         bodies = [encode_predict(spec, tensors, self.signature_name)
@@ -198,7 +199,7 @@ class TFServingService:
                                 compression=settings.grpc_compression_algorithm,
                                 request_timeout_ms=settings.request_timeout_ms,
                                 validator=build_validator(spec, data, settings.batch_size, "binary"),
-                                response_format="tf_predict", **self._tls)
+                                response_format="tf_predict", threads=load_threads(settings), **self._tls)
 
     def close(self) -> None:
         self._channel.close()

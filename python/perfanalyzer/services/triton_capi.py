@@ -163,13 +163,16 @@ class TritonCapiService:
         sequence model's requests are its streams' steps, sent with their
         correlation IDs and start/end flags."""
         from perfanalyzer import sequences
+        from perfanalyzer.engine_threads import load_threads
 
         if spec.sequence and spec.platform == "ensemble":
             # Such runs measured, but the in-process server could then hang on
             # shutdown; refused until that is understood.
             raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a sequence "
                               "model, which the in-process engine does not drive yet; use -i http or -i grpc")
-        sequencer = sequences.make_sequencer(settings, data) if spec.sequence else None
+        # Each engine thread copies the requests into its own (its slots send them in parallel).
+        threads = load_threads(settings, spec.sequence)
+        sequencer = sequences.make_sequencers(settings, data, threads) if spec.sequence else None
         tensors_list = (sequences.request_tensors(spec, data, settings.batch_size) if spec.sequence
                         else request_tensors(spec, data, settings.batch_size))
         requests = [
@@ -178,7 +181,8 @@ class TritonCapiService:
             for tensors in tensors_list
         ]
         return self._core.CapiEngine(self.server, settings.model_name, requests, version=self.version,
-                                     request_timeout_ms=settings.request_timeout_ms, sequencer=sequencer)
+                                     request_timeout_ms=settings.request_timeout_ms, sequencer=sequencer,
+                                     threads=threads)
 
     def infer_url(self, model: str, version: str = "") -> str:
         return ""  # no endpoint: requests never leave the process
