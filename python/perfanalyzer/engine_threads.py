@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from perfanalyzer import sequences
 from perfanalyzer.settings import Settings
 
 
@@ -33,3 +34,11 @@ def engine_threads(s: Settings, cpus: int | None = None) -> int:
         if levels:
             useful = min(useful, max(levels))
     return max(1, min(s.max_threads, useful))
+
+
+def load_threads(s: Settings, sequence: bool = False) -> int:
+    """The engine threads of a run, whatever its transport: a sequence model's
+    also no more than its sequences and ids allow (s after
+    sequences.open_loop_settings)."""
+    threads = engine_threads(s)
+    return sequences.engine_threads(s, threads) if sequence else threads

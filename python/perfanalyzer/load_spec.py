@@ -68,21 +68,18 @@ class TritonEncoder(shm.SharedMemoryService, Protocol):
                        output_regions: dict[str, tuple[str, int]] | None = None) -> Any: ...
 
 
-def triton_load(settings: Settings, service: TritonEncoder, model: ModelData,
-                sequencer_per_thread: bool) -> LoadSpec:
+def triton_load(settings: Settings, service: TritonEncoder, model: ModelData) -> LoadSpec:
     """Triton's requests (HTTP and gRPC): one body per distinct request, a
     sequence model's streams step by step, the validator of validation_data,
-    and shared-memory regions with --shared-memory.
-
-    sequencer_per_thread: the engine runs --max-threads threads, each with a
-    sequencer of its own; otherwise one thread and one sequencer."""
+    and shared-memory regions with --shared-memory. The engine runs
+    --max-threads threads, each with a sequencer of its own."""
     spec, data = model.spec, model.data
     parameters = settings.request_parameter_map
     if settings.streaming:
         # Every final response is flagged (an empty one after a decoupled model's last):
         # the engine ends a request on it.
         parameters = {**parameters, "triton_enable_empty_final_response": True}
-    threads = engine_threads(settings) if sequencer_per_thread else 1
+    threads = engine_threads(settings)
     sequencer: Any = None
     steps = None
     if spec.sequence:
@@ -90,11 +87,8 @@ def triton_load(settings: Settings, service: TritonEncoder, model: ModelData,
         settings = sequences.open_loop_settings(settings)
         steps = sequences.request_steps(spec, data, settings.batch_size)
         tensors_list = sequences.request_tensors(spec, data, settings.batch_size)
-        if sequencer_per_thread:
-            threads = sequences.engine_threads(settings, threads)
-            sequencer = sequences.make_sequencers(settings, data, threads)
-        else:
-            sequencer = sequences.make_sequencer(settings, data)
+        threads = sequences.engine_threads(settings, threads)
+        sequencer = sequences.make_sequencers(settings, data, threads)
     else:
         tensors_list = request_tensors(spec, data, settings.batch_size)
     validator = build_validator(spec, data, settings.batch_size, settings.output_tensor_format, steps)

@@ -26,6 +26,7 @@ class RunResult:
     sweep: SweepResult
     figures: list[LevelFigures] = field(default_factory=list)  # every printed level, unstable included
     exit_code: int = SUCCESS
+    engine_threads: int = 1  # the engine threads that sent the load
 
 
 def after_signal(result: RunResult) -> RunResult:

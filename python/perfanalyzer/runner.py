@@ -117,4 +117,4 @@ def _profile(settings: Settings, service: Service, out: Callable[[str], None],
         if settings.profile_export_file:
             outcome.write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
-    return RunResult(result, printed, outcome.finish(settings, result, printed, out))
+    return RunResult(result, printed, outcome.finish(settings, result, printed, out), getattr(engine, "threads", 1))

@@ -441,6 +441,7 @@ cdef class Engine:
     # fields are released before this class's __dealloc__ stops the engine
     # thread, this class's only after it.
     cdef object keep
+    cdef readonly unsigned threads  # engine threads of the group (engine_group.pxi)
 
     def __dealloc__(self):
         if self.e != NULL:
@@ -583,6 +584,7 @@ cdef class Engine:
 include "stats_wire.pxi"  # WindowStats to and from compact bytes (windows of other processes)
 include "validate.pxi"  # before the transports: they take a Validator
 include "sequence.pxi"  # ... and a Sequencer
+include "engine_group.pxi"  # how every transport makes its engine threads
 include "grpc_validate.pxi"  # protobuf responses checked by a Validator
 include "http1_parse.pxi"  # tests: the native HTTP client's response parser, fed directly
 include "http_engine.pxi"

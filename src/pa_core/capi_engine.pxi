@@ -128,19 +128,26 @@ cdef class CapiServer:
             self.s = NULL
 
 
+cdef pa_engine *_capi_create(const void *cfg, char *err, size_t errlen) noexcept:
+    return pa_capi_engine_create(<const pa_capi_config *> cfg, err, errlen)
+
+
 cdef class CapiEngine(Engine):
     """Load on a model of an in-process server.
 
     requests: a list of requests, cycled through in order; each request is a
     list of (name, datatype, shape, bytes) inputs, copied once into the engine.
     sequencer: a Sequencer (sequence models: requests are the streams' steps,
-    sent with their correlation IDs and start/end flags)."""
+    sent with their correlation IDs and start/end flags), a list of one per
+    thread, or None.
+    threads: engine threads, each with its own copy of the requests, response
+    allocator and share of the load, sharing one budget, counters and window
+    recorder."""
     cdef readonly CapiServer server
     cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, CapiServer server, str model, list requests, long long version=-1,
-                  long request_timeout_ms=0, Sequencer sequencer=None):
-        cdef char err[512]
+                  long request_timeout_ms=0, object sequencer=None, unsigned threads=1):
         cdef pa_capi_config cfg
         cdef Py_ssize_t i, j, k, n = len(requests), total = 0
         if n == 0:
@@ -184,17 +191,10 @@ cdef class CapiEngine(Engine):
             cfg.requests = creqs
             cfg.n_requests = n
             cfg.request_timeout_ms = request_timeout_ms
-            cfg.sequencer = NULL
-            if sequencer is not None:
-                if sequencer.n_bodies != n:
-                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n} requests")
-                cfg.sequencer = sequencer.take()
-            self.e = pa_capi_engine_create(&cfg, err, sizeof(err))
-            if self.e == NULL:
-                raise RuntimeError(err.decode(errors="replace"))
+            self.sequencer = _create_group(self, _capi_create, &cfg, &cfg.sequencer, sequencer, n, threads,
+                                           " requests")
             self.server = server
-            self.sequencer = sequencer
-            self.keep = (server, sequencer)
+            self.keep = (server, self.sequencer)
         finally:
             for p in dim_ptrs:
                 free(<void *> <size_t> p)

@@ -240,8 +240,12 @@ void pa_engine_destroy(pa_engine *e) {
         return;
     pa_engine_stop(e, 0);
     if (e->lead == e) {
-        for (unsigned k = 0; k < e->n_members; k++)
+        for (unsigned k = 0; k < e->n_members; k++) {
+            /* Stopped with the group above. On its own from here, so that its
+             * stop does not walk the group, whose members before it are freed. */
+            e->members[k]->lead = e->members[k];
             pa_engine_destroy(e->members[k]);
+        }
         free(e->members);
         e->members = NULL;
         e->n_members = 0;

@@ -40,6 +40,14 @@ GRPC_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 GRPC_STREAM_METHOD = "/inference.GRPCInferenceService/ModelStreamInfer"
 
 
+cdef pa_engine *_grpc_unary_create(const void *cfg, char *err, size_t errlen) noexcept:
+    return pa_grpc_engine_create(<const pa_grpc_config *> cfg, err, errlen)
+
+
+cdef pa_engine *_grpc_stream_create(const void *cfg, char *err, size_t errlen) noexcept:
+    return pa_grpc_stream_engine_create(<const pa_grpc_config *> cfg, err, errlen)
+
+
 def grpc_status_name(int code) -> str:
     return pa_grpc_status_name(code).decode()
 
@@ -80,10 +88,14 @@ cdef class GrpcEngine(Engine):
     streaming: one bidirectional ModelStreamInfer stream per slot instead of
     unary calls; the messages must ask for the final-response flag.
     messages: serialized request messages (bytes) cycled through in order;
-    channels: calls go round-robin over this many channels (connections);
+    channels: calls go round-robin over this many channels (connections),
+    each engine thread its own;
+    threads: engine threads, each with its own channels, completion queue and
+    share of the load, sharing one budget, counters and window recorder;
     root_certs / private_key / cert_chain: PEM contents (bytes) when use_ssl;
     sequencer: a Sequencer (sequence models: messages are the streams' steps,
-    each with the sequence parameters of services/triton_grpc.py), or None;
+    each with the sequence parameters of services/triton_grpc.py), a list of
+    one per thread, or None;
     validator: a Validator with the expected outputs of each message, or None;
     response_format: what the responses are, "kserve" (ModelInferResponse) or
     "tf_predict" (TF Serving's PredictResponse), for the validator."""
@@ -97,10 +109,10 @@ cdef class GrpcEngine(Engine):
     def __cinit__(self, str target, list messages, str method="", unsigned channels=1,
                   str compression="none", long request_timeout_ms=0, bint use_ssl=False,
                   bytes root_certs=None, bytes private_key=None, bytes cert_chain=None, bint streaming=False,
-                  Sequencer sequencer=None, Validator validator=None, str response_format="kserve"):
+                  object sequencer=None, Validator validator=None, str response_format="kserve",
+                  unsigned threads=1):
         if compression not in GRPC_COMPRESSION:
             raise ValueError(f"unknown gRPC compression '{compression}' (expected one of {', '.join(GRPC_COMPRESSION)})")
-        cdef char err[512]
         cdef pa_grpc_config cfg
         cdef Py_ssize_t i, n = len(messages)
         if n == 0:
@@ -136,22 +148,12 @@ cdef class GrpcEngine(Engine):
             cfg.cert_chain = <const char *> cert_chain if cert_chain is not None else NULL
             cfg.validator = validator.v if validator is not None else NULL
             cfg.response_format = RESPONSE_FORMATS.index(response_format)
-            cfg.sequencer = NULL
-            if sequencer is not None:
-                if sequencer.n_bodies != n:
-                    raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n} messages")
-                cfg.sequencer = sequencer.take()
-            if streaming:
-                self.e = pa_grpc_stream_engine_create(&cfg, err, sizeof(err))
-            else:
-                self.e = pa_grpc_engine_create(&cfg, err, sizeof(err))
-            if self.e == NULL:
-                raise RuntimeError(err.decode(errors="replace"))
+            self.sequencer = _create_group(self, _grpc_stream_create if streaming else _grpc_unary_create, &cfg,
+                                           &cfg.sequencer, sequencer, n, threads, " messages")
             self.target = target
             self.channels = channels if channels else 1
             self.streaming = streaming
             self.validator = validator
-            self.sequencer = sequencer
-            self.keep = (validator, sequencer)
+            self.keep = (validator, self.sequencer)
         finally:
             free(cm)

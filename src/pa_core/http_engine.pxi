@@ -33,6 +33,14 @@ if pa_curl_global_init() != 0:
 HTTP_CLIENTS = ("native", "curl")
 
 
+cdef pa_engine *_http1_create(const void *cfg, char *err, size_t errlen) noexcept:
+    return pa_http1_engine_create(<const pa_http_config *> cfg, err, errlen)
+
+
+cdef pa_engine *_curl_create(const void *cfg, char *err, size_t errlen) noexcept:
+    return pa_curl_engine_create(<const pa_http_config *> cfg, err, errlen)
+
+
 cdef class HttpEngine(Engine):
     """Closed-loop HTTP load: N requests in flight on the engine thread.
 
@@ -49,7 +57,6 @@ cdef class HttpEngine(Engine):
     each must have its own ids and sequences), or None."""
     cdef readonly str url
     cdef readonly str client
-    cdef readonly unsigned threads
     cdef readonly object validator  # kept alive: the C engine reads it
     cdef readonly object sequencer  # kept alive: the C engine drives it
 
@@ -60,7 +67,6 @@ cdef class HttpEngine(Engine):
             client = "native" if url.startswith("http://") else "curl"
         if client not in HTTP_CLIENTS:
             raise ValueError(f"unknown HTTP client '{client}' (expected one of {', '.join(HTTP_CLIENTS)})")
-        cdef char err[512]
         cdef pa_http_config cfg
         memset(&cfg, 0, sizeof(cfg))
         tls = dict(tls or {})
@@ -69,10 +75,6 @@ cdef class HttpEngine(Engine):
         cdef Py_ssize_t i, j, n = len(bodies)
         if n == 0:
             raise ValueError("at least one request body is required")
-        if threads < 1:
-            raise ValueError("threads must be >= 1")
-        cdef pa_engine *member
-        cdef unsigned t
         cdef pa_http_body *cb = <pa_http_body *> malloc(n * sizeof(pa_http_body))
         if cb == NULL:
             raise MemoryError()
@@ -113,34 +115,12 @@ cdef class HttpEngine(Engine):
             cfg.tls_key_file = <const char *> tls_b["key_file"]
             cfg.tls_key_type = <const char *> tls_b["key_type"]
             cfg.validator = validator.v if validator is not None else NULL
-            cfg.sequencer = NULL
-            seqs = _thread_sequencers(sequencer, threads, n)
-            if seqs:
-                cfg.sequencer = (<Sequencer> seqs[0]).take()
             if validator is not None and validator.n_bodies != n:
                 raise ValueError(f"the validator has {validator.n_bodies} bodies, the engine {n}")
-            if client == "native":
-                self.e = pa_http1_engine_create(&cfg, err, sizeof(err))
-            else:
-                self.e = pa_curl_engine_create(&cfg, err, sizeof(err))
-            if self.e == NULL:
-                raise RuntimeError(err.decode(errors="replace"))
-            for t in range(1, threads):
-                if seqs:
-                    cfg.sequencer = (<Sequencer> seqs[t]).take()
-                if client == "native":
-                    member = pa_http1_engine_create(&cfg, err, sizeof(err))
-                else:
-                    member = pa_curl_engine_create(&cfg, err, sizeof(err))
-                if member == NULL:
-                    raise RuntimeError(err.decode(errors="replace"))
-                if pa_engine_add_member(self.e, member) != 0:
-                    pa_engine_destroy(member)
-                    raise MemoryError()
-            self.threads = threads
+            self.sequencer = _create_group(self, _http1_create if client == "native" else _curl_create, &cfg,
+                                           &cfg.sequencer, sequencer, n, threads)
             self.url = url
             self.validator = validator
-            self.sequencer = tuple(sequencer) if isinstance(sequencer, list) else sequencer
             self.keep = (validator, self.sequencer)
             self.client = client
         finally:
@@ -148,19 +128,3 @@ cdef class HttpEngine(Engine):
                 free(<void *> <size_t> p)
             free(cb)
 
-
-def _thread_sequencers(sequencer, unsigned threads, Py_ssize_t n_bodies):
-    """One Sequencer per engine thread, checked before any is taken."""
-    if sequencer is None:
-        return []
-    seqs = list(sequencer) if isinstance(sequencer, (list, tuple)) else [sequencer]
-    if len(seqs) != threads:
-        raise ValueError(f"{threads} engine threads need as many sequencers, got {len(seqs)}")
-    for q in seqs:
-        if not isinstance(q, Sequencer):
-            raise TypeError(f"sequencer: expected a Sequencer, got {type(q).__name__}")
-        if (<Sequencer> q).n_bodies != n_bodies:
-            raise ValueError(f"the sequencer has {(<Sequencer> q).n_bodies} bodies, the engine {n_bodies}")
-    if len(set(map(id, seqs))) != len(seqs):
-        raise ValueError("each engine thread needs a Sequencer of its own")
-    return seqs

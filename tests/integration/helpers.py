@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,18 @@ def cli(*args: str, timeout: float = 120) -> CliRun:
     proc = subprocess.run(
         [sys.executable, "-m", "perfanalyzer", *args], capture_output=True, text=True, timeout=timeout
     )
+    return CliRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+# The CLI on a machine of `cpus` cores: --max-threads is capped by the cores, so
+# a run asking for more threads than the test machine has still gets them.
+_CLI_ON_CPUS = ("import sys; import perfanalyzer.engine_threads as t; cpus = int(sys.argv.pop(1)); "
+                "t.usable_cpus = lambda: cpus; from perfanalyzer.__main__ import main; sys.exit(main())")
+
+
+def cli_on_cpus(cpus: int, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> CliRun:
+    proc = subprocess.run([sys.executable, "-c", _CLI_ON_CPUS, str(cpus), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 

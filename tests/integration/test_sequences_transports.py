@@ -5,6 +5,7 @@ export, all checked against what the sequence_accumulate model logged."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from .helpers import cli
+from .helpers import cli, cli_on_cpus
+from .test_capi import server_dir  # noqa: F401  (the fixture, for the C API)
 from .test_input_data import write_json
 from .test_sequences import LOOSE, MODEL, Server, finished, replay, server  # noqa: F401  (server: the fixture)
 from .tls_proxy import TlsProxy, TlsRigError
@@ -73,29 +75,47 @@ def test_https_sends_sequences_in_order(server: Server, proxy: TlsProxy, tmp_pat
     check_whole_streams(server, 20, 2)
 
 
-@pytest.mark.parametrize("client", ["native", "curl"])
-def test_two_threads_keep_sequences_apart(server: Server, tmp_path: Path, client: str) -> None:  # noqa: F811
-    """Thread 0 owns the even ids 1000, 1002, ..., thread 1 the odd ones: both
-    are used, none twice, and every sequence stays whole (validation would
-    fail otherwise)."""
+def transport(srv: Server, name: str, request: pytest.FixtureRequest) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The flags (and environment) of a run on that transport against the logging server's model."""
+    if name in ("native", "curl"):
+        return ("-u", srv.url, "--http-client", name), {}
+    if name in ("grpc", "grpc_stream"):
+        return ("-i", "grpc", "-u", srv.grpc_url, *(("--streaming",) if name == "grpc_stream" else ())), {}
+    # In-process: the model is loaded from the server's repository, and logs to the same file.
+    return (("--service-kind", "triton_c_api", "--model-repository", str(srv.log.parent / "models"),
+             "--triton-server-directory", request.getfixturevalue("server_dir")),
+            {"SEQUENCE_ACCUMULATE_LOG": str(srv.log)})
+
+
+@pytest.mark.parametrize("name", ["native", "curl", "grpc", "grpc_stream", "capi"])
+def test_threads_keep_sequences_apart(server: Server, tmp_path: Path, request: pytest.FixtureRequest,  # noqa: F811
+                                      name: str) -> None:
+    """Thread k of 3 owns the ids 1000 + k, 1000 + k + 3, ...: all three are
+    used, no id twice, and every sequence stays whole and ended (validation
+    would fail otherwise)."""
     server.reset_log()
-    run = cli("-m", MODEL, "-u", server.url, "--http-client", client, "--max-threads", "2",
-              "--input-data", streams_json(tmp_path), "--concurrency-range", "4",
-              "--sequence-id-range", "1000:2000", "--request-count", "300")
+    args, env = transport(server, name, request)
+    run = cli_on_cpus(8, "-m", MODEL, *args, "--max-threads", "3", "--input-data", streams_json(tmp_path),
+                      "--concurrency-range", "4", "--sequence-id-range", "1000:2000", "--request-count", "300",
+                      env=env)
     assert run.code == 0, run.stderr
     ids = check_whole_streams(server, 40, 4)
     assert len(ids) == len(set(ids))
-    even, odd = sorted(i for i in ids if i % 2 == 0), sorted(i for i in ids if i % 2 == 1)
-    assert even and odd
+    by_thread = [sorted(i for i in ids if (i - 1000) % 3 == k) for k in range(3)]
     # Each thread's ids in turn from the start of the range, as small as one counter's.
-    assert even == list(range(1000, 1000 + 2 * len(even), 2)) and odd == list(range(1001, 1001 + 2 * len(odd), 2))
+    assert all(by_thread)
+    assert all(b == list(range(1000 + k, 1000 + k + 3 * len(b), 3)) for k, b in enumerate(by_thread))
 
 
-def test_rate_mode_threads_split_the_sequences(server: Server) -> None:  # noqa: F811
+@pytest.mark.parametrize("name", ["native", "curl", "grpc", "grpc_stream", "capi"])
+def test_rate_mode_threads_split_the_sequences(server: Server, request: pytest.FixtureRequest,  # noqa: F811
+                                               name: str) -> None:
     server.reset_log()
-    run = cli("-m", MODEL, "-u", server.url, "--max-threads", "2", "--request-rate-range", "300",
-              "--num-of-sequences", "4", "--serial-sequences", "--sequence-length", "3",
-              "--sequence-length-variation", "0", "--sequence-id-range", "1:101", "--request-count", "240")
+    args, env = transport(server, name, request)
+    run = cli_on_cpus(8, "-m", MODEL, *args, "--max-threads", "3", "--request-rate-range", "300",
+                      "--num-of-sequences", "4", "--serial-sequences", "--sequence-length", "3",
+                      "--sequence-length-variation", "0", "--sequence-id-range", "1:101", "--request-count", "240",
+                      env=env)
     assert run.code == 0, run.stderr
     seqs, most = replay(server.requests())
     assert most <= 4
@@ -103,8 +123,11 @@ def test_rate_mode_threads_split_the_sequences(server: Server) -> None:  # noqa:
     ended = finished(seqs, 4)
     assert len(ended) >= 40 and all(len(s.inputs) == 3 for s in ended)
     ids = [s.id for s in seqs]
-    # Each thread cycles its own 50 ids, interleaved: odd ids on thread 0, even ones on thread 1.
-    assert any(i % 2 == 1 for i in ids) and any(i % 2 == 0 for i in ids)
+    # Each thread cycles its own third of the ids, interleaved: thread k's are 1 + k + 3j.
+    assert {(i - 1) % 3 for i in ids} == {0, 1, 2}
+    # The request budget is exact across the threads.
+    (count,) = [int(n) for n in re.findall(r"^    Request count: (\d+)$", run.stdout, re.M)]
+    assert count == 240
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])

@@ -20,7 +20,7 @@ import pytest
 from perfanalyzer.services.tfserving_proto import tf_framework_pb2 as framework
 from perfanalyzer.services.tfserving_proto import tf_serving_pb2 as serving
 
-from .helpers import cli
+from .helpers import cli, cli_on_cpus
 
 MODEL = "add"
 VERSION = 3
@@ -32,6 +32,7 @@ class Received:
     lock: threading.Lock = field(default_factory=threading.Lock)
     predict: list[serving.PredictRequest] = field(default_factory=list)
     metadata: list[serving.GetModelMetadataRequest] = field(default_factory=list)
+    peers: set[str] = field(default_factory=set)  # the connections Predict came on
 
 
 def _tensor_info(dtype: int, dims: list[int]) -> framework.TensorInfo:
@@ -78,6 +79,7 @@ class AddModel:
             if len(self.received.predict) >= MAX_REQUESTS:
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "test peer: too many requests")
             self.received.predict.append(request)
+            self.received.peers.add(context.peer())
         self._known(request.model_spec, context)
         a, b = (_array(request.inputs[name]) for name in ("a", "b"))
         response = serving.PredictResponse()
@@ -154,6 +156,16 @@ def test_predict_requests_carry_the_tensors(tfserving: tuple[str, Received], dat
     assert _array(first.inputs["b"]).tolist() == [[1, 2, 3, 4]]
     assert _array(second.inputs["b"]).tolist() == [[10, 20, 30, 40]]
     assert sum(_array(r.inputs["b"])[0, 0] == 1 for r in received.predict) == 40
+
+
+def test_threads_each_send_on_a_connection_of_their_own(tfserving: tuple[str, Received], data_file: Path) -> None:
+    url, received = tfserving
+    run = cli_on_cpus(8, "-m", MODEL, "--service-kind", "tfserving", "-u", url, "--input-data", str(data_file),
+                      "--max-threads", "3", "--concurrency-range", "6", "--request-count", "90")
+    assert run.code == 0, run.stderr
+    assert _client_count(run.stdout) == [90]
+    assert len(received.predict) == 90  # the budget is exact across the threads
+    assert len(received.peers) == 3, received.peers  # one channel per thread
 
 
 def test_signature_batch_and_time_windows(tfserving: tuple[str, Received], data_file: Path) -> None:

@@ -135,3 +135,14 @@ def test_the_http_client_choice_does_not_concern_grpc_sequences() -> None:
     check_settings(Settings(model_name="seq", protocol="grpc", http_client="curl").validate())
     with pytest.raises(OptionError, match="-b 2: model 'seq' is a sequence model"):
         check_settings(Settings(model_name="seq", protocol="grpc", batch_size=2).validate())
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_an_engine_makes_its_threads_each_with_its_own_sequencer(streaming: bool) -> None:
+    qs = [_core.Sequencer([1]) for _ in range(3)]
+    engine = _core.GrpcEngine("127.0.0.1:9", [message()], sequencer=qs, streaming=streaming, threads=3)
+    assert engine.threads == 3 and engine.sequencer == tuple(qs)
+    engine.close()
+    with pytest.raises(ValueError, match="3 engine threads need as many sequencers, got 1"):
+        _core.GrpcEngine("127.0.0.1:9", [message()], sequencer=_core.Sequencer([1]), streaming=streaming, threads=3)
+    assert _core.GrpcEngine("127.0.0.1:9", [message()], streaming=streaming, threads=2).threads == 2

@@ -199,6 +199,7 @@ class TFServingService(Service):
     def load_spec(self, settings: Settings) -> LoadSpec:
         """Every distinct PredictRequest serialized once; with validation_data,
         every PredictResponse is checked in the engine."""
+        from perfanalyzer.engine_threads import engine_threads
         from perfanalyzer.load_spec import model_data
         from perfanalyzer.validation import build_validator
 
@@ -207,7 +208,8 @@ class TFServingService(Service):
         bodies = [encode_predict(spec, tensors, self.signature_name)
                   for tensors in request_tensors(spec, data, settings.batch_size)]
         return LoadSpec(settings, bodies, validator=build_validator(spec, data, settings.batch_size, "binary"),
-                        data_message=model.data_message, export_inputs=model.export_inputs)
+                        threads=engine_threads(settings), data_message=model.data_message,
+                        export_inputs=model.export_inputs)
 
     def make_engine(self, load: LoadSpec) -> _core.Engine:
         """The gRPC engine on Predict."""
@@ -218,7 +220,7 @@ class TFServingService(Service):
                                 compression=settings.grpc_compression_algorithm,
                                 request_timeout_ms=settings.request_timeout_ms,
                                 validator=load.validator,
-                                response_format="tf_predict", **self._tls)
+                                response_format="tf_predict", threads=load.threads, **self._tls)
 
     def close(self) -> None:
         self._channel.close()

@@ -170,6 +170,7 @@ class TritonCapiService(Service):
         sequence model's requests are its streams' steps, sent with their
         correlation IDs and start/end flags."""
         from perfanalyzer import sequences
+        from perfanalyzer.engine_threads import load_threads
         from perfanalyzer.load_spec import model_data
 
         model = model_data(settings, self, self.model_config)
@@ -183,7 +184,9 @@ class TritonCapiService(Service):
                 raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a "
                                   "sequence model, which the in-process engine does not drive yet; use -i http "
                                   "or -i grpc")
-        sequencer = sequences.make_sequencer(settings, data) if spec.sequence else None
+        # Each engine thread copies the requests into its own (its slots send them in parallel).
+        threads = load_threads(settings, spec.sequence)
+        sequencer = sequences.make_sequencers(settings, data, threads) if spec.sequence else None
         tensors_list = (sequences.request_tensors(spec, data, settings.batch_size) if spec.sequence
                         else request_tensors(spec, data, settings.batch_size))
         requests: list[list[CapiTensor]] = [
@@ -191,13 +194,14 @@ class TritonCapiService(Service):
              for t in spec.inputs if t.name in tensors]
             for tensors in tensors_list
         ]
-        return LoadSpec(settings, requests, sequencer=sequencer, data_message=model.data_message,
+        return LoadSpec(settings, requests, sequencer=sequencer, threads=threads, data_message=model.data_message,
                         export_inputs=model.export_inputs)
 
     def make_engine(self, load: LoadSpec) -> _core.Engine:
         settings = load.settings
         return self._core.CapiEngine(self.server, settings.model_name, load.bodies, version=self.version,
-                                     request_timeout_ms=settings.request_timeout_ms, sequencer=load.sequencer)
+                                     request_timeout_ms=settings.request_timeout_ms, sequencer=load.sequencer,
+                                     threads=load.threads)
 
     def statistics_source(self) -> StatisticsSource:
         return self

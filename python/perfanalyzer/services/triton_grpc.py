@@ -214,7 +214,7 @@ class TritonGrpcService(Service):
         is refused rather than silently left out."""
         from perfanalyzer.load_spec import model_data, triton_load
 
-        return triton_load(settings, self, model_data(settings, self, self.model_config), sequencer_per_thread=False)
+        return triton_load(settings, self, model_data(settings, self, self.model_config))
 
     def make_engine(self, load: LoadSpec) -> _core.Engine:
         from perfanalyzer import _core
@@ -223,7 +223,8 @@ class TritonGrpcService(Service):
         return _core.GrpcEngine(settings.server_url, load.bodies, channels=settings.grpc_channels,
                                 compression=settings.grpc_compression_algorithm,
                                 request_timeout_ms=settings.request_timeout_ms, streaming=settings.streaming,
-                                sequencer=load.sequencer, validator=load.validator, **grpc_engine_tls(settings))
+                                sequencer=load.sequencer, validator=load.validator, threads=load.threads,
+                                **grpc_engine_tls(settings))
 
     def statistics_source(self) -> StatisticsSource:
         return self

@@ -319,7 +319,7 @@ class TritonHttpService(Service):
     def load_spec(self, settings: Settings) -> LoadSpec:
         from perfanalyzer.load_spec import model_data, triton_load
 
-        return triton_load(settings, self, model_data(settings, self, self.model_config), sequencer_per_thread=True)
+        return triton_load(settings, self, model_data(settings, self, self.model_config))
 
     def make_engine(self, load: LoadSpec) -> _core.Engine:
         from perfanalyzer import _core
