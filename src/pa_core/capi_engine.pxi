@@ -30,6 +30,7 @@ cdef extern from "capi_config.h":
         size_t n_requests
         long request_timeout_ms
         pa_sequencer *sequencer
+        int fresh_requests
     enum pa_capi_document:
         PA_CAPI_METADATA
         PA_CAPI_CONFIG
@@ -40,7 +41,7 @@ cdef extern from "capi_config.h":
     char *pa_capi_server_json(pa_capi_server *s, pa_capi_document what, const char *model, int64_t version,
                               char *err, size_t errlen) nogil
     void pa_capi_server_api_version(const pa_capi_server *s, uint32_t *major, uint32_t *minor)
-    void pa_capi_server_destroy(pa_capi_server *s) nogil
+    int pa_capi_server_destroy(pa_capi_server *s, char *err, size_t errlen) nogil
     pa_engine *pa_capi_engine_create(const pa_capi_config *cfg, char *err, size_t errlen)
 
 
@@ -115,16 +116,21 @@ cdef class CapiServer:
 
     def close(self) -> None:
         """Stops the server: models unload, backend processes exit. Engines
-        created on it must be closed first."""
+        created on it must be closed first. RuntimeError with Triton's message
+        when the server did not stop within its exit timeout."""
+        cdef char err[1024]
+        cdef int rc = 0
         if self.s != NULL:
             with nogil:
-                pa_capi_server_destroy(self.s)
+                rc = pa_capi_server_destroy(self.s, err, sizeof(err))
             self.s = NULL
+        if rc != 0:
+            raise RuntimeError(err.decode(errors="replace"))
 
     def __dealloc__(self):
         if self.s != NULL:
             with nogil:
-                pa_capi_server_destroy(self.s)
+                pa_capi_server_destroy(self.s, NULL, 0)
             self.s = NULL
 
 
@@ -134,12 +140,14 @@ cdef class CapiEngine(Engine):
     requests: a list of requests, cycled through in order; each request is a
     list of (name, datatype, shape, bytes) inputs, copied once into the engine.
     sequencer: a Sequencer (sequence models: requests are the streams' steps,
-    sent with their correlation IDs and start/end flags)."""
+    sent with their correlation IDs and start/end flags).
+    fresh_requests: a new Triton request object per send (ensembles and
+    sequence models; see capi_config.h)."""
     cdef readonly CapiServer server
     cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, CapiServer server, str model, list requests, long long version=-1,
-                  long request_timeout_ms=0, Sequencer sequencer=None):
+                  long request_timeout_ms=0, Sequencer sequencer=None, bint fresh_requests=False):
         cdef char err[512]
         cdef pa_capi_config cfg
         cdef Py_ssize_t i, j, k, n = len(requests), total = 0
@@ -185,6 +193,7 @@ cdef class CapiEngine(Engine):
             cfg.n_requests = n
             cfg.request_timeout_ms = request_timeout_ms
             cfg.sequencer = NULL
+            cfg.fresh_requests = fresh_requests
             if sequencer is not None:
                 if sequencer.n_bodies != n:
                     raise ValueError(f"the sequencer has {sequencer.n_bodies} bodies, the engine {n} requests")

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from perfanalyzer.data_loader import DataSet
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
+from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.services.triton_http import spec_from_documents
 from perfanalyzer.settings import Settings
@@ -164,11 +166,6 @@ class TritonCapiService:
         correlation IDs and start/end flags."""
         from perfanalyzer import sequences
 
-        if spec.sequence and spec.platform == "ensemble":
-            # Such runs measured, but the in-process server could then hang on
-            # shutdown; refused until that is understood.
-            raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a sequence "
-                              "model, which the in-process engine does not drive yet; use -i http or -i grpc")
         sequencer = sequences.make_sequencer(settings, data) if spec.sequence else None
         tensors_list = (sequences.request_tensors(spec, data, settings.batch_size) if spec.sequence
                         else request_tensors(spec, data, settings.batch_size))
@@ -177,11 +174,20 @@ class TritonCapiService:
              for t in spec.inputs if t.name in tensors]
             for tensors in tensors_list
         ]
+        # Ensembles and sequence models get a request object per send: their
+        # schedulers leave a callback on the request at each send, which
+        # Triton before 2.63 (25.10) never drops from a reused one.
         return self._core.CapiEngine(self.server, settings.model_name, requests, version=self.version,
-                                     request_timeout_ms=settings.request_timeout_ms, sequencer=sequencer)
+                                     request_timeout_ms=settings.request_timeout_ms, sequencer=sequencer,
+                                     fresh_requests=spec.sequence or spec.platform == "ensemble")
 
     def infer_url(self, model: str, version: str = "") -> str:
         return ""  # no endpoint: requests never leave the process
 
     def close(self) -> None:
-        self.server.close()
+        """Stops the server. One that does not stop is reported, not raised:
+        the run's numbers are already out and stay valid."""
+        try:
+            self.server.close()
+        except RuntimeError as e:
+            print(terminal_line(f"warning: {e}"), file=sys.stderr, flush=True)
