@@ -41,6 +41,13 @@ typedef struct pa_capi_config {
     size_t n_requests;
     long request_timeout_ms;
     pa_sequencer *sequencer; /* sequence models: requests are the streams' steps; NULL otherwise */
+    /* A fresh request object per send, deleted once Triton releases it. For
+     * ensembles and sequence models: their schedulers add a release callback
+     * to the request at every send, and Triton before 2.63 (25.10) keeps
+     * them all on a reused object (an ensemble's in-flight count then wraps
+     * below zero and the server cannot stop; a sequence model's releases
+     * slow down as they pile up). */
+    int fresh_requests;
 } pa_capi_config;
 
 /* Loads the library, checks its API version, starts the server and waits
@@ -56,7 +63,9 @@ char *pa_capi_server_json(pa_capi_server *s, enum pa_capi_document what, const c
                           char *err, size_t errlen);
 /* The library's API version, as read at load time. */
 void pa_capi_server_api_version(const pa_capi_server *s, uint32_t *major, uint32_t *minor);
-void pa_capi_server_destroy(pa_capi_server *s);
+/* Stops the server; -1 with Triton's message in err (when given) if it did
+ * not stop within its exit timeout. */
+int pa_capi_server_destroy(pa_capi_server *s, char *err, size_t errlen);
 
 pa_engine *pa_capi_engine_create(const pa_capi_config *cfg, char *err, size_t errlen);
 

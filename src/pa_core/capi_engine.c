@@ -1,5 +1,7 @@
 /* Load on the in-process Triton server: each slot owns one inference request
- * object, sent with ServerInferAsync and reused once Triton hands it back.
+ * object, sent with ServerInferAsync and reused once Triton hands it back
+ * (or, for ensembles and sequence models, deleted and made anew: see
+ * fresh_requests in capi_config.h).
  *
  * Completions arrive on Triton's threads (response callback, request
  * release callback). The callbacks only timestamp, keep the outcome in the
@@ -71,6 +73,7 @@ struct capi_engine {
     size_t n_requests;
     size_t next_request;
     uint64_t timeout_us;
+    int fresh_requests; /* delete each request object once released (see capi_config.h) */
     TRITONSERVER_ResponseAllocator *allocator;
     cslot *done;          /* atomic: completion stack */
     unsigned outstanding; /* atomic: requests Triton still holds */
@@ -177,8 +180,8 @@ static void drop_request(capi_engine *e, cslot *s) {
     s->attached = SIZE_MAX;
 }
 
-/* Creates the slot's request object once, and re-points its inputs only when
- * the slot's next request data differs from what it carries. */
+/* Creates the slot's request object when it has none, and re-points its
+ * inputs only when the slot's next request data differs from what it carries. */
 static TRITONSERVER_Error *prepare(capi_engine *e, cslot *s, size_t index, const char **what) {
     const pa_triton_api *api = e->api;
     TRITONSERVER_Error *err = NULL;
@@ -319,6 +322,8 @@ static void take_completions(capi_engine *e) {
         else
             pa_engine_record_ok(&e->base, &s->t, e->requests[s->attached].bytes, s->bytes_in);
         release_sequence(e, s);
+        if (e->fresh_requests)
+            drop_request(e, s); /* released by Triton: ours to delete */
         pa_engine_slot_done(&e->base, &s->base);
         s = next;
     }
@@ -471,6 +476,7 @@ pa_engine *pa_capi_engine_create(const pa_capi_config *cfg, char *err, size_t er
     }
     e->n_requests = cfg->n_requests;
     e->base.sequencer = cfg->sequencer;
+    e->fresh_requests = cfg->fresh_requests;
     for (size_t i = 0; i < cfg->n_requests; i++)
         if (copy_request(e, &e->requests[i], &cfg->requests[i], err, errlen) != 0) {
             destroy(&e->base);

@@ -30,6 +30,7 @@ cdef extern from "capi_config.h":
         size_t n_requests
         long request_timeout_ms
         pa_sequencer *sequencer
+        int fresh_requests
     enum pa_capi_document:
         PA_CAPI_METADATA
         PA_CAPI_CONFIG
@@ -40,7 +41,7 @@ cdef extern from "capi_config.h":
     char *pa_capi_server_json(pa_capi_server *s, pa_capi_document what, const char *model, int64_t version,
                               char *err, size_t errlen) nogil
     void pa_capi_server_api_version(const pa_capi_server *s, uint32_t *major, uint32_t *minor)
-    void pa_capi_server_destroy(pa_capi_server *s) nogil
+    int pa_capi_server_destroy(pa_capi_server *s, char *err, size_t errlen) nogil
     pa_engine *pa_capi_engine_create(const pa_capi_config *cfg, char *err, size_t errlen)
 
 
@@ -115,16 +116,21 @@ cdef class CapiServer:
 
     def close(self) -> None:
         """Stops the server: models unload, backend processes exit. Engines
-        created on it must be closed first."""
+        created on it must be closed first. RuntimeError with Triton's message
+        when the server did not stop within its exit timeout."""
+        cdef char err[1024]
+        cdef int rc = 0
         if self.s != NULL:
             with nogil:
-                pa_capi_server_destroy(self.s)
+                rc = pa_capi_server_destroy(self.s, err, sizeof(err))
             self.s = NULL
+        if rc != 0:
+            raise RuntimeError(err.decode(errors="replace"))
 
     def __dealloc__(self):
         if self.s != NULL:
             with nogil:
-                pa_capi_server_destroy(self.s)
+                pa_capi_server_destroy(self.s, NULL, 0)
             self.s = NULL
 
 
@@ -142,12 +148,15 @@ cdef class CapiEngine(Engine):
     thread, or None.
     threads: engine threads, each with its own copy of the requests, response
     allocator and share of the load, sharing one budget, counters and window
-    recorder."""
+    recorder.
+    fresh_requests: a new Triton request object per send (ensembles and
+    sequence models; see capi_config.h)."""
     cdef readonly CapiServer server
     cdef readonly object sequencer  # kept alive: the C engine drives it
 
     def __cinit__(self, CapiServer server, str model, list requests, long long version=-1,
-                  long request_timeout_ms=0, object sequencer=None, unsigned threads=1):
+                  long request_timeout_ms=0, object sequencer=None, unsigned threads=1,
+                  bint fresh_requests=False):
         cdef pa_capi_config cfg
         cdef Py_ssize_t i, j, k, n = len(requests), total = 0
         if n == 0:
@@ -191,6 +200,7 @@ cdef class CapiEngine(Engine):
             cfg.requests = creqs
             cfg.n_requests = n
             cfg.request_timeout_ms = request_timeout_ms
+            cfg.fresh_requests = fresh_requests
             self.sequencer = _create_group(self, _capi_create, &cfg, &cfg.sequencer, sequencer, n, threads,
                                            " requests")
             self.server = server

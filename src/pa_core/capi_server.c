@@ -209,7 +209,7 @@ pa_capi_server *pa_capi_server_create(const pa_capi_server_options *o, char *err
     if (rc == 0 && wait_ready(s, o->startup_timeout_s > 0 ? o->startup_timeout_s : 60, err, errlen) != 0)
         rc = -1;
     if (rc != 0) {
-        pa_capi_server_destroy(s);
+        pa_capi_server_destroy(s, NULL, 0);
         return NULL;
     }
     return s;
@@ -279,14 +279,23 @@ void pa_capi_server_api_version(const pa_capi_server *s, uint32_t *major, uint32
     *minor = s->api_minor;
 }
 
-void pa_capi_server_destroy(pa_capi_server *s) {
+int pa_capi_server_destroy(pa_capi_server *s, char *err, size_t errlen) {
+    int rc = 0;
     if (!s)
-        return;
+        return 0;
     if (s->server) {
-        /* Deleting stops the server: models unload, backend processes exit. */
+        /* Deleting stops the server: models unload, backend processes exit.
+         * When they do not within the exit timeout, Triton says so and keeps
+         * the server (its models and backend processes stay up). */
         TRITONSERVER_Error *e = s->api.ServerDelete(s->server);
-        if (e)
-            s->api.ErrorDelete(e);
+        if (e) {
+            if (err && errlen)
+                pa_capi_take_error(&s->api, e, "the in-process server did not stop", err, errlen);
+            else
+                s->api.ErrorDelete(e);
+            rc = -1;
+        }
     }
     free(s);
+    return rc;
 }

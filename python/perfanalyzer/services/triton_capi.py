@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from perfanalyzer.batching import request_tensors
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.inputs import tensor_bytes
 from perfanalyzer.model import ModelSpec
+from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.server_stats import ServerStats
 from perfanalyzer.services.base import CapiTensor, LoadSpec, Service, StatisticsSource
 from perfanalyzer.services.triton_http import spec_from_documents
@@ -122,6 +124,7 @@ class TritonCapiService(Service):
         from perfanalyzer import _core
 
         self._core = _core
+        self._fresh_requests = False  # set by load_spec
         self.version = numeric_version(settings.model_version)
         layout = resolve_layout(settings.triton_server_directory or default_server_directory())
         repo = Path(settings.model_repository).resolve()
@@ -178,12 +181,6 @@ class TritonCapiService(Service):
         if spec.sequence:
             sequences.check_settings(settings)
             settings = sequences.open_loop_settings(settings)
-            if spec.platform == "ensemble":
-                # Such runs measured, but the in-process server could then hang on
-                # shutdown; refused until that is understood.
-                raise ServerError(f"--service-kind triton_c_api: model '{spec.name}' is an ensemble over a "
-                                  "sequence model, which the in-process engine does not drive yet; use -i http "
-                                  "or -i grpc")
         # Each engine thread copies the requests into its own (its slots send them in parallel).
         threads = load_threads(settings, spec.sequence)
         sequencer = sequences.make_sequencers(settings, data, threads) if spec.sequence else None
@@ -194,6 +191,10 @@ class TritonCapiService(Service):
              for t in spec.inputs if t.name in tensors]
             for tensors in tensors_list
         ]
+        # Ensembles and sequence models get a request object per send: their
+        # schedulers leave a callback on the request at each send, which
+        # Triton before 2.63 (25.10) never drops from a reused one.
+        self._fresh_requests = spec.sequence or spec.platform == "ensemble"
         return LoadSpec(settings, requests, sequencer=sequencer, threads=threads, data_message=model.data_message,
                         export_inputs=model.export_inputs)
 
@@ -201,7 +202,7 @@ class TritonCapiService(Service):
         settings = load.settings
         return self._core.CapiEngine(self.server, settings.model_name, load.bodies, version=self.version,
                                      request_timeout_ms=settings.request_timeout_ms, sequencer=load.sequencer,
-                                     threads=load.threads)
+                                     threads=load.threads, fresh_requests=self._fresh_requests)
 
     def statistics_source(self) -> StatisticsSource:
         return self
@@ -210,4 +211,9 @@ class TritonCapiService(Service):
         return ""  # no endpoint: requests never leave the process
 
     def close(self) -> None:
-        self.server.close()
+        """Stops the server. One that does not stop is reported, not raised:
+        the run's numbers are already out and stay valid."""
+        try:
+            self.server.close()
+        except RuntimeError as e:
+            print(terminal_line(f"warning: {e}"), file=sys.stderr, flush=True)
