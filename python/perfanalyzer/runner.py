@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,11 +72,18 @@ def _discard(text: str) -> None:
     pass
 
 
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def profile(settings: Settings, out: Callable[[str], None] = _discard,
-            on_window: WindowCallback | None = None, show_progress: bool | None = None) -> RunResult:
+            on_window: WindowCallback | None = None, show_progress: bool | None = None,
+            warn: Callable[[str], None] = _to_stderr, stop: threading.Event | None = None) -> RunResult:
     """Runs the sweep; `out` receives the report text as it is produced,
-    `on_window` every measured window; progress shows on a terminal unless
-    `show_progress` says otherwise."""
+    `on_window` every measured window, `warn` the lines the command writes on
+    stderr (warnings, why the run ended); progress shows on a terminal unless
+    `show_progress` says otherwise. Setting `stop` (from another thread) ends
+    the sweep as Ctrl-C does: an "interrupted" result, cleaned up."""
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
@@ -89,7 +97,7 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
     preflight.check(settings)  # every output path and resource, before any load
     service = _open_service(settings, out)
     try:
-        run = _profile(settings, service, out, on_window, show_progress)
+        run = _profile(settings, service, out, on_window, show_progress, warn, stop)
     finally:
         stopping.begin_cleanup()  # however the run ended: server calls from here on are bounded
         try:
@@ -97,10 +105,10 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
             service.close()
         finally:
             stopping.end_cleanup()
-    return _after_signal(run)
+    return _after_signal(run, warn)
 
 
-def _after_signal(run: RunResult) -> RunResult:
+def _after_signal(run: RunResult, warn: Callable[[str], None]) -> RunResult:
     """A signal that came once the measurement was over: every level measured
     was written, and the exit code still says the run was interrupted (one
     line, unless the run already said why it ended)."""
@@ -108,8 +116,7 @@ def _after_signal(run: RunResult) -> RunResult:
     if by is None or run.sweep.status == "interrupted":
         return run
     if not run.sweep.message:
-        print(f"interrupted by {by} after the measurement: every level measured is reported and written",
-              file=sys.stderr, flush=True)
+        warn(f"interrupted by {by} after the measurement: every level measured is reported and written")
     run.exit_code = GENERIC_ERROR
     return run
 
@@ -253,7 +260,8 @@ def _grpc_tls(settings: Settings) -> dict[str, object]:
                 cert_chain=read("--ssl-grpc-certificate-chain-file", settings.ssl_grpc_certificate_chain_file))
 
 
-def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapshot | None]:
+def _server_stats(settings: Settings, service: Any,
+                  warn: Callable[[str], None]) -> Callable[[], StatsSnapshot | None]:
     """Reads the server's counters at each window boundary (none for services
     without Triton's statistics)."""
     if not hasattr(service, "statistics"):
@@ -261,12 +269,13 @@ def _server_stats(settings: Settings, service: Any) -> Callable[[], StatsSnapsho
     composing = composing_map(service.model_config, settings.model_name, settings.model_version,
                               settings.bls_composing_models)
     query = StatsQuery(service.statistics, settings.model_name, settings.model_version, composing,
-                       warn=lambda text: print(text, file=sys.stderr, flush=True))
+                       warn=warn)
     return query.read
 
 
 def _profile(settings: Settings, service: Any, out: Callable[[str], None],
-             on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
+             on_window: WindowCallback | None = None, show_progress: bool | None = False,
+             warn: Callable[[str], None] = _to_stderr, stop: threading.Event | None = None) -> RunResult:
     service.check_ready()
     if settings.ray_address is not None:  # the load from client processes on Ray (docs/distributed.md)
         from perfanalyzer.distributed import open_group
@@ -274,15 +283,28 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
         load = PreparedLoad(open_group(settings, out))
     else:
         load = _open_engine(settings, service)
+    try:
+        return _measure(settings, service, load, out, on_window, show_progress, warn, stop)
+    except BaseException:
+        # Ctrl-C or an error before the measurement's own clean-up took over:
+        # no engine thread outlives the run (close is idempotent).
+        if isinstance(load.engine, _core.Engine):
+            load.engine.close()
+        raise
+
+
+def _measure(settings: Settings, service: Any, load: PreparedLoad, out: Callable[[str], None],
+             on_window: WindowCallback | None, show_progress: bool | None,
+             warn: Callable[[str], None], stop: threading.Event | None) -> RunResult:
     engine = load.engine
     settings = load.settings or settings
-    server_stats = _server_stats(settings, service)
+    server_stats = _server_stats(settings, service, warn)
     label = getattr(service, "protocol_label", "HTTP")
     if load.data_message:
         out(load.data_message)
     out(console.settings_block(settings, label))
     printed: list[LevelFigures] = []
-    observers = RunObservers(settings, service, engine, _core.now_ns, on_window, show_progress)
+    observers = RunObservers(settings, service, engine, _core.now_ns, on_window, show_progress, warn)
     report = observers.wrap_out(out)
 
     def on_level(level: LevelResult) -> None:
@@ -307,7 +329,7 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
             return _run_ramp(settings, engine, service)
         finally:
             observers.stop()
-    profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+    profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns, stop=stop)
     profiler.on_window = observers.on_window
     try:
         profiler.sweep(on_level, on_level_start)
@@ -322,7 +344,7 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
-    return RunResult(result, printed, _finish(settings, result, printed, out))
+    return RunResult(result, printed, _finish(settings, result, printed, out, warn))
 
 
 def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResult:
@@ -366,9 +388,9 @@ def _write_export(settings: Settings, result: SweepResult | None, engine: _core.
 
 
 def _finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
-            out: Callable[[str], None]) -> int:
+            out: Callable[[str], None], warn: Callable[[str], None] = _to_stderr) -> int:
     if result.message:
-        print(terminal_line(result.message), file=sys.stderr, flush=True)
+        warn(terminal_line(result.message))
     if printed:
         out(console.summary(printed, settings.percentile))
     stable = [f for f in printed if f.stable]
