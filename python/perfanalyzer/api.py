@@ -243,6 +243,7 @@ def _sigint_deferred_in_cleanup() -> Iterator[None]:
             signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
         return
+    stopping.new_run()  # a previous run's clean-up left signals deferred: this one's Ctrl-C must raise
     previous = stopping.install((signal.SIGINT,))
     try:
         yield
