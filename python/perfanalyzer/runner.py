@@ -280,7 +280,7 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
     if settings.ray_address is not None:  # the load from client processes on Ray (docs/distributed.md)
         from perfanalyzer.distributed import open_group
 
-        load = PreparedLoad(open_group(settings, out))
+        load = PreparedLoad(open_group(settings, out, warn))
     else:
         load = _open_engine(settings, service)
     try:

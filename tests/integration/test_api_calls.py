@@ -36,9 +36,11 @@ def test_the_documented_example_runs_quietly(triton, tmp_path: Path) -> None:
     assert rows[0][0] == "Concurrency" and [r[0] for r in rows[1:]] == ["1", "2"]
 
 
-def test_nothing_is_printed_unless_asked(triton, capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_nothing_is_printed_unless_asked(triton, capfd: pytest.CaptureFixture[str], protocol: str) -> None:
     # An unreachable metrics endpoint gives a warning: the CLI writes it on stderr.
-    lost = dict(url=triton.http_url, concurrency=1, collect_metrics=True, metrics_url="127.0.0.1:9/metrics",
+    url = triton.grpc_url if protocol == "grpc" else triton.http_url
+    lost = dict(url=url, protocol=protocol, concurrency=1, collect_metrics=True, metrics_url="127.0.0.1:9/metrics",
                 metrics_interval_ms=50, **QUICK)
     result = perfanalyzer.profile("identity", **lost)  # type: ignore[arg-type]
     assert result.levels and capfd.readouterr() == ("", "")
