@@ -132,12 +132,9 @@ class ProfileInterrupted(KeyboardInterrupt):
 
 def _bounds(value: object, kind: type) -> tuple[Any, Any, Any] | None:
     """start[, end[, step]] as the CLI's start:end:step, or None if `value` is not that."""
-    def ok(v: object) -> bool:
-        return api_options.matches(v, kind)
-
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not 1 <= len(value) <= 3:
         return None
-    if not all(ok(v) for v in value):
+    if not all(api_options.matches(v, kind) for v in value):
         return None
     start = value[0]
     end = value[1] if len(value) > 1 else start
@@ -196,13 +193,13 @@ def settings_from(model: str, concurrency: Concurrency | None = None, request_ra
     try:
         return Settings(model_name=model, **fields).validate()
     except OptionError as e:
-        given = {**options, "concurrency": concurrency, "request_rate": request_rate}
+        given = {**options, "model": model, "concurrency": concurrency, "request_rate": request_rate}
         raise OptionError(_blame(model, by_name, given, str(e))) from None
 
 
 def _blame(model: str, by_name: Mapping[str, Mapping[str, Any]], given: Mapping[str, object], message: str) -> str:
     """The message, led by the one argument that is refused on its own."""
-    for name, part in by_name.items():
+    for name, part in {"model": {}, **by_name}.items():
         try:
             Settings(model_name=model, **part).validate()
         except OptionError as e:

@@ -86,6 +86,8 @@ def test_a_bad_value_names_the_parameter_refused_on_its_own() -> None:
         settings_from("m", measurement_interval_ms=0)
     with pytest.raises(OptionError, match=r"^concurrency=\(0, 2\): The start of the search"):
         settings_from("m", concurrency=(0, 2))
+    with pytest.raises(OptionError, match=r"^model='': Failed to parse -m"):
+        settings_from("", batch_size=4)
     with pytest.raises(OptionError, match=r"^streaming=True: Streaming is only allowed with gRPC protocol"):
         settings_from("m", streaming=True)
     # Two arguments that conflict: the message names both, as the flags' does.
@@ -138,3 +140,19 @@ def test_every_option_takes_its_type_and_refuses_another(name: str) -> None:
     assert not isinstance(converted, (list, dict, os.PathLike))  # Settings holds tuples and str
     with pytest.raises(OptionError, match=f"^{name}=<object object at"):
         api_options.check(name, object())
+
+
+def test_profile_refuses_bad_arguments_before_contacting_the_server() -> None:
+    import asyncio
+
+    import perfanalyzer
+
+    nowhere = "127.0.0.1:9"  # nothing listens: an argument error must come first
+    with pytest.raises(OptionError, match="^progress='yes': want bool"):
+        perfanalyzer.profile("m", url=nowhere, progress="yes")  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="^on_window=3: want a callable"):
+        perfanalyzer.profile("m", url=nowhere, on_window=3)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="^concurrency='1'"):
+        perfanalyzer.profile("m", url=nowhere, concurrency="1")  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="^batch_size='2'"):
+        asyncio.run(perfanalyzer.profile_async("m", url=nowhere, batch_size="2"))  # type: ignore[arg-type]
