@@ -4,7 +4,12 @@ of the measurement."""
 
 from __future__ import annotations
 
-__all__ = ["__version__", "profile"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what type checkers see of the lazy names below
+    from perfanalyzer.api import ProfileInterrupted, profile, profile_async
+
+__all__ = ["ProfileInterrupted", "__version__", "profile", "profile_async"]
 
 
 def __getattr__(name: str) -> object:
@@ -16,9 +21,9 @@ def __getattr__(name: str) -> object:
             return version("perfanalyzer")
         except PackageNotFoundError:  # a source tree that was not installed
             return "0.0.0+unknown"
-    if name == "profile":
+    if name in ("profile", "profile_async", "ProfileInterrupted"):
         # The embedding API (perfanalyzer.api); imported on use, it loads the compiled core.
-        from perfanalyzer.api import profile
+        from perfanalyzer import api
 
-        return profile
+        return getattr(api, name)
     raise AttributeError(name)

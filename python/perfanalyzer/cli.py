@@ -24,7 +24,19 @@ from perfanalyzer.flag_values import (
 )
 from perfanalyzer.limits import open_file_limit
 from perfanalyzer.safe_text import terminal_line
-from perfanalyzer.settings import Range, Settings
+from perfanalyzer.settings import (
+    DISTRIBUTIONS,
+    GRPC_COMPRESSION,
+    HTTP_CLIENTS,
+    MEASUREMENT_MODES,
+    PROTOCOLS,
+    SERVICE_KINDS,
+    SHARED_MEMORY_KINDS,
+    TENSOR_FORMATS,
+    TRACE_LEVELS,
+    Range,
+    Settings,
+)
 
 # numpy's OpenBLAS threads spin on idle cores; the client never does BLAS work,
 # so they would only take CPU from the measurement.
@@ -79,93 +91,45 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+USAGE = """%(prog)s -m MODEL [options]
+       %(prog)s plot FILE [-o DIR]
+       %(prog)s report CSV [-o HTML]"""
+
+COMMANDS = """commands:
+  perfanalyzer plot FILE [-o DIR]    PNG plots of a -f CSV (latency vs throughput)
+                                     or of a --profile-export-file JSON
+  perfanalyzer report CSV [-o HTML]  a self-contained HTML report of a -f CSV
+
+Differences from perf_analyzer: a time window lasts exactly -p msec
+(perf_analyzer sleeps 1.2x); a level that never stabilizes is still printed,
+marked UNSTABLE; latencies come from a histogram with < 0.1% relative error,
+so memory stays flat."""
+
+
+def _one_of(choices: Sequence[str]) -> str:
+    """A metavar that shows the choices; the values are checked by Settings,
+    whose messages are perf_analyzer's (argparse's `choices` would word them its own way)."""
+    return "{" + ",".join(choices) + "}"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The flags, in the groups of perf_analyzer's synopsis: each flag in exactly one."""
     p = _Parser(
         prog="perfanalyzer",
+        usage=USAGE,
         allow_abbrev=False,
-        description="Measure the throughput and latency of a model served by Triton "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Measure the throughput and latency of a model served by Triton\n"
         "(drop-in for perf_analyzer: same flags, report and CSV).",
-        epilog="Differences from perf_analyzer: a time window lasts exactly -p msec (perf_analyzer "
-        "sleeps 1.2x); a level that never stabilizes is still printed, marked UNSTABLE; "
-        "latencies come from a histogram with < 0.1%% relative error, so memory stays flat.",
+        epilog=COMMANDS,
     )
     p.add_argument("--version", action=_VersionAction)
-    p.add_argument("-m", dest="model_name", default="", help="name of the model to profile (required)")
-    p.add_argument("-x", dest="model_version", default="", help="model version (default: the server's choice)")
-    p.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")
-    p.add_argument("-i", "--protocol", dest="protocol", default="http", type=str.lower,
-                   help="protocol: http (default) or grpc")
-    p.add_argument("-H", dest="http_headers", action="append", default=[],
-                   help="extra HTTP header 'Name: value' (repeatable)")
-    p.add_argument("-b", "--batch-size", dest="batch_size", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--shape", dest="shapes", action="append", default=[],
-                   help="NAME:d1,d2,... shape of an input with variable dimensions (repeatable)")
-    p.add_argument("--input-data", action="append", default=[],
-                   help="random (default), zero, a directory with one raw file per input, or a JSON data file "
-                   "(repeatable: the files' steps or streams are appended)")
-    p.add_argument("--string-length", type=int, default=128,
-                   help="length of the random strings generated for BYTES inputs (default 128)")
-    p.add_argument("--string-data", default="", help="send this string for every BYTES element instead")
-    p.add_argument("--input-tensor-format", default="binary", type=str.lower,
-                   help="binary (default) or json: how the request body carries input tensors")
-    p.add_argument("--output-tensor-format", default="binary", type=str.lower,
-                   help="binary (default) or json: how the server is asked to return output tensors")
-    p.add_argument("--request-parameter", dest="request_parameters", action="append", default=[],
-                   help="name:value:type (type int, string or bool) added to every request's parameters "
-                   "(repeatable)")
-    p.add_argument("--sequence-length", type=int, default=None,
-                   help="sequence models: base length of a sequence (default 20, or each JSON stream's length)")
-    p.add_argument("--sequence-length-variation", type=float, default=20.0,
-                   help="sequence lengths vary uniformly within +/- this percentage of the base (default 20)")
-    p.add_argument("--sequence-id-range", default=None,
-                   help="start[:end] of the correlation IDs used (default 1:4294967296)")
-    p.add_argument("--num-of-sequences", type=int, default=4,
-                   help="request-rate modes: sequences in flight together (default 4)")
-    p.add_argument("--serial-sequences", action="store_true",
-                   help="request-rate modes: a sequence sends its next request only after the previous answer")
-    p.add_argument("--output-shared-memory-size", type=int, default=102400,
-                   help="bytes of shared memory per output whose size is not fixed (default 102400)")
-    p.add_argument("--concurrency-range", default=None,
-                   help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
-    p.add_argument("--request-rate-range", default=None,
-                   help="start:end:step of request rates in requests/s (open loop); end 0 = increase until -l")
-    p.add_argument("--periodic-concurrency-range", default=None,
-                   help="start:end:step: start with 'start' requests in flight and add 'step' each time every "
-                   "request added last had --request-period responses, up to 'end'; no stability check, "
-                   "results only in --profile-export-file")
-    p.add_argument("--request-period", type=int, default=10,
-                   help="responses each added request must receive before the next step (default 10)")
-    p.add_argument("--request-distribution", default="constant",
-                   help="open-loop arrivals: constant (evenly spaced, default) or poisson")
-    p.add_argument("--seed", type=int, default=None,
-                   help="(new) seed of the Poisson schedule; printed when chosen at random")
-    p.add_argument("--request-intervals", default=None,
-                   help="file of send intervals in microseconds, one per line, looped (open loop)")
-    p.add_argument("--profile-export-file", default=None,
-                   help="write every measured request's timestamps as JSON here (the file must not exist)")
-    p.add_argument("--binary-search", action="store_true",
-                   help="bisect the range for the highest load under -l (needs start:end:step and -l)")
-    p.add_argument("--request-count", type=int, default=0,
-                   help="measure each level as one window of exactly this many requests (reported as stable)")
-    p.add_argument("--warmup-request-count", type=int, default=0,
-                   help="requests sent before measuring starts, then discarded")
-    p.add_argument("--max-inflight", type=int, default=0,
-                   help="(new) open loop: at most this many requests in flight; later sends are "
-                   "postponed and counted (default: no cap)")
-    p.add_argument("-l", "--latency-threshold", dest="latency_threshold", type=int, default=0,
-                   help="latency limit in msec; the sweep stops at the first level over it (0 = none)")
-    p.add_argument("-p", "--measurement-interval", dest="measurement_interval", type=int, default=5000,
-                   help="time window in msec (default 5000)")
-    p.add_argument("--measurement-mode", default="time_windows", help="time_windows (default) or count_windows")
-    p.add_argument("--measurement-request-count", type=int, default=50,
-                   help="requests per window in count_windows mode (default 50)")
-    p.add_argument("-s", "--stability-percentage", dest="stability_percentage", type=float, default=10.0,
-                   help="allowed spread over the last 3 windows, in percent (default 10)")
-    p.add_argument("-r", "--max-trials", dest="max_trials", type=int, default=10,
-                   help="windows tried per level before giving up (default 10)")
-    p.add_argument("--percentile", type=int, default=-1,
-                   help="stabilize on and report the pXX latency instead of the average (1..99)")
-    p.add_argument("-f", dest="filename", default=None, help="write the results as CSV to this file")
+    p.add_argument("-m", dest="model_name", default="", metavar="MODEL", help="name of the model to profile (required)")
+    p.add_argument("-x", dest="model_version", default="", metavar="VERSION",
+                   help="model version (default: the server's choice)")
+    p.add_argument("--bls-composing-models", default="",
+                   help="name[:version],... of the models a BLS model calls: their server statistics are "
+                   "reported under it, as an ensemble's steps are")
     p.add_argument("-v", dest="verbose", action="store_true", help="print every measurement window")
     p.add_argument("-a", "--async", dest="async_mode", action="store_true",
                    help="accepted; closed-loop load is the same either way")
@@ -179,72 +143,159 @@ def build_parser() -> argparse.ArgumentParser:
                    "this run), auto, or a cluster address HOST:PORT / ray://HOST:10001 (docs/distributed.md)")
     p.add_argument("--ray-workers", type=int, default=None,
                    help="(new) client processes on Ray, each with its own engine (default with --ray-address: 2)")
-    p.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
-                   help="fail a request that takes longer than this many msec (default: never)")
-    p.add_argument("--http-client", default="auto",
-                   help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
-                   "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
-    p.add_argument("--bls-composing-models", default="",
-                   help="name[:version],... of the models a BLS model calls: their server statistics are "
-                   "reported under it, as an ensemble's steps are")
-    tls.add_flags(p)
-    _add_observe_flags(p)
-    legacy_flags.add_flags(p)
-    kinds = p.add_argument_group(
-        "service kinds", "flags that apply to one kind only are rejected with the others")
-    kinds.add_argument("--service-kind", default="triton", type=str.lower,
-                       help="triton (default: a Triton server over -i http), triton_c_api (Triton inside this "
-                       "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
-                       "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
-                       "naming the body file; client-side statistics only) or tfserving (TensorFlow Serving's "
-                       "gRPC Predict, -u default localhost:8500, inputs from the model's signature, --grpc-* and "
-                       "--ssl-grpc-* apply; client-side statistics only)")
-    kinds.add_argument("--triton-server-directory", default="",
-                       help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
-                       "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
-    kinds.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
-    kinds.add_argument("--model-signature-name", default="serving_default",
-                       help="tfserving: the signature of the model to call (default serving_default)")
-    kinds.add_argument("--shared-memory", default="none", type=str.lower,
-                       help="none (default), system (POSIX shared memory registered with the server) or cuda "
-                       "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); triton_c_api accepts both and "
-                       "changes nothing (the in-process server reads the inputs in place); torchserve and "
-                       "tfserving take neither")
-    p.add_argument("--grpc-channels", type=int, default=1,
-                   help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
-    p.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
-                   help="-i grpc: compress request messages with none (default), gzip or deflate")
-    p.add_argument("--streaming", action="store_true",
-                   help="-i grpc: send over bidirectional ModelStreamInfer streams (one per request in flight)")
-    p.add_argument("--ssl-grpc-use-ssl", action="store_true", help="-i grpc and tfserving: connect with TLS")
-    p.add_argument("--ssl-grpc-root-certifications-file", default="",
-                   help="PEM root certificates that verify the server (default: the system's)")
-    p.add_argument("--ssl-grpc-private-key-file", default="", help="PEM private key of the client (mutual TLS)")
-    p.add_argument("--ssl-grpc-certificate-chain-file", default="",
-                   help="PEM certificate chain of the client (mutual TLS)")
+    load = p.add_argument_group("load", "what load is offered, and when a level's measurement is done")
+    data = p.add_argument_group("data", "the tensors each request carries")
+    _add_load_flags(load)
+    _add_data_flags(data)
+    legacy_flags.add_flags(load, data)
+    _add_server_flags(p.add_argument_group("server", "how the server is reached"))
+    tls.add_flags(p.add_argument_group("TLS", "--ssl-grpc-*: -i grpc and tfserving; --ssl-https-*: an https:// "
+                                       "URL in -u"))
+    _add_observe_flags(p.add_argument_group("reporting", "what is written, and what is observed on the server"))
+    _add_service_kind_flags(p.add_argument_group(
+        "service kinds", "flags that apply to one kind only are rejected with the others"))
     return p
 
 
-def _add_observe_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--collect-metrics", action="store_true",
+def _add_load_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--concurrency-range", default=None, metavar="START:END:STEP",
+                   help="start:end:step of request concurrency (default 1:1:1); end 0 = increase until -l is hit")
+    g.add_argument("--request-rate-range", default=None, metavar="START:END:STEP",
+                   help="start:end:step of request rates in requests/s (open loop); end 0 = increase until -l")
+    g.add_argument("--request-distribution", default="constant", metavar=_one_of(DISTRIBUTIONS),
+                   help="open-loop arrivals: constant (evenly spaced, default) or poisson")
+    g.add_argument("--seed", type=int, default=None,
+                   help="(new) seed of the Poisson schedule; printed when chosen at random")
+    g.add_argument("--request-intervals", default=None,
+                   help="file of send intervals in microseconds, one per line, looped (open loop)")
+    g.add_argument("--periodic-concurrency-range", default=None, metavar="START:END:STEP",
+                   help="start:end:step: start with 'start' requests in flight and add 'step' each time every "
+                   "request added last had --request-period responses, up to 'end'; no stability check, "
+                   "results only in --profile-export-file")
+    g.add_argument("--request-period", type=int, default=10,
+                   help="responses each added request must receive before the next step (default 10)")
+    g.add_argument("--max-inflight", type=int, default=0,
+                   help="(new) open loop: at most this many requests in flight; later sends are "
+                   "postponed and counted (default: no cap)")
+    g.add_argument("--num-of-sequences", type=int, default=4,
+                   help="request-rate modes: sequences in flight together (default 4)")
+    g.add_argument("--serial-sequences", action="store_true",
+                   help="request-rate modes: a sequence sends its next request only after the previous answer")
+    g.add_argument("--binary-search", action="store_true",
+                   help="bisect the range for the highest load under -l (needs start:end:step and -l)")
+    g.add_argument("-l", "--latency-threshold", dest="latency_threshold", type=int, default=0,
+                   help="latency limit in msec; the sweep stops at the first level over it (0 = none)")
+    g.add_argument("-p", "--measurement-interval", dest="measurement_interval", type=int, default=5000,
+                   help="time window in msec (default 5000)")
+    g.add_argument("--measurement-mode", default="time_windows", metavar=_one_of(MEASUREMENT_MODES),
+                   help="time_windows (default) or count_windows")
+    g.add_argument("--measurement-request-count", type=int, default=50,
+                   help="requests per window in count_windows mode (default 50)")
+    g.add_argument("--request-count", type=int, default=0,
+                   help="measure each level as one window of exactly this many requests (reported as stable)")
+    g.add_argument("--warmup-request-count", type=int, default=0,
+                   help="requests sent before measuring starts, then discarded")
+    g.add_argument("-s", "--stability-percentage", dest="stability_percentage", type=float, default=10.0,
+                   help="allowed spread over the last 3 windows, in percent (default 10)")
+    g.add_argument("-r", "--max-trials", dest="max_trials", type=int, default=10,
+                   help="windows tried per level before giving up (default 10)")
+    g.add_argument("--percentile", type=int, default=-1,
+                   help="stabilize on and report the pXX latency instead of the average (1..99)")
+
+
+def _add_data_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("-b", "--batch-size", dest="batch_size", type=int, default=1, help="batch size (default 1)")
+    g.add_argument("--input-data", action="append", default=[], metavar="{random,zero,DIR,FILE}",
+                   help="random (default), zero, a directory with one raw file per input, or a JSON data file "
+                   "(repeatable: the files' steps or streams are appended)")
+    g.add_argument("--shape", dest="shapes", action="append", default=[], metavar="NAME:DIMS",
+                   help="NAME:d1,d2,... shape of an input with variable dimensions (repeatable)")
+    g.add_argument("--shared-memory", default="none", type=str.lower, metavar=_one_of(SHARED_MEMORY_KINDS),
+                   help="none (default), system (POSIX shared memory registered with the server) or cuda "
+                   "(GPU memory shared by CUDA IPC; needs perfanalyzer[cuda]); triton_c_api accepts both and "
+                   "changes nothing (the in-process server reads the inputs in place); torchserve and "
+                   "tfserving take neither")
+    g.add_argument("--output-shared-memory-size", type=int, default=102400,
+                   help="bytes of shared memory per output whose size is not fixed (default 102400)")
+    g.add_argument("--sequence-length", type=int, default=None,
+                   help="sequence models: base length of a sequence (default 20, or each JSON stream's length)")
+    g.add_argument("--sequence-length-variation", type=float, default=20.0,
+                   help="sequence lengths vary uniformly within +/- this percentage of the base (default 20)")
+    g.add_argument("--sequence-id-range", default=None, metavar="START[:END]",
+                   help="start[:end] of the correlation IDs used (default 1:4294967296)")
+    g.add_argument("--string-length", type=int, default=128,
+                   help="length of the random strings generated for BYTES inputs (default 128)")
+    g.add_argument("--string-data", default="", help="send this string for every BYTES element instead")
+    g.add_argument("--input-tensor-format", default="binary", type=str.lower, metavar=_one_of(TENSOR_FORMATS),
+                   help="binary (default) or json: how the request body carries input tensors")
+    g.add_argument("--output-tensor-format", default="binary", type=str.lower, metavar=_one_of(TENSOR_FORMATS),
+                   help="binary (default) or json: how the server is asked to return output tensors")
+    g.add_argument("--request-parameter", dest="request_parameters", action="append", default=[],
+                   metavar="NAME:VALUE:TYPE",
+                   help="name:value:type (type int, string or bool) added to every request's parameters "
+                   "(repeatable)")
+
+
+def _add_server_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("-u", dest="url", default="", help="server URL (default localhost:8000)")
+    g.add_argument("-i", "--protocol", dest="protocol", default="http", type=str.lower, metavar=_one_of(PROTOCOLS),
+                   help="protocol: http (default) or grpc")
+    g.add_argument("-H", dest="http_headers", action="append", default=[], metavar="HEADER",
+                   help="extra HTTP header 'Name: value' (repeatable)")
+    g.add_argument("--http-client", default="auto", metavar=_one_of(HTTP_CLIENTS),
+                   help="(new) the compiled HTTP client: native (our HTTP/1.1 client, fewest system calls), "
+                   "curl (libcurl multi, needed for https://) or auto (default: native for http://)")
+    g.add_argument("--request-timeout", dest="request_timeout_ms", type=int, default=0,
+                   help="fail a request that takes longer than this many msec (default: never)")
+    g.add_argument("--grpc-channels", type=int, default=1,
+                   help="(new) -i grpc: spread calls round-robin over this many channels (connections) (default 1)")
+    g.add_argument("--grpc-compression-algorithm", default="none", type=str.lower,
+                   metavar=_one_of(GRPC_COMPRESSION),
+                   help="-i grpc: compress request messages with none (default), gzip or deflate")
+    g.add_argument("--streaming", action="store_true",
+                   help="-i grpc: send over bidirectional ModelStreamInfer streams (one per request in flight)")
+
+
+def _add_service_kind_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--service-kind", default="triton", type=str.lower, metavar=_one_of(SERVICE_KINDS),
+                   help="triton (default: a Triton server over -i http), triton_c_api (Triton inside this "
+                   "process, loaded from --triton-server-directory; concurrency and request-rate modes) or "
+                   "torchserve (POST /predictions/MODEL, -u default localhost:8080, --input-data JSON file "
+                   "naming the body file; client-side statistics only) or tfserving (TensorFlow Serving's "
+                   "gRPC Predict, -u default localhost:8500, inputs from the model's signature, --grpc-* and "
+                   "--ssl-grpc-* apply; client-side statistics only)")
+    g.add_argument("--triton-server-directory", default="",
+                   help="triton_c_api: the Triton install (lib/libtritonserver.so, backends/); default: the "
+                   "tritonserver of the nvidia-pytriton wheel when found, else /opt/tritonserver")
+    g.add_argument("--model-repository", default="", help="triton_c_api (required): the model repository")
+    g.add_argument("--model-signature-name", default="serving_default",
+                   help="tfserving: the signature of the model to call (default serving_default)")
+
+
+def _add_observe_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("-f", dest="filename", default=None, help="write the results as CSV to this file")
+    g.add_argument("--verbose-csv", action="store_true",
+                   help="add Avg latency, request/response, response wait (and the GPU metrics) to the -f CSV")
+    g.add_argument("--profile-export-file", default=None,
+                   help="write every measured request's timestamps as JSON here (the file must not exist)")
+    g.add_argument("--html-report", default=None,
+                   help="(new) write a self-contained HTML report (settings, table, plot) to this file")
+    g.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
+    g.add_argument("--collect-metrics", action="store_true",
                    help="sample the server's Prometheus metrics during the measurement (GPU, and Triton's CPU "
                    "metrics when present)")
-    p.add_argument("--metrics-url", default="",
+    g.add_argument("--metrics-url", default="",
                    help="metrics endpoint (default: the host of -u, port 8002, path /metrics)")
-    p.add_argument("--metrics-interval", type=int, default=None, help="msec between metrics samples (default 1000)")
-    p.add_argument("--verbose-csv", action="store_true",
-                   help="add Avg latency, request/response, response wait (and the GPU metrics) to the -f CSV")
-    p.add_argument("--trace-file", default=None, help="server trace file (the server must allow setting it)")
-    p.add_argument("--trace-level", dest="trace_levels", action="append", default=[], type=str.upper,
-                   help="server trace level OFF, TIMESTAMPS or TENSORS (repeatable), set for the run and restored")
-    p.add_argument("--trace-rate", type=int, default=None, help="trace one request in this many (server default 1000)")
-    p.add_argument("--trace-count", type=int, default=None,
+    g.add_argument("--metrics-interval", type=int, default=None, help="msec between metrics samples (default 1000)")
+    g.add_argument("--trace-file", default=None, help="server trace file (the server must allow setting it)")
+    g.add_argument("--trace-level", dest="trace_levels", action="append", default=[], type=str.upper,
+                   metavar=_one_of(TRACE_LEVELS),
+                   help="server trace level (repeatable), set for the run and restored")
+    g.add_argument("--trace-rate", type=int, default=None, help="trace one request in this many (server default 1000)")
+    g.add_argument("--trace-count", type=int, default=None,
                    help="stop tracing after this many traces (server default -1: no limit)")
-    p.add_argument("--log-frequency", type=int, default=None,
+    g.add_argument("--log-frequency", type=int, default=None,
                    help="traces per trace file before the server starts a new one (server default 0: one file)")
-    p.add_argument("--html-report", default=None,
-                   help="(new) write a self-contained HTML report (settings, table, plot) to this file")
-    p.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
 
 
 def _warn(text: str) -> None:

@@ -23,18 +23,19 @@ ZERO_WITH_DATA = ("The -z flag cannot be set when --data-directory is provided. 
                   "files exclude each other: -z or --input-data zero, with --input-data PATH or --data-directory)")
 
 
-def add_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("deprecated options", "perf_analyzer's old spellings, accepted with a note on stderr")
-    g.add_argument("-t", dest="legacy_concurrency", metavar="N", type=int, default=None,
-                   help="DEPRECATED: concurrency N (use --concurrency-range N)")
-    g.add_argument("-c", dest="legacy_max_concurrency", metavar="N", type=int, default=None,
-                   help="DEPRECATED: with -d, the highest concurrency of the sweep")
-    g.add_argument("-d", dest="legacy_dynamic", action="store_true",
-                   help="DEPRECATED: sweep concurrency from -t up to -c (use --concurrency-range start:end)")
-    g.add_argument("-z", dest="legacy_zero", action="store_true",
-                   help="DEPRECATED: zero input data (use --input-data zero)")
-    g.add_argument("--data-directory", dest="legacy_data_directory", metavar="DIR", action="append", default=[],
-                   help="DEPRECATED: a directory of input files (use --input-data DIR)")
+def add_flags(load: argparse._ArgumentGroup, data: argparse._ArgumentGroup) -> None:
+    """perf_analyzer's old spellings, accepted with a note on stderr; listed
+    in --help under the group of what they mean, as perf_analyzer lists them."""
+    load.add_argument("-t", dest="legacy_concurrency", metavar="N", type=int, default=None,
+                      help="DEPRECATED: concurrency N (use --concurrency-range N)")
+    load.add_argument("-c", dest="legacy_max_concurrency", metavar="N", type=int, default=None,
+                      help="DEPRECATED: with -d, the highest concurrency of the sweep")
+    load.add_argument("-d", dest="legacy_dynamic", action="store_true",
+                      help="DEPRECATED: sweep concurrency from -t up to -c (use --concurrency-range start:end)")
+    data.add_argument("-z", dest="legacy_zero", action="store_true",
+                      help="DEPRECATED: zero input data (use --input-data zero)")
+    data.add_argument("--data-directory", dest="legacy_data_directory", metavar="DIR", action="append", default=[],
+                      help="DEPRECATED: a directory of input files (use --input-data DIR)")
 
 
 def _note(old: str, new: str) -> str:

@@ -33,11 +33,14 @@ def _warn(text: str) -> None:
 
 class RunObservers:
     def __init__(self, settings: Settings, service: Service, engine: Any, clock_ns: Callable[[], int],
-                 on_window: WindowCallback | None = None, show_progress: bool | None = None) -> None:
+                 on_window: WindowCallback | None = None, show_progress: bool | None = None,
+                 warn: Callable[[str], None] = _warn) -> None:
         self.s = settings
+        self.warn = warn
         self.clock_ns = clock_ns
         self.user_on_window = on_window
-        self.sampler = (MetricsSampler(settings.metrics_endpoint, settings.metrics_interval_ms, _warn, clock_ns)
+        self.sampler = (MetricsSampler(settings.metrics_endpoint, settings.metrics_interval_ms,
+                                      lambda text: warn(terminal_line(text)), clock_ns)
                         if settings.collect_metrics else None)
         wanted = requested(settings)
         control = service.trace_control()
@@ -71,7 +74,7 @@ class RunObservers:
             if self.trace is not None:
                 self.trace.close()
         except ServerError as e:
-            _warn(f"WARNING: could not restore the server's trace settings: {e}")
+            self.warn(f"WARNING: could not restore the server's trace settings: {e}")
 
     # -- hooks ------------------------------------------------------------------------
     def wrap_out(self, out: Callable[[str], None]) -> Callable[[str], None]:

@@ -29,7 +29,11 @@ class RunResult:
     engine_threads: int = 1  # the engine threads that sent the load
 
 
-def after_signal(result: RunResult) -> RunResult:
+def to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def after_signal(result: RunResult, warn: Callable[[str], None] = to_stderr) -> RunResult:
     """A signal that came once the measurement was over: every level measured
     was written, and the exit code still says the run was interrupted (one
     line, unless the run already said why it ended)."""
@@ -37,8 +41,7 @@ def after_signal(result: RunResult) -> RunResult:
     if by is None or result.sweep.status == "interrupted":
         return result
     if not result.sweep.message:
-        print(f"interrupted by {by} after the measurement: every level measured is reported and written",
-              file=sys.stderr, flush=True)
+        warn(f"interrupted by {by} after the measurement: every level measured is reported and written")
     result.exit_code = GENERIC_ERROR
     return result
 
@@ -113,11 +116,11 @@ def ramp(settings: Settings, engine: _core.Engine, service: Service) -> RunResul
 
 
 def finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],
-           out: Callable[[str], None]) -> int:
+           out: Callable[[str], None], warn: Callable[[str], None] = to_stderr) -> int:
     """The summary, -f's CSV files and the HTML page of the stable levels;
     the exit code the sweep's outcome gives."""
     if result.message:
-        print(terminal_line(result.message), file=sys.stderr, flush=True)
+        warn(terminal_line(result.message))
     if printed:
         out(console.summary(printed, settings.percentile))
     stable = [f for f in printed if f.stable]

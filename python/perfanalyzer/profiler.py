@@ -4,6 +4,7 @@ the concurrency sweep: perf_analyzer's algorithm, over the compiled engine."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -171,8 +172,11 @@ class Profiler:
         server_stats: Callable[[], ServerStats | StatsSnapshot | None],  # a reading; end - start = delta
         log: Callable[[str], None] = print,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        stop: threading.Event | None = None,
     ) -> None:
         self.s = settings
+        # Set from another thread (an asyncio task cancelled): the sweep ends as on Ctrl-C.
+        self.stop = stop
         self.engine = engine
         self.server_stats = server_stats
         self.log = log
@@ -224,6 +228,7 @@ class Profiler:
         pause = 0.0005
         finished, since = self._finished(), self.clock_ns()
         while not done():
+            self._check_stop()
             time.sleep(pause)
             pause = min(pause * 2, max_pause)
             now, count = self.clock_ns(), self._finished()
@@ -285,10 +290,15 @@ class Profiler:
             return
         deadline = self._boundary_ns + self.s.measurement_interval_ms * 1_000_000
         while True:
+            self._check_stop()
             left = deadline - self.clock_ns()
             if left <= 0 or self.engine.failed != failed_at_start:
                 return
             time.sleep(min(left / 1e9, 0.1))
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise KeyboardInterrupt("stopped")
 
     def measure_window(self) -> Measurement:
         self._wait_for_window()

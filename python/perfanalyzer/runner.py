@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import sys
+import threading
 from collections.abc import Callable
 
 from perfanalyzer import _core, outcome, preflight, shm, stopping
@@ -26,10 +26,13 @@ __all__ = ["RunResult", "profile", "run"]
 
 
 def profile(settings: Settings, out: Callable[[str], None] = lambda text: None,
-            on_window: WindowCallback | None = None, show_progress: bool | None = None) -> RunResult:
+            on_window: WindowCallback | None = None, show_progress: bool | None = None,
+            warn: Callable[[str], None] = outcome.to_stderr, stop: threading.Event | None = None) -> RunResult:
     """Runs the sweep; `out` receives the report text as it is produced,
-    `on_window` every measured window; progress shows on a terminal unless
-    `show_progress` says otherwise."""
+    `on_window` every measured window, `warn` the lines the command writes on
+    stderr (warnings, why the run ended); progress shows on a terminal unless
+    `show_progress` says otherwise. Setting `stop` (from another thread) ends
+    the sweep as Ctrl-C does: an "interrupted" result, cleaned up."""
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
@@ -43,7 +46,7 @@ def profile(settings: Settings, out: Callable[[str], None] = lambda text: None,
     preflight.check(settings)  # every output path and resource, before any load
     service = open_service(settings, out)
     try:
-        result = _profile(settings, service, out, on_window, show_progress)
+        result = _profile(settings, service, out, on_window, show_progress, warn, stop)
     finally:
         stopping.begin_cleanup()  # however the run ended: server calls from here on are bounded
         try:
@@ -51,7 +54,7 @@ def profile(settings: Settings, out: Callable[[str], None] = lambda text: None,
             service.close()
         finally:
             stopping.end_cleanup()
-    return outcome.after_signal(result)
+    return outcome.after_signal(result, warn)
 
 
 def run(settings: Settings, out: Callable[[str], None] = outcome.print_line) -> int:
@@ -59,24 +62,36 @@ def run(settings: Settings, out: Callable[[str], None] = outcome.print_line) -> 
     return profile(settings, out).exit_code
 
 
-def _profile(settings: Settings, service: Service, out: Callable[[str], None],
-             on_window: WindowCallback | None = None, show_progress: bool | None = False) -> RunResult:
+def _profile(settings: Settings, service: Service, out: Callable[[str], None], on_window: WindowCallback | None,
+             show_progress: bool | None, warn: Callable[[str], None], stop: threading.Event | None) -> RunResult:
     service.check_ready()
     if settings.ray_address is not None:  # the load from client processes on Ray (docs/distributed.md)
         from perfanalyzer.distributed import open_group
 
-        load, engine = LoadSpec(settings, ()), open_group(settings, out)
+        load, engine = LoadSpec(settings, ()), open_group(settings, out, warn)
     else:
         load = service.load_spec(settings)
         engine = service.make_engine(load)
+    try:
+        return _measure(load, engine, service, out, on_window, show_progress, warn, stop)
+    except BaseException:
+        # Ctrl-C or an error before the measurement's own clean-up took over:
+        # no engine thread outlives the run (close is idempotent).
+        if isinstance(engine, _core.Engine):
+            engine.close()
+        raise
+
+
+def _measure(load: LoadSpec, engine: _core.Engine, service: Service, out: Callable[[str], None],
+             on_window: WindowCallback | None, show_progress: bool | None, warn: Callable[[str], None],
+             stop: threading.Event | None) -> RunResult:
     settings = load.settings
-    server_stats = window_reader(service.statistics_source(), settings,
-                                 warn=lambda text: print(text, file=sys.stderr, flush=True))
+    server_stats = window_reader(service.statistics_source(), settings, warn=warn)
     if load.data_message:
         out(load.data_message)
     out(console.settings_block(settings, service.protocol_label))
     printed: list[LevelFigures] = []
-    observers = RunObservers(settings, service, engine, _core.now_ns, on_window, show_progress)
+    observers = RunObservers(settings, service, engine, _core.now_ns, on_window, show_progress, warn)
     report = observers.wrap_out(out)
 
     def on_level(level: LevelResult) -> None:
@@ -102,7 +117,7 @@ def _profile(settings: Settings, service: Service, out: Callable[[str], None],
             return outcome.ramp(settings, engine, service)
         finally:
             observers.stop()
-    profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns)
+    profiler = Profiler(settings, engine, server_stats, log=report, clock_ns=_core.now_ns, stop=stop)
     profiler.on_window = observers.on_window
     try:
         profiler.sweep(on_level, on_level_start)
@@ -117,4 +132,5 @@ def _profile(settings: Settings, service: Service, out: Callable[[str], None],
         if settings.profile_export_file:
             outcome.write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
-    return RunResult(result, printed, outcome.finish(settings, result, printed, out), getattr(engine, "threads", 1))
+    code = outcome.finish(settings, result, printed, out, warn)
+    return RunResult(result, printed, code, getattr(engine, "threads", 1))

@@ -12,7 +12,8 @@ One mechanism for SIGINT, SIGTERM, SIGHUP and SIGQUIT (installed by the CLI):
 The clean-up after the measurement has CLEANUP_S seconds in all: every
 control-plane call made then (trace settings restored, shared-memory regions
 unregistered) gets at most what is left, so a hung server costs seconds, not
-a 30 s timeout per call. The Python API does not install handlers, but its
+a 30 s timeout per call. The Python API installs the SIGINT handler only for
+the length of a run, in the main thread, when Python's own is in place; its
 runs have the same bounded clean-up."""
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def install() -> dict[int, object]:
-    """The CLI's handlers; returns the ones they replace, for restore()."""
-    return {sig: signal.signal(sig, _handler) for sig in SIGNALS}
+def install(signals: tuple[int, ...] = SIGNALS) -> dict[int, object]:
+    """The CLI's handlers (the Python API's: SIGINT only); returns the ones
+    they replace, for restore()."""
+    return {sig: signal.signal(sig, _handler) for sig in signals}
 
 
 def ignore() -> None:

@@ -60,20 +60,27 @@ class HttpsOptions:
             curl.setopt(pycurl.SSLKEYTYPE, self.key_type)
 
 
-def add_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("HTTPS (used with an https:// URL in -u)")
-    g.add_argument("--ssl-https-verify-peer", type=int, default=1,
+def add_flags(g: argparse._ArgumentGroup) -> None:
+    """The TLS group of --help: gRPC's flags (also TF Serving's), then HTTPS's."""
+    g.add_argument("--ssl-grpc-use-ssl", action="store_true", help="-i grpc and tfserving: connect with TLS")
+    g.add_argument("--ssl-grpc-root-certifications-file", default="",
+                   help="PEM root certificates that verify the server (default: the system's)")
+    g.add_argument("--ssl-grpc-private-key-file", default="", help="PEM private key of the client (mutual TLS)")
+    g.add_argument("--ssl-grpc-certificate-chain-file", default="",
+                   help="PEM certificate chain of the client (mutual TLS)")
+    g.add_argument("--ssl-https-verify-peer", type=int, default=1, metavar="{0,1}",
                    help="1 (default): verify the server's certificate against the CA; 0: accept any")
-    g.add_argument("--ssl-https-verify-host", type=int, default=2,
+    g.add_argument("--ssl-https-verify-host", type=int, default=2, metavar="{0,1,2}",
                    help="2 (default): the certificate must name the host of -u; 0: do not check the name")
     g.add_argument("--ssl-https-ca-certificates-file", default="",
                    help="CA certificates (PEM) to verify the server with, instead of the system's")
     g.add_argument("--ssl-https-client-certificate-file", default="",
                    help="client certificate, for servers that require one (mutual TLS)")
-    g.add_argument("--ssl-https-client-certificate-type", default="PEM", type=str.upper,
+    g.add_argument("--ssl-https-client-certificate-type", default="PEM", type=str.upper, metavar="{PEM,DER}",
                    help="PEM (default) or DER")
     g.add_argument("--ssl-https-private-key-file", default="", help="the client certificate's private key")
-    g.add_argument("--ssl-https-private-key-type", default="PEM", type=str.upper, help="PEM (default) or DER")
+    g.add_argument("--ssl-https-private-key-type", default="PEM", type=str.upper, metavar="{PEM,DER}",
+                   help="PEM (default) or DER")
 
 
 def from_args(ns: argparse.Namespace) -> HttpsOptions:

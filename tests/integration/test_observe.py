@@ -172,18 +172,6 @@ def test_sigint_mid_sweep_keeps_csv_and_export(triton, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".perfanalyzer-")] == []
 
 
-def test_python_api_example_runs(triton, tmp_path: Path) -> None:
-    """The example in docs/python-api.md, run as a user would."""
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "python-api.md").read_text()
-    example = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
-    proc = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=180, env={**__import__("os").environ, "TRITON_URL": triton.http_url})
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("infer/sec") == 2 and "concurrency 2:" in proc.stdout
-    rows = list(csv.reader((tmp_path / "identity.csv").open()))
-    assert rows[0][0] == "Concurrency" and len(rows) == 3
-
-
 def test_python_api_typed_results(triton) -> None:
     import perfanalyzer
     from perfanalyzer.errors import ServerError

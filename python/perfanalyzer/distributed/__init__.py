@@ -14,8 +14,8 @@ from perfanalyzer.distributed.split import check
 __all__ = ["check", "open_group"]
 
 
-def open_group(settings: Any, out: Any) -> Any:
+def open_group(settings: Any, out: Any, warn: Any = None) -> Any:
     """The workers, created and placed (not yet started): see group.RayGroup."""
     from perfanalyzer.distributed.group import RayGroup
 
-    return RayGroup(settings, out)
+    return RayGroup(settings, out, warn)

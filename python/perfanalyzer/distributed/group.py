@@ -34,7 +34,8 @@ class WorkerLoad:
 
 
 class RayGroup:
-    def __init__(self, settings: Settings, out: Callable[[str], None]) -> None:
+    def __init__(self, settings: Settings, out: Callable[[str], None],
+                 warn: Callable[[str], None] | None = None) -> None:
         import ray
         from ray.util.placement_group import placement_group, remove_placement_group
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -42,6 +43,7 @@ class RayGroup:
         from perfanalyzer.distributed.worker import ClientWorker
 
         self.ray, self.s, self.out = ray, settings, out
+        self.warn = warn or (lambda text: print(text, file=sys.stderr, flush=True))
         self.n = split.workers(settings)
         self._remove_pg = remove_placement_group
         self.owns_ray = not ray.is_initialized()
@@ -242,8 +244,8 @@ class RayGroup:
                     f"schedule lag p99 {load.lag_p99_ns // 1000} usec, delayed {delayed:.1f} %")
             self.out(line)
             if cpu >= 90 or delayed >= 5:
-                print(f"warning: client {self.where[k]} looks saturated (CPU {cpu:.0f} %, delayed "
-                      f"{delayed:.1f} %): add workers or nodes", file=sys.stderr, flush=True)
+                self.warn(f"warning: client {self.where[k]} looks saturated (CPU {cpu:.0f} %, delayed "
+                          f"{delayed:.1f} %): add workers or nodes")
         self.out(f"  window boundary skew between workers: max {max(self.skews_ns) // 1000} usec, median "
                  f"{int(statistics.median(self.skews_ns)) // 1000} usec over {len(self.skews_ns)} windows")
         self.out(f"  driver merge: median {int(statistics.median(self.merge_ns)) // 1000} usec per window, "
