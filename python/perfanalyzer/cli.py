@@ -244,6 +244,10 @@ def _add_observe_flags(p: argparse.ArgumentParser) -> None:
                    help="traces per trace file before the server starts a new one (server default 0: one file)")
     p.add_argument("--html-report", default=None,
                    help="(new) write a self-contained HTML report (settings, table, plot) to this file")
+    p.add_argument("--json", dest="json_file", default=None, metavar="FILE",
+                   help="(new) write the run's summary (settings, every level's figures, status) as one JSON "
+                   "document to FILE; - for stdout, which then carries the document alone (the report goes to "
+                   "stderr). Schema: docs/json.md")
     p.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
 
 
@@ -369,6 +373,7 @@ def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
         trace_count=ns.trace_count,
         log_frequency=ns.log_frequency,
         html_report=ns.html_report,
+        json_file=ns.json_file,
         quiet=ns.quiet,
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import perfanalyzer
 from perfanalyzer import _core, preflight, sequences, shm, stopping
@@ -20,7 +22,7 @@ from perfanalyzer.features import require_transport
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.periodic import RampResult, run_ramp
 from perfanalyzer.profiler import LevelResult, Profiler, SweepResult
-from perfanalyzer.report import composing_csv, console, csv_writer, export, html
+from perfanalyzer.report import composing_csv, console, csv_writer, export, html, summary
 from perfanalyzer.report.figures import LevelFigures, figures
 from perfanalyzer.safe_text import terminal_line
 from perfanalyzer.server_stats import StatsQuery, StatsSnapshot
@@ -34,6 +36,9 @@ class RunResult:
     sweep: SweepResult
     figures: list[LevelFigures] = field(default_factory=list)  # every printed level, unstable included
     exit_code: int = SUCCESS
+    settings: Settings | None = None   # as the run used them (a generated seed, sequence changes)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # a distributed run's per-worker figures
+    output_error: PerfAnalyzerError | None = None  # -f or --html-report could not be written
 
 
 @dataclass
@@ -58,8 +63,6 @@ def _stdout_closed() -> None:
     """The reader of stdout went away (`| head`): the report goes nowhere from
     now on and the run carries on to write its files. stdout is pointed at
     /dev/null so that no later write, nor the flush at exit, fails again."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
@@ -72,10 +75,12 @@ def _discard(text: str) -> None:
 
 
 def profile(settings: Settings, out: Callable[[str], None] = _discard,
-            on_window: WindowCallback | None = None, show_progress: bool | None = None) -> RunResult:
+            on_window: WindowCallback | None = None, show_progress: bool | None = None,
+            json_stdout: TextIO | None = None) -> RunResult:
     """Runs the sweep; `out` receives the report text as it is produced,
     `on_window` every measured window; progress shows on a terminal unless
-    `show_progress` says otherwise."""
+    `show_progress` says otherwise. `json_stdout`: where `--json -` writes
+    (default sys.stdout)."""
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
@@ -97,7 +102,27 @@ def profile(settings: Settings, out: Callable[[str], None] = _discard,
             service.close()
         finally:
             stopping.end_cleanup()
-    return _after_signal(run)
+    run = _after_signal(run)
+    _write_summary(settings, run, json_stdout)
+    return run
+
+
+def _write_summary(settings: Settings, run: RunResult, stdout: TextIO | None) -> None:
+    """--json, once every other output is written and the exit code known; then
+    the first output that failed ends the run (a second one is a line of its own)."""
+    error = run.output_error
+    if settings.json_file:
+        doc = summary.document(run.settings or settings, [summary.level_fields(f) for f in run.figures],
+                               run.sweep.status, run.sweep.message, run.exit_code, run.workers)
+        try:
+            summary.write(settings.json_file, doc, stdout)
+        except PerfAnalyzerError as e:
+            if error is None:
+                error = e
+            else:
+                print(f"error: {terminal_line(str(e))}", file=sys.stderr, flush=True)
+    if error is not None:
+        raise error
 
 
 def _after_signal(run: RunResult) -> RunResult:
@@ -115,8 +140,34 @@ def _after_signal(run: RunResult) -> RunResult:
 
 
 def run(settings: Settings, out: Callable[[str], None] = _print) -> int:
-    """The CLI's run: report on stdout, messages on stderr, CSV with -f."""
-    return profile(settings, out).exit_code
+    """The CLI's run: report on stdout, messages on stderr, CSV with -f.
+    With `--json -` stdout is the document's alone: everything else written
+    to it (the report, any library's output) goes to stderr."""
+    if settings.json_file != "-":
+        return profile(settings, out).exit_code
+    with _stdout_for_json() as stream:
+        return profile(settings, out, json_stdout=stream).exit_code
+
+
+@contextlib.contextmanager
+def _stdout_for_json() -> Iterator[TextIO]:
+    """A stream on the real stdout for the document, while file descriptor 1
+    (print, the compiled core, libraries) is pointed at stderr."""
+    sys.stdout.flush()
+    fd = sys.stdout.fileno()
+    original = os.dup(fd)
+    stream = os.fdopen(os.dup(original), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), fd)
+    try:
+        yield stream
+    finally:
+        try:
+            stream.close()
+        except BrokenPipeError:  # the reader went away: the write already said so
+            pass
+        sys.stdout.flush()
+        os.dup2(original, fd)
+        os.close(original)
 
 
 def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
@@ -322,7 +373,13 @@ def _profile(settings: Settings, service: Any, out: Callable[[str], None],
         if settings.profile_export_file:
             _write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
-    return RunResult(result, printed, _finish(settings, result, printed, out))
+    run = RunResult(result, printed, settings=settings,
+                    workers=engine.worker_figures() if hasattr(engine, "worker_figures") else [])
+    try:
+        run.exit_code = _finish(settings, result, printed, out)
+    except PerfAnalyzerError as e:  # -f or --html-report: --json is still written
+        run.exit_code, run.output_error = GENERIC_ERROR, e
+    return run
 
 
 def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResult:
@@ -347,7 +404,7 @@ def _run_ramp(settings: Settings, engine: _core.Engine, service: Any) -> RunResu
     if ramp.message:
         print(terminal_line(ramp.message), file=sys.stderr, flush=True)
     return RunResult(SweepResult(status=ramp.status, message=ramp.message),
-                     exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR)
+                     exit_code=SUCCESS if ramp.status == "ok" else GENERIC_ERROR, settings=settings)
 
 
 def _endpoint(settings: Settings, service: Any) -> str:
