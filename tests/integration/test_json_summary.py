@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 from perfanalyzer.report import summary
 from perfanalyzer.report.figures import fmt_rate
 from triton_launcher import TritonServer
@@ -65,6 +66,28 @@ def test_json_on_stdout_is_stdouts_only_content(triton: TritonServer) -> None:
         assert lv["mode"] == "request_rate" and lv["client_overhead_pct"] is None
         assert o["scheduled"] >= lv["request_count"] > 0 and o["send_rate"] > 0
         assert o["response_percentiles_us"]["99.9"] >= o["response_percentiles_us"]["50"]
+
+
+def test_streaming_and_ensemble_figures(triton: TritonServer, tmp_path: Path) -> None:
+    """What only some runs have, from real ones: a decoupled model's stream
+    and an ensemble's composing models."""
+    stream_json, ensemble_json = tmp_path / "stream.json", tmp_path / "ensemble.json"
+    run = cli("-m", "repeat_4", "-i", "grpc", "--streaming", "-u", triton.grpc_url, *SHORT, "--json", str(stream_json))
+    assert run.code == 0, run.stderr
+    doc = json.loads(stream_json.read_text())
+    VALIDATOR.validate(doc)
+    (level,) = doc["levels"]
+    st = level["stream"]
+    assert st["response_throughput"] == pytest.approx(4 * level["throughput"], rel=1e-6)
+    assert st["first_response_percentiles_us"]["50"] <= level["percentiles_us"]["50"]
+    run = cli("-m", "ensemble_add_sub", "-u", triton.http_url, *SHORT, "--json", str(ensemble_json))
+    assert run.code == 0, run.stderr
+    doc = json.loads(ensemble_json.read_text())
+    VALIDATOR.validate(doc)
+    server = doc["levels"][0]["server"]
+    assert sorted(c["name"] for c in server["composing"]) == ["add_sub", "pass_through"]
+    assert f"Avg request latency: {server['avg_request']} usec (overhead {server['composed_overhead']} usec" \
+        in run.stdout
 
 
 def test_python_api_to_dict_is_the_file(triton: TritonServer, tmp_path: Path) -> None:
