@@ -4,6 +4,7 @@ happens when it cannot be written."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import importlib.resources
 import json
 import os
@@ -147,6 +148,8 @@ def test_distributed_workers() -> None:
 def test_schema_ships_in_the_installed_package() -> None:
     path = importlib.resources.files("perfanalyzer") / "schemas" / summary.SCHEMA_FILE
     assert path.is_file()
+    # ... because the wheel installed it (its RECORD), not a source tree on the path.
+    assert f"perfanalyzer/schemas/{summary.SCHEMA_FILE}" in {str(f) for f in importlib.metadata.files("perfanalyzer")}
     jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
