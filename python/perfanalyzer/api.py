@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from perfanalyzer import api_options
 from perfanalyzer.api_options import ProfileOptions
 from perfanalyzer.errors import OptionError
-from perfanalyzer.profiler import LevelResult, Measurement
+from perfanalyzer.profiler import Measurement
+from perfanalyzer.report import summary
 from perfanalyzer.report.figures import LevelFigures
 from perfanalyzer.settings import Range, RateRange, Settings
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         from typing import Unpack
     else:
         from typing_extensions import Unpack
+    from perfanalyzer.runner import RunResult
 
 __all__ = ["LevelReport", "ProfileInterrupted", "ProfileOptions", "ProfileResult", "Window", "profile",
            "profile_async"]
@@ -71,7 +73,8 @@ class Window:
 
 @dataclass(frozen=True)
 class LevelReport:
-    """One load level: the merge of its stable windows (or of its last ones when unstable)."""
+    """One load level: the merge of its stable windows (or of its last ones when
+    unstable). The fields are a level of the --json document (docs/json.md)."""
 
     mode: str                   # concurrency | request_rate | request_intervals
     value: float
@@ -81,17 +84,21 @@ class LevelReport:
     throughput: float           # infer/sec
     avg_latency_us: int
     std_latency_us: int
-    percentiles_us: dict[int, int]
+    percentiles_us: dict[float, int]  # 50, 90, 95, 99, --percentile and 99.9
     send_us: int
     recv_us: int
     response_wait_us: int
-    server: dict[str, int] | None   # Triton's breakdown in usec: queue, compute_infer, overhead, counts, ...
+    server: dict[str, Any] | None   # Triton's breakdown in usec: queue, compute_infer, overhead, counts, ...
     metrics: dict[str, Any] | None  # --collect-metrics aggregate (GPU by uuid, CPU)
+    stabilizing_latency_us: int = 0  # the average, or --percentile's latency
+    network_us: int = 0              # the CSV's Network+Server Send/Recv
+    client_overhead_pct: float | None = None  # concurrency only
+    open_loop: dict[str, Any] | None = None   # request rate: send rate, latency from schedule, lag, delayed, ...
+    stream: dict[str, Any] | None = None      # --streaming: response throughput, first-response latency
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["percentiles_us"] = {str(k): v for k, v in self.percentiles_us.items()}
-        return d
+        """The level as the --json document has it (percentile keys as strings)."""
+        return summary.jsonable(dataclasses.asdict(self))
 
 
 @dataclass
@@ -102,14 +109,16 @@ class ProfileResult:
     message: str = ""
     exit_code: int = 0          # what the CLI would exit with
     _figures: list[LevelFigures] = field(default_factory=list, repr=False)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # distributed runs: per-worker figures
 
     @property
     def stable_levels(self) -> list[LevelReport]:
         return [lv for lv in self.levels if lv.stable]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.settings.model_name, "status": self.status, "message": self.message,
-                "exit_code": self.exit_code, "levels": [lv.to_dict() for lv in self.levels]}
+        """The document --json writes for this run (docs/json.md)."""
+        return summary.document(self.settings, [dataclasses.asdict(lv) for lv in self.levels], self.status,
+                                self.message, self.exit_code, self.workers)
 
     def to_csv(self, path: str, verbose: bool = False) -> None:
         """perf_analyzer's -f CSV of the stable levels (written atomically)."""
@@ -214,14 +223,12 @@ def _window(value: float, index: int, m: Measurement) -> Window:
                   int(m.avg_latency_ns // 1000), int(m.percentile_ns(99) // 1000))
 
 
-def _report(f: LevelFigures, level: LevelResult | None) -> LevelReport:
-    return LevelReport(
-        mode=f.mode, value=f.value, stable=f.stable, windows=level.windows if level else 0,
-        request_count=f.request_count, throughput=f.throughput, avg_latency_us=f.avg_us, std_latency_us=f.std_us,
-        percentiles_us=dict(f.percentiles_us), send_us=f.send_us, recv_us=f.recv_us,
-        response_wait_us=f.response_wait_us, server=dict(f.server) if f.server is not None else None,
-        metrics=f.metrics.to_dict() if f.metrics is not None else None,
-    )
+def _result(s: Settings, run: RunResult) -> ProfileResult:
+    """A runner.RunResult as the API returns it: the settings as the run used
+    them (a generated seed included) and each level's figures of --json."""
+    levels = [LevelReport(**summary.level_fields(f)) for f in run.figures]
+    return ProfileResult(run.settings or s, levels, run.sweep.status, run.sweep.message, run.exit_code,
+                         list(run.figures), run.workers)
 
 
 def _discard(text: str) -> None:
@@ -269,11 +276,8 @@ def _run(model: str, concurrency: Concurrency | None, request_rate: RequestRate 
         run = runner.profile(s, output or _discard, on_window=window_cb, show_progress=None if progress else False,
                              warn=messages or _log.warning, stop=stop)
         signalled = stopping.received() is not None and stop is None
-    sweep = run.sweep
-    measured = list(sweep.levels) + ([sweep.unstable] if sweep.unstable is not None else [])
-    levels = [_report(f, measured[i] if i < len(measured) else None) for i, f in enumerate(run.figures)]
-    result = ProfileResult(s, levels, sweep.status, sweep.message, run.exit_code, list(run.figures))
-    if sweep.status == "interrupted" or signalled:
+    result = _result(s, run)
+    if run.sweep.status == "interrupted" or signalled:
         raise ProfileInterrupted(result)
     return result
 

@@ -78,6 +78,7 @@ class ProfileOptions(TypedDict, total=False):
     trace_count: int | None
     log_frequency: int | None
     html_report: PathArg | None
+    json_file: PathArg | None
     service_kind: Literal["triton", "triton_c_api", "torchserve", "tfserving"]
     triton_server_directory: PathArg
     model_repository: PathArg

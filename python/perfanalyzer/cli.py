@@ -280,6 +280,10 @@ def _add_observe_flags(g: argparse._ArgumentGroup) -> None:
                    help="write every measured request's timestamps as JSON here (the file must not exist)")
     g.add_argument("--html-report", default=None,
                    help="(new) write a self-contained HTML report (settings, table, plot) to this file")
+    g.add_argument("--json", dest="json_file", default=None, metavar="FILE",
+                   help="(new) write the run's summary (settings, every level's figures, status) as one JSON "
+                   "document to FILE; - for stdout, which then carries the document alone (the report goes to "
+                   "stderr). Schema: docs/json.md")
     g.add_argument("-q", "--quiet", action="store_true", help="(new) no live progress on stderr")
     g.add_argument("--collect-metrics", action="store_true",
                    help="sample the server's Prometheus metrics during the measurement (GPU, and Triton's CPU "
@@ -420,6 +424,7 @@ def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
         trace_count=ns.trace_count,
         log_frequency=ns.log_frequency,
         html_report=ns.html_report,
+        json_file=ns.json_file,
         quiet=ns.quiet,
     )
 

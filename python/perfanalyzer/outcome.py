@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import perfanalyzer
 from perfanalyzer import _core, stopping
@@ -27,6 +28,9 @@ class RunResult:
     figures: list[LevelFigures] = field(default_factory=list)  # every printed level, unstable included
     exit_code: int = SUCCESS
     engine_threads: int = 1  # the engine threads that sent the load
+    settings: Settings | None = None   # as the run used them (a generated seed, sequence changes)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # a distributed run's per-worker figures
+    output_error: PerfAnalyzerError | None = None  # -f or --html-report could not be written
 
 
 def to_stderr(text: str) -> None:
@@ -112,7 +116,7 @@ def ramp(settings: Settings, engine: _core.Engine, service: Service) -> RunResul
     if result.message:
         print(terminal_line(result.message), file=sys.stderr, flush=True)
     return RunResult(SweepResult(status=result.status, message=result.message),
-                     exit_code=SUCCESS if result.status == "ok" else GENERIC_ERROR)
+                     exit_code=SUCCESS if result.status == "ok" else GENERIC_ERROR, settings=settings)
 
 
 def finish(settings: Settings, result: SweepResult, printed: list[LevelFigures],

@@ -16,6 +16,8 @@ def check(settings: Settings) -> None:
         output_files.check("-f", settings.filename)
     if settings.profile_export_file:
         output_files.check("--profile-export-file", settings.profile_export_file, must_not_exist=True)
+    if settings.json_file and settings.json_file != "-":
+        output_files.check("--json", settings.json_file)
     if settings.html_report:
         output_files.check("--html-report", settings.html_report)
         try:

@@ -8,9 +8,10 @@ import dataclasses
 import secrets
 import threading
 from collections.abc import Callable
+from typing import TextIO
 
-from perfanalyzer import _core, outcome, preflight, shm, stopping
-from perfanalyzer.errors import PerfAnalyzerError
+from perfanalyzer import _core, outcome, preflight, shm, stopping, summary_file
+from perfanalyzer.errors import GENERIC_ERROR, PerfAnalyzerError
 from perfanalyzer.features import require_transport
 from perfanalyzer.observe import RunObservers, WindowCallback
 from perfanalyzer.outcome import RunResult
@@ -27,12 +28,14 @@ __all__ = ["RunResult", "profile", "run"]
 
 def profile(settings: Settings, out: Callable[[str], None] = lambda text: None,
             on_window: WindowCallback | None = None, show_progress: bool | None = None,
-            warn: Callable[[str], None] = outcome.to_stderr, stop: threading.Event | None = None) -> RunResult:
+            warn: Callable[[str], None] = outcome.to_stderr, stop: threading.Event | None = None,
+            json_stdout: TextIO | None = None) -> RunResult:
     """Runs the sweep; `out` receives the report text as it is produced,
     `on_window` every measured window, `warn` the lines the command writes on
     stderr (warnings, why the run ended); progress shows on a terminal unless
     `show_progress` says otherwise. Setting `stop` (from another thread) ends
-    the sweep as Ctrl-C does: an "interrupted" result, cleaned up."""
+    the sweep as Ctrl-C does: an "interrupted" result, cleaned up.
+    `json_stdout`: where `--json -` writes (default sys.stdout)."""
     if settings.load_mode == "request_rate" and settings.request_distribution == "poisson" and settings.seed is None:
         # A fresh seed per run, printed with the settings, so any run can be replayed with --seed.
         settings = dataclasses.replace(settings, seed=secrets.randbits(63))
@@ -54,12 +57,19 @@ def profile(settings: Settings, out: Callable[[str], None] = lambda text: None,
             service.close()
         finally:
             stopping.end_cleanup()
-    return outcome.after_signal(result, warn)
+    result = outcome.after_signal(result, warn)
+    summary_file.write(settings, result, json_stdout, warn)
+    return result
 
 
 def run(settings: Settings, out: Callable[[str], None] = outcome.print_line) -> int:
-    """The CLI's run: report on stdout, messages on stderr, CSV with -f."""
-    return profile(settings, out).exit_code
+    """The CLI's run: report on stdout, messages on stderr, CSV with -f.
+    With `--json -` stdout is the document's alone: everything else written
+    to it (the report, any library's output) goes to stderr."""
+    if settings.json_file != "-":
+        return profile(settings, out).exit_code
+    with summary_file.stdout_for_json() as stream:
+        return profile(settings, out, json_stdout=stream).exit_code
 
 
 def _profile(settings: Settings, service: Service, out: Callable[[str], None], on_window: WindowCallback | None,
@@ -132,5 +142,10 @@ def _measure(load: LoadSpec, engine: _core.Engine, service: Service, out: Callab
         if settings.profile_export_file:
             outcome.write_export(settings, result, engine, service, load.export_inputs)
         engine.close()
-    code = outcome.finish(settings, result, printed, out, warn)
-    return RunResult(result, printed, code, getattr(engine, "threads", 1))
+    run = RunResult(result, printed, settings=settings, engine_threads=getattr(engine, "threads", 1),
+                    workers=engine.worker_figures() if hasattr(engine, "worker_figures") else [])
+    try:
+        run.exit_code = outcome.finish(settings, result, printed, out, warn)
+    except PerfAnalyzerError as e:  # -f or --html-report: --json is still written
+        run.exit_code, run.output_error = GENERIC_ERROR, e
+    return run

@@ -103,6 +103,7 @@ class Settings:
     trace_count: int | None = None
     log_frequency: int | None = None
     html_report: str | None = None
+    json_file: str | None = None         # --json: the run's summary document; "-" for stdout
     quiet: bool = False                  # no live progress on stderr
     service_kind: str = "triton"
     triton_server_directory: str = ""  # triton_c_api; empty: found at run time

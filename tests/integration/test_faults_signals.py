@@ -26,9 +26,9 @@ def registered_regions(server: TritonServer) -> list[str]:
 
 
 def test_sigterm_just_after_the_last_level_writes_everything(triton: TritonServer, tmp_path: Path) -> None:
-    out_csv, export = tmp_path / "run.csv", tmp_path / "run.json"
+    out_csv, export, summary = tmp_path / "run.csv", tmp_path / "run.json", tmp_path / "summary.json"
     run = Cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:2", "-p", "500", "-s", "100",
-              "-r", "20", "-f", str(out_csv), "--profile-export-file", str(export))
+              "-r", "20", "-f", str(out_csv), "--profile-export-file", str(export), "--json", str(summary))
     run.wait_for("Avg request latency", count=2)  # the last level is reported: the run is finishing
     run.signal(signal.SIGTERM)
     code, _, stderr = run.finish()
@@ -36,6 +36,8 @@ def test_sigterm_just_after_the_last_level_writes_everything(triton: TritonServe
     assert "SIGTERM" in one_error_line(stderr)
     assert sorted(csv_levels(out_csv)) == ["1", "2"]
     assert export_levels(export) == [1, 2]
+    doc = json.loads(summary.read_text())
+    assert [lv["value"] for lv in doc["levels"]] == [1, 2] and doc["exit_code"] == 99
 
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])

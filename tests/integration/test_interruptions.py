@@ -35,10 +35,11 @@ def finish(proc: subprocess.Popen[str], seen: list[str]) -> tuple[int, str, str]
 
 def test_server_dies_mid_run(model_repository: Path, tmp_path: Path) -> None:
     out_csv, export, page = tmp_path / "partial.csv", tmp_path / "partial.json", tmp_path / "partial.html"
+    out_json = tmp_path / "summary.json"
     with TritonServer(model_repository) as server:
         proc = start_cli("-m", "identity", "-u", server.http_url, "--concurrency-range", "1:50",
                          "-p", "300", "-s", "100", "-r", "20", "-f", str(out_csv), "--request-timeout", "5000",
-                         "--profile-export-file", str(export), "--html-report", str(page))
+                         "--profile-export-file", str(export), "--html-report", str(page), "--json", str(out_json))
         seen: list[str] = []
         wait_for_line(proc, "Avg request latency", seen)  # level 1 fully reported
         server.stop()
@@ -53,6 +54,9 @@ def test_server_dies_mid_run(model_repository: Path, tmp_path: Path) -> None:
     experiments = json.loads(export.read_text())["experiments"]
     assert experiments[0]["experiment"] == {"mode": "concurrency", "value": 1} and experiments[0]["requests"]
     assert "<td>1</td>" in page.read_text()
+    doc = json.loads(out_json.read_text())
+    assert (doc["status"], doc["exit_code"]) == ("errors", 99) and "requests failed" in doc["message"]
+    assert doc["levels"][0]["value"] == 1 and doc["levels"][0]["request_count"] > 0
 
 
 def test_sigterm_reports_measured_levels(triton, tmp_path: Path) -> None:

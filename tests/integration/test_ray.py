@@ -9,9 +9,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 ray = pytest.importorskip("ray")
+from perfanalyzer.report import summary  # noqa: E402
 from perfanalyzer.runner import profile  # noqa: E402
 from perfanalyzer.settings import Range, RateRange, Settings  # noqa: E402
 
@@ -60,10 +62,10 @@ def test_request_count_exact_over_workers(cluster, triton, workers: int, mode: s
     assert text.count("schedule lag p99") == workers
 
 
-def test_windows_merge_and_server_agrees(cluster, triton) -> None:
+def test_windows_merge_and_server_agrees(cluster, triton, tmp_path: Path) -> None:
     s = Settings(model_name="identity", url=triton.http_url, concurrency_range=Range(3, 3, 1),
                  measurement_interval_ms=300, stability_percentage=100, max_trials=6,
-                 ray_address=cluster.address, ray_workers=2).validate()
+                 json_file=str(tmp_path / "d.json"), ray_address=cluster.address, ray_workers=2).validate()
     lines: list[str] = []
     result = profile(s, lines.append)
     assert result.exit_code == 0, result.sweep.message
@@ -73,6 +75,13 @@ def test_windows_merge_and_server_agrees(cluster, triton) -> None:
     # those that finished in the gap between the client's boundary and that read.
     assert level.merged.server.success_count == pytest.approx(level.merged.request_count, rel=0.05)
     assert "window boundary skew between workers" in "\n".join(lines)
+    # --json: each worker's figures, as the report printed them.
+    doc = json.loads((tmp_path / "d.json").read_text())
+    jsonschema.Draft202012Validator(summary.schema()).validate(doc)
+    assert [w["worker"] for w in doc["workers"]] == [0, 1]
+    assert sum(w["requests"] for w in doc["workers"]) >= level.merged.request_count
+    for w in doc["workers"]:
+        assert f"  {w['where']}: {w['requests']} requests, CPU {w['cpu_pct']:.0f} % of a core" in "\n".join(lines)
 
 
 def test_worker_killed_mid_sweep(cluster, triton, tmp_path: Path, capsys) -> None:

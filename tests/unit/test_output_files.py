@@ -99,7 +99,7 @@ def test_check_refuses_a_directory_it_cannot_write():
         output_files.check("-f", f"{d}/out.csv")
 
 
-@pytest.mark.parametrize("flag", ["-f", "--profile-export-file", "--html-report"])
+@pytest.mark.parametrize("flag", ["-f", "--profile-export-file", "--html-report", "--json"])
 def test_unwritable_output_exits_3_before_contacting_the_server(flag, capsys):
     d = unwritable_directory()
     # Nothing listens on port 9: a run that got as far as the server would exit 99.

@@ -230,23 +230,42 @@ class RayGroup:
         if self.owns_ray:
             self.ray.shutdown()
 
+    def worker_figures(self) -> list[dict[str, Any]]:
+        """Each worker's self-overhead over the run (the report below and --json read it)."""
+        return worker_figures(self.where, self.loads) if self.skews_ns else []
+
     def _report(self) -> None:
         """Each worker's self-overhead, so that a saturated client is seen."""
         if not self.skews_ns:
             return
         self.out("Client workers (self-overhead over the run):")
-        for k, load in enumerate(self.loads):
-            cpu = load.cpu_ns / load.window_ns * 100 if load.window_ns else 0.0
-            delayed = load.delayed / load.requests * 100 if load.requests else 0.0
-            per_request = load.cpu_ns / load.requests / 1000 if load.requests else 0.0
-            line = (f"  {self.where[k]}: {load.requests} requests, CPU {cpu:.0f} % of a core "
-                    f"({per_request:.1f} usec per request), "
-                    f"schedule lag p99 {load.lag_p99_ns // 1000} usec, delayed {delayed:.1f} %")
+        for w in self.worker_figures():
+            line = (f"  {w['where']}: {w['requests']} requests, CPU {w['cpu_pct']:.0f} % of a core "
+                    f"({w['cpu_us_per_request']:.1f} usec per request), "
+                    f"schedule lag p99 {w['lag_p99_us']} usec, delayed {w['delayed_pct']:.1f} %")
             self.out(line)
-            if cpu >= 90 or delayed >= 5:
-                self.warn(f"warning: client {self.where[k]} looks saturated (CPU {cpu:.0f} %, delayed "
-                          f"{delayed:.1f} %): add workers or nodes")
+            if w["cpu_pct"] >= 90 or w["delayed_pct"] >= 5:
+                self.warn(f"warning: client {w['where']} looks saturated (CPU {w['cpu_pct']:.0f} %, delayed "
+                      f"{w['delayed_pct']:.1f} %): add workers or nodes")
         self.out(f"  window boundary skew between workers: max {max(self.skews_ns) // 1000} usec, median "
                  f"{int(statistics.median(self.skews_ns)) // 1000} usec over {len(self.skews_ns)} windows")
         self.out(f"  driver merge: median {int(statistics.median(self.merge_ns)) // 1000} usec per window, "
                  f"{int(statistics.median(self.bytes_per_worker))} bytes per worker per window")
+
+
+def worker_figures(where: list[str], loads: list[WorkerLoad]) -> list[dict[str, Any]]:
+    """Per worker: requests completed, CPU as a share of one core over the
+    windows, CPU per request, worst window's schedule lag p99, share delayed."""
+    out = []
+    for k, load in enumerate(loads):
+        out.append({
+            "worker": k,
+            "where": where[k],
+            "requests": load.requests,
+            "cpu_pct": load.cpu_ns / load.window_ns * 100 if load.window_ns else 0.0,
+            "cpu_us_per_request": load.cpu_ns / load.requests / 1000 if load.requests else 0.0,
+            "lag_p99_us": load.lag_p99_ns // 1000,
+            "delayed": load.delayed,
+            "delayed_pct": load.delayed / load.requests * 100 if load.requests else 0.0,
+        })
+    return out

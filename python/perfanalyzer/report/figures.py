@@ -9,6 +9,8 @@ from perfanalyzer.metrics import LevelMetrics
 from perfanalyzer.profiler import PERCENTILES, LevelResult, Measurement
 from perfanalyzer.server_stats import ServerStats
 
+TAIL_PERCENTILE = 99.9  # reported by --json and the Python API, beyond perf_analyzer's console and CSV
+
 
 def us(ns: float) -> int:
     """perf_analyzer truncates nanoseconds to whole microseconds."""
@@ -31,6 +33,7 @@ class OpenLoopFigures:
     scheduled: int
     postponed: int
     send_rate: float  # requests actually sent per second (successful, scheduled ones)
+    response_p99_9_us: int = 0
 
     @property
     def delayed_pct(self) -> float:
@@ -43,6 +46,7 @@ class StreamFigures:
 
     response_throughput: float  # responses per second
     first_response_percentiles_us: dict[int, int]
+    first_response_p99_9_us: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class LevelFigures:
     open_loop: OpenLoopFigures | None = None
     metrics: LevelMetrics | None = None  # --collect-metrics, over the stable windows
     stream: StreamFigures | None = None
+    windows: int = 0  # measured at this level
+    p99_9_us: int = 0  # TAIL_PERCENTILE, kept out of percentiles_us (the console and CSV print those)
 
     @property
     def value_text(self) -> str:
@@ -116,6 +122,8 @@ def figures(level: LevelResult, percentile: int) -> LevelFigures:
         open_loop=open_loop_figures(m, wanted) if level.mode != "concurrency" else None,
         server=server,
         stream=stream_figures(m, wanted) if m.client.first_response_count else None,
+        windows=level.windows,
+        p99_9_us=us(m.percentile_ns(TAIL_PERCENTILE)),
     )
 
 
@@ -124,6 +132,7 @@ def stream_figures(m: Measurement, wanted: list[int]) -> StreamFigures:
     return StreamFigures(
         response_throughput=m.client.responses / seconds if seconds > 0 else 0.0,
         first_response_percentiles_us={p: us(m.client.first_response_percentile_ns(p)) for p in wanted},
+        first_response_p99_9_us=us(m.client.first_response_percentile_ns(TAIL_PERCENTILE)),
     )
 
 
@@ -175,4 +184,5 @@ def open_loop_figures(m: Measurement, wanted: list[int]) -> OpenLoopFigures:
         scheduled=c.scheduled_count,
         postponed=c.postponed,
         send_rate=c.scheduled_count / seconds if seconds > 0 else 0.0,
+        response_p99_9_us=us(c.response_percentile_ns(TAIL_PERCENTILE)),
     )
