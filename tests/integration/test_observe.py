@@ -130,13 +130,15 @@ def test_html_report_and_report_command(triton, tmp_path: Path) -> None:
               "--html-report", str(page))
     assert run.code == 0, run.stderr
     text = page.read_text()
-    assert "<th>Inferences/Second</th>" in text and "Avg request latency" in text  # table + server breakdown
-    assert "*** Measurement Settings ***" in text
+    # table (units in the headers) + server breakdown
+    assert "<th>Inferences/Second <span class='unit'>(infer/sec)</span></th>" in text and "Avg request latency" in text
+    assert "<table class='settings'>" in text and "<th>Load</th><td>concurrency 1 to 2, step 1</td>" in text
     png = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", text).group(1))
     assert png.startswith(b"\x89PNG")
     again = cli("report", str(out), "-o", str(tmp_path / "again.html"))
     assert again.code == 0, again.stderr
-    assert text.count("<tr>") == (tmp_path / "again.html").read_text().count("<tr>") == 3
+    results = [t[t.index("<table class='results'>"):] for t in (text, (tmp_path / "again.html").read_text())]
+    assert [t[:t.index("</table>")].count("<tr>") for t in results] == [3, 3]  # header and the two levels
 
 
 def test_export_matches_the_schema(triton, tmp_path: Path) -> None:
