@@ -106,6 +106,33 @@ def test_trace_file_the_server_refuses_is_one_error(traced_server, tmp_path: Pat
     assert trace_settings(server) == before
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_trace_level_on_a_server_without_a_trace_file_says_how_to_start_it(triton, protocol: str) -> None:
+    """A default Triton has no trace file and refuses a trace level ("trace
+    file name is not given"); the line says which server flag gives it one."""
+    before = trace_settings(triton)
+    assert before["trace_file"] == ""
+    url = triton.http_url if protocol == "http" else triton.grpc_url
+    run = cli("-m", "identity", "-u", url, "-i", protocol, "--trace-level", "TIMESTAMPS", "--trace-rate", "1", *SHORT)
+    assert run.code == 99, run.stderr
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("error: --trace-level TIMESTAMPS: the server has no trace file")
+    assert "--trace-config triton,file=PATH" in run.stderr
+    assert "Request concurrency" not in run.stdout  # refused before any load
+    assert trace_settings(triton) == before
+
+
+def test_trace_file_naming_the_servers_own_file_is_accepted(traced_server) -> None:
+    """What --trace-file can still do on Triton 2.42 and later: name the file
+    the server was started with."""
+    server, trace_file = traced_server
+    before = trace_settings(server)
+    run = cli("-m", "identity", "-u", server.http_url, "--trace-level", "TIMESTAMPS", "--trace-file", str(trace_file),
+              *SHORT)
+    assert run.code == 0, run.stderr
+    assert trace_settings(server) == before
+
+
 def test_trace_settings_restored_after_sigterm(traced_server, tmp_path: Path) -> None:
     server, _ = traced_server
     before = trace_settings(server)
