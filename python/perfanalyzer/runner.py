@@ -128,7 +128,7 @@ def _open_service(settings: Settings, out: Callable[[str], None]) -> Any:
     if settings.service_kind == "torchserve":
         from perfanalyzer.services.torchserve import TorchServeService
 
-        return TorchServeService(settings.server_url, settings.http_headers)
+        return TorchServeService(settings.server_url, settings.http_headers, https=settings.https)
     if settings.service_kind == "tfserving":
         from perfanalyzer.services.tfserving import TFServingService
 
