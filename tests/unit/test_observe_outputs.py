@@ -141,7 +141,7 @@ def test_progress_line(tmp_path: Path) -> None:
         p = Progress(engine, 10, 10.0, "concurrency", clock_ns=lambda: next(clock), stream=stream)
         p.level_start(4)
         engine.completed = 200
-        assert p.text().startswith("concurrency 4 | window 1/10 | 200 req | 400.0 infer/sec")
+        assert p.text().startswith("concurrency 4 | elapsed 0:01 | window 1/10 | 200 req | 400.0 infer/sec")
         p.window_done(1, 400.0, 1234)
         p.window_done(2, 420.0, 1300)
         line = p.text()

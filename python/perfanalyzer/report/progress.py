@@ -107,7 +107,9 @@ class Progress:
                 return "perfanalyzer: starting"
             elapsed = max(1e-9, (self.clock_ns() - self._window_start_ns) / 1e9)
             done = int(self.engine.completed) - self._done_at_start
-            parts = [f"{self.label} {self.value:g}", f"window {min(self.window, self.max_trials)}/{self.max_trials}",
+            # The times come second: a narrow terminal cuts the line's end off.
+            parts = [f"{self.label} {self.value:g}", self.time_text(),
+                     f"window {min(self.window, self.max_trials)}/{self.max_trials}",
                      f"{done} req", f"{done / elapsed:,.1f} infer/sec"]
             if self._last_p99_us is not None:
                 parts.append(f"last p99 {self._last_p99_us} usec")
@@ -115,7 +117,6 @@ class Progress:
             if len(last) >= 2 and min(last) > 0:
                 spread = 100.0 * (max(last) / min(last) - 1)
                 parts.append(f"spread {spread:.1f}% of {self.stability_pct:g}%")
-            parts.append(self.time_text())
         return " | ".join(parts)
 
     def time_text(self) -> str:
