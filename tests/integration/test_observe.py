@@ -33,7 +33,8 @@ def trace_settings(server: TritonServer, model: str = "identity") -> dict:
 def test_cpu_metrics_and_verbose_csv(triton, tmp_path: Path) -> None:
     out = tmp_path / "m.csv"
     run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:2", *SHORT, "--collect-metrics",
-              "--metrics-url", triton.metrics_url, "--metrics-interval", "100", "-f", str(out), "--verbose-csv")
+              "--metrics-url", triton.metrics_url, "--metrics-interval", "100", "-f", str(out), "--verbose-csv",
+              "--html-report", str(tmp_path / "m.html"))
     assert run.code == 0, run.stderr
     assert run.stdout.count("  Server Prometheus Metrics: ") == 2
     utilizations = [float(x) for x in re.findall(r"Avg CPU Utilization: ([0-9.e+-]+)%", run.stdout)]
@@ -48,6 +49,12 @@ def test_cpu_metrics_and_verbose_csv(triton, tmp_path: Path) -> None:
     for r in rows:
         assert int(r["Avg latency"]) == avg[int(r["Concurrency"])]
         assert r["Avg GPU Utilization"] == ""  # a CPU-only server has no GPU to report
+    # the HTML report leaves those empty columns out and says so
+    page = (tmp_path / "m.html").read_text()
+    results = page[page.index("<table class='results'>"):]
+    results = results[:results.index("</table>")]
+    assert "GPU" not in results and "<th>Avg latency <span class='unit'>(usec)</span></th>" in results
+    assert "Not shown (empty for every level, or not measured): Avg GPU Utilization, " in page
 
 
 def test_unreachable_metrics_endpoint_warns_once(triton) -> None:
