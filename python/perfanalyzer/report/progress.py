@@ -1,7 +1,7 @@
-"""Live progress on stderr while a level is measured: level, window n of max,
-requests and throughput of the running window, p99 of the last one, how
-far the last windows are from agreeing, the time since the run started and
-an estimate of the time left. Only on a terminal, never with -q.
+"""Live progress on stderr while a level is measured: level, the time since
+the run started and an estimate of the time left, window n of max, requests
+and throughput of the running window, p99 of the last one and how far the
+last windows are from agreeing. Only on a terminal, never with -q.
 
 The line is redrawn by a thread that reads the engine's live counters (a few
 atomic loads, four times a second); it never touches the measurement."""
