@@ -52,7 +52,8 @@ class RunObservers:
         if show_progress is None:
             show_progress = progress_mod.wanted(settings.quiet)
         self.progress = (progress_mod.Progress(engine, settings.max_trials, settings.stability_percentage,
-                                               level_label(settings.load_mode), clock_ns)
+                                               level_label(settings.load_mode), clock_ns,
+                                               planned_levels=progress_mod.planned_levels(settings))
                          if show_progress else None)
 
     def start(self) -> None:

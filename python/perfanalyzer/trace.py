@@ -61,6 +61,15 @@ class TraceSession:
         global_ = self.service.trace_settings()
         changes = dict(self.wanted)
         wanted_file = changes.pop("trace_file", None)
+        levels = [str(x) for x in changes.get("trace_level", ())]
+        if wanted_file is None and not before.get("trace_file") and any(x != "OFF" for x in levels):
+            # Triton refuses a trace level without a file ("trace file name is
+            # not given"), and since 2.42 a client cannot name one.
+            raise ServerError(
+                f"--trace-level {' '.join(levels)}: the server has no trace file to write traces to; start "
+                "tritonserver with --trace-config triton,file=PATH (clients cannot set the file on Triton "
+                "2.42 and later, so --trace-file cannot)"
+            )
         if wanted_file is not None and wanted_file != before.get("trace_file"):
             # Triton >= 2.42 no longer lets clients move the trace file.
             try:

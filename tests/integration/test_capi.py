@@ -87,6 +87,15 @@ def test_default_server_directory_from_the_server_venv() -> None:
     assert counts(run.stdout) == [(50, 50)]
 
 
+def test_documented_command_finds_the_wheels_server() -> None:
+    """docs/service_kinds.md's command, with the nvidia-pytriton wheel found by
+    default (here in the server venv), bounded by --request-count."""
+    run = capi("-m", "identity", "--model-repository", str(MODELS), "--concurrency-range", "1:4",
+               "--request-count", "100", env={"PA_SERVER_VENV": str(server_venv())})
+    assert run.returncode == 0, run.stderr
+    assert counts(run.stdout) == [(100, 100)] * 4
+
+
 def one_line(stderr: str, *needles: str) -> None:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr

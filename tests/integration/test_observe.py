@@ -33,7 +33,8 @@ def trace_settings(server: TritonServer, model: str = "identity") -> dict:
 def test_cpu_metrics_and_verbose_csv(triton, tmp_path: Path) -> None:
     out = tmp_path / "m.csv"
     run = cli("-m", "identity", "-u", triton.http_url, "--concurrency-range", "1:2", *SHORT, "--collect-metrics",
-              "--metrics-url", triton.metrics_url, "--metrics-interval", "100", "-f", str(out), "--verbose-csv")
+              "--metrics-url", triton.metrics_url, "--metrics-interval", "100", "-f", str(out), "--verbose-csv",
+              "--html-report", str(tmp_path / "m.html"))
     assert run.code == 0, run.stderr
     assert run.stdout.count("  Server Prometheus Metrics: ") == 2
     utilizations = [float(x) for x in re.findall(r"Avg CPU Utilization: ([0-9.e+-]+)%", run.stdout)]
@@ -48,6 +49,12 @@ def test_cpu_metrics_and_verbose_csv(triton, tmp_path: Path) -> None:
     for r in rows:
         assert int(r["Avg latency"]) == avg[int(r["Concurrency"])]
         assert r["Avg GPU Utilization"] == ""  # a CPU-only server has no GPU to report
+    # the HTML report leaves those empty columns out and says so
+    page = (tmp_path / "m.html").read_text()
+    results = page[page.index("<table class='results'>"):]
+    results = results[:results.index("</table>")]
+    assert "GPU" not in results and "<th>Avg latency <span class='unit'>(usec)</span></th>" in results
+    assert "Not shown (empty for every level, or not measured): Avg GPU Utilization, " in page
 
 
 def test_unreachable_metrics_endpoint_warns_once(triton) -> None:
@@ -106,6 +113,33 @@ def test_trace_file_the_server_refuses_is_one_error(traced_server, tmp_path: Pat
     assert trace_settings(server) == before
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_trace_level_on_a_server_without_a_trace_file_says_how_to_start_it(triton, protocol: str) -> None:
+    """A default Triton has no trace file and refuses a trace level ("trace
+    file name is not given"); the line says which server flag gives it one."""
+    before = trace_settings(triton)
+    assert before["trace_file"] == ""
+    url = triton.http_url if protocol == "http" else triton.grpc_url
+    run = cli("-m", "identity", "-u", url, "-i", protocol, "--trace-level", "TIMESTAMPS", "--trace-rate", "1", *SHORT)
+    assert run.code == 99, run.stderr
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("error: --trace-level TIMESTAMPS: the server has no trace file")
+    assert "--trace-config triton,file=PATH" in run.stderr
+    assert "Request concurrency" not in run.stdout  # refused before any load
+    assert trace_settings(triton) == before
+
+
+def test_trace_file_naming_the_servers_own_file_is_accepted(traced_server) -> None:
+    """What --trace-file can still do on Triton 2.42 and later: name the file
+    the server was started with."""
+    server, trace_file = traced_server
+    before = trace_settings(server)
+    run = cli("-m", "identity", "-u", server.http_url, "--trace-level", "TIMESTAMPS", "--trace-file", str(trace_file),
+              *SHORT)
+    assert run.code == 0, run.stderr
+    assert trace_settings(server) == before
+
+
 def test_trace_settings_restored_after_sigterm(traced_server, tmp_path: Path) -> None:
     server, _ = traced_server
     before = trace_settings(server)
@@ -130,13 +164,15 @@ def test_html_report_and_report_command(triton, tmp_path: Path) -> None:
               "--html-report", str(page))
     assert run.code == 0, run.stderr
     text = page.read_text()
-    assert "<th>Inferences/Second</th>" in text and "Avg request latency" in text  # table + server breakdown
-    assert "*** Measurement Settings ***" in text
+    # table (units in the headers) + server breakdown
+    assert "<th>Inferences/Second <span class='unit'>(infer/sec)</span></th>" in text and "Avg request latency" in text
+    assert "<table class='settings'>" in text and "<th>Load</th><td>concurrency 1 to 2, step 1</td>" in text
     png = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", text).group(1))
     assert png.startswith(b"\x89PNG")
     again = cli("report", str(out), "-o", str(tmp_path / "again.html"))
     assert again.code == 0, again.stderr
-    assert text.count("<tr>") == (tmp_path / "again.html").read_text().count("<tr>") == 3
+    results = [t[t.index("<table class='results'>"):] for t in (text, (tmp_path / "again.html").read_text())]
+    assert [t[:t.index("</table>")].count("<tr>") for t in results] == [3, 3]  # header and the two levels
 
 
 def test_export_matches_the_schema(triton, tmp_path: Path) -> None:

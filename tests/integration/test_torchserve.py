@@ -7,6 +7,7 @@ exact paths and headers on the wire, and no server listening."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import cli
+from .fake_servers import Answer, FakeHttpServer, json_answer
+from .helpers import CliRun, cli
 
 MODEL = "echo"
 MAX_REQUESTS = 100_000  # the peer stops answering past this: a runaway client cannot keep a test alive
@@ -31,6 +33,12 @@ class Received:
 class PredictionsHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # kept-alive connections, as TorchServe
     received: Received
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path == "/ping":  # TorchServe's health API, asked before any load
+            self._answer(200, json.dumps({"status": "Healthy"}, indent=2).encode(), "application/json")
+        else:
+            self._answer(404, b'{"code": 404, "type": "ResourceNotFoundException"}', "application/json")
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -125,11 +133,46 @@ def test_unknown_model_fails_with_the_answer(torchserve: tuple[str, Received], d
     assert received.requests and received.requests[0][0] == "/predictions/resnet"
 
 
+PING_FAILED = "error: TorchServe's liveness check (GET /ping) failed on the server at http://127.0.0.1:"
+
+
+def _one_line(run: CliRun) -> str:
+    assert run.code == 99, (run.code, run.stdout, run.stderr)
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
+    return lines[0]
+
+
 def test_no_server_listening(data_file: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     run = cli("-m", MODEL, "--service-kind", "torchserve", "-u", f"127.0.0.1:{port}", "--input-data",
               str(data_file), "-p", "300")
-    assert run.code == 99
-    assert "cannot connect" in run.stderr and str(port) in run.stderr, run.stderr
+    line = _one_line(run)
+    assert line.startswith(f"{PING_FAILED}{port}: "), line
+    assert "Request concurrency" not in run.stdout  # no level was started
+    # the line docs/service_kinds.md shows, for this port
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service_kinds.md").read_text()
+    shown = next(x.strip() for x in doc.splitlines() if x.startswith("    error: TorchServe's liveness check"))
+    pattern = re.escape(shown.replace("8080", str(port))).replace("after\\ 0\\ ms", r"after\ \d+\ ms")
+    assert re.fullmatch(pattern, line), (line, shown)
+
+
+@pytest.mark.parametrize("ping, words", [
+    (Answer(raw=b"garbage, not HTTP\r\n\r\n", close=True), ""),                 # something else on the port
+    (json_answer({"status": "Unhealthy"}, 500), 'HTTP 500: {"status": "Unhealthy"}'),
+    (None, "HTTP 404"),                                                           # say, a Triton on that port
+    (Answer(body=b"<html><title>It works</title></html>", headers=()), "HTTP 200: It works"),
+])
+def test_server_that_is_not_a_healthy_torchserve(data_file: Path, ping: Answer | None, words: str) -> None:
+    """Real sockets: the liveness check stops the run in one line, before any
+    request reaches /predictions."""
+    with FakeHttpServer({"/ping": ping} if ping is not None else {}) as server:
+        run = cli("-m", MODEL, "--service-kind", "torchserve", "-u", server.url, "--input-data", str(data_file),
+                  "-p", "300", timeout=60)
+        line = _one_line(run)
+        assert line.startswith(f"{PING_FAILED}{server.port}: "), line
+        assert words in line, line
+        assert server.paths()[:1] == ["/ping"]
+        assert not [p for p in server.paths() if p.startswith("/predictions")]

@@ -8,6 +8,7 @@ to do on demand (exact paths and headers seen on the wire)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,5 +88,27 @@ def test_unknown_model_is_one_line(torchserve: TorchServe, data_file: Path) -> N
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
     assert "HTTP 404" in lines[0] and "ModelNotFoundException" in lines[0], run.stderr
+    # the line docs/service_kinds.md shows, but for the request counts
+    assert re.fullmatch(_documented("requests failed"), lines[0]), lines[0]
     assert len(torchserve.received()) == before
     assert torchserve.wait_access_log_count("POST /predictions/resnet", 404, 1) >= 1
+
+
+def test_liveness_check_passes_on_the_real_server(torchserve: TorchServe, data_file: Path) -> None:
+    """GET /ping before the load: TorchServe answers {"status": "Healthy"}."""
+    logged = torchserve.access_log_count("GET /ping", 200)
+    run = cli("-m", MODEL, "--service-kind", "torchserve", "-u", torchserve.url, "--input-data", str(data_file),
+              "--request-count", "5")
+    assert run.code == 0, run.stderr
+    assert torchserve.wait_access_log_count("GET /ping", 200, logged + 1) == logged + 1
+
+
+def _documented(needle: str) -> str:
+    """The example line of docs/service_kinds.md that contains `needle`, as a
+    pattern in which each request count may be any number."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service_kinds.md").read_text()
+    line = next(x.strip() for x in doc.splitlines() if x.startswith("    ") and needle in x)
+    counts = re.compile(r"^(\d+) of (\d+) requests failed \((\d+) ")
+    head = counts.match(line)
+    assert head, line
+    return r"\d+ of \d+ requests failed \(\d+ " + re.escape(line[head.end():])

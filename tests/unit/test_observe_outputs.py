@@ -96,8 +96,8 @@ def test_verbose_csv_with_percentile_has_no_avg_latency_and_no_metrics_unless_co
 def test_html_page_embeds_table_and_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     csv_text = csv_writer.render([level(1, 100.0), level(2, 180.0)], -1)
-    page = html.page("t", csv_text, "src", "*** Measurement Settings ***", ["Request concurrency: 1 <b>"])
-    assert "<th>Inferences/Second</th>" in page and "<td>180</td>" in page
+    page = html.page("t", csv_text, "src", [("Batch size", "1")], ["Request concurrency: 1 <b>"])
+    assert "<th>Inferences/Second <span class='unit'>(infer/sec)</span></th>" in page and "<td>180</td>" in page
     assert "Request concurrency: 1 &lt;b&gt;" in page  # text is escaped
     png = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", page).group(1))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -108,7 +108,7 @@ def test_report_command(tmp_path: Path, capsys) -> None:
     src = tmp_path / "r.csv"
     src.write_text(csv_writer.render([level(1, 100.0), level(2, 180.0)], -1))
     assert cli.main(["report", str(src), "-o", str(tmp_path / "out.html")]) == 0
-    assert "<table>" in (tmp_path / "out.html").read_text()
+    assert "<table class='results'>" in (tmp_path / "out.html").read_text()
     assert cli.main(["report", str(src)]) == 0 and (tmp_path / "r.html").exists()
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
@@ -141,7 +141,7 @@ def test_progress_line(tmp_path: Path) -> None:
         p = Progress(engine, 10, 10.0, "concurrency", clock_ns=lambda: next(clock), stream=stream)
         p.level_start(4)
         engine.completed = 200
-        assert p.text().startswith("concurrency 4 | window 1/10 | 200 req | 400.0 infer/sec")
+        assert p.text().startswith("concurrency 4 | elapsed 0:01 | window 1/10 | 200 req | 400.0 infer/sec")
         p.window_done(1, 400.0, 1234)
         p.window_done(2, 420.0, 1300)
         line = p.text()

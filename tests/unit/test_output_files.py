@@ -117,3 +117,14 @@ def test_html_report_without_matplotlib_is_refused_before_the_load(tmp_path, mon
     with pytest.raises(OptionError, match=r"^--html-report: the report's plot needs matplotlib"):
         preflight.check(settings)
     preflight.check(cli.parse_args(["-m", "m", "-f", str(tmp_path / "out.csv")]))  # no report: no need
+
+
+def test_html_report_without_matplotlib_exits_3_before_contacting_the_server(tmp_path, monkeypatch, capsys):
+    """The run itself refuses it up front: nothing listens on port 9, so a run
+    that got as far as the server (and measured) would exit 99."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code = cli.main(["-m", "m", "-u", "127.0.0.1:9", "--html-report", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == OPTION_ERROR, err
+    assert err == "error: --html-report: the report's plot needs matplotlib: pip install 'perfanalyzer[plot]'\n"
+    assert not (tmp_path / "r.html").exists()

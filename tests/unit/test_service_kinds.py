@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from perfanalyzer.cli import main as cli_main
 from perfanalyzer.cli import parse_args
 from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.services.torchserve import TorchServeService
@@ -93,6 +94,28 @@ def test_layout_names_every_path_searched(tmp_path: Path) -> None:
     with pytest.raises(ServerError) as e:
         resolve_layout(str(wheel))
     assert str(wheel.parent.parent / "nvidia_pytriton.libs" / "libtritonserver*.so") in str(e.value)
+
+
+def test_no_server_library_says_which_wheel_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ServerError) as given:
+        resolve_layout(str(tmp_path))
+    assert str(given.value).startswith(f"--triton-server-directory {tmp_path}: no Triton server library")
+    assert "pip install nvidia-pytriton" in str(given.value)
+    # the default directory, when the wheel is not installed: the flag was never given, so not named first
+    with pytest.raises(ServerError) as default:
+        resolve_layout(str(tmp_path), given=False)
+    assert str(default.value).startswith("--service-kind triton_c_api: no Triton server library (the "
+                                         "nvidia-pytriton wheel is not installed here, and none at ")
+    assert "pip install nvidia-pytriton" in str(default.value)
+
+
+def test_no_server_library_is_one_line_from_the_command(tmp_path: Path, capsys) -> None:
+    code = cli_main(["-m", "identity", "--service-kind", "triton_c_api", "--model-repository", REPO,
+                     "--triton-server-directory", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 99 and err.count("\n") == 1, err
+    assert err.startswith(f"error: --triton-server-directory {tmp_path}: no Triton server library")
+    assert "pip install nvidia-pytriton" in err
 
 
 def test_layout_of_install_and_of_wheel(tmp_path: Path) -> None:

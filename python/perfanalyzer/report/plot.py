@@ -1,12 +1,12 @@
-"""`perfanalyzer plot RESULTS.csv`: latency against throughput across levels
-(an export JSON goes to export_plot)."""
+"""`perfanalyzer plot RESULTS.csv`: latency against throughput, and against
+the load level, across levels (an export JSON goes to export_plot)."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,22 @@ def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
     return level, rows
 
 
-def latency_figure(level: str, rows: list[dict[str, str]], title: str, source: str = "") -> Any:
-    """p50/p90/p99 latency against throughput, one point per level (a matplotlib Figure)."""
+UNSTABLE_LABEL = "unstable level (windows never agreed)"
+
+
+def latency_figure(level: str, rows: list[dict[str, str]], title: str, source: str = "",
+                   unstable: Collection[str] = ()) -> Any:
+    """Two panels, one point per level: p50/p90/p99 latency against throughput,
+    and the same latencies against the load level. Levels in `unstable`
+    (their level cells) get a red cross and a legend entry on both.
+
+    Why two panels: once the server saturates, more load brings no more
+    throughput (often a little less), so later levels pile up at the same x or
+    step back left. A line through them in load order folds back over itself
+    and reads like a curve with two latencies per throughput. The left panel
+    therefore shows points only, each labelled with its level; the right
+    panel, against the load the run set (which only grows), is where the
+    points are joined and where saturation shows as the latency climbing."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
@@ -40,21 +54,36 @@ def latency_figure(level: str, rows: list[dict[str, str]], title: str, source: s
 
     try:
         rows = sorted(rows, key=lambda r: float(r[level]))
+        load = [float(r[level]) for r in rows]
         x = [float(r["Inferences/Second"]) for r in rows]
-        fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-        for col in LATENCY_COLUMNS:
-            ax.plot(x, [int(r[col]) / 1000 for r in rows], marker="o", label=col.split()[0])
+        lat = {col: [int(r[col]) / 1000 for r in rows] for col in LATENCY_COLUMNS}
     except ValueError as e:
         raise PerfAnalyzerError(f"{source}: malformed number: {e}") from None
-    for r, xv in zip(rows, x, strict=True):
-        ax.annotate(f"{level.lower()} {r[level]}", (xv, int(r["p99 latency"]) / 1000), textcoords="offset points",
-                    xytext=(4, 6), fontsize=8)
-    ax.set_xlabel("throughput (infer/sec)")
-    ax.set_ylabel("latency (ms)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    ax.set_ylim(bottom=0)
+    bad = [i for i, r in enumerate(rows) if r[level] in unstable]
+    fig, (by_rate, by_load) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)
+    for col in LATENCY_COLUMNS:
+        name = col.split()[0]
+        points = by_rate.plot(x, lat[col], marker="o", linestyle="none", label=name)[0]
+        by_load.plot(load, lat[col], marker="o", color=points.get_color(), label=name)
+    for ax, xs in ((by_rate, x), (by_load, load)):
+        if bad:
+            # over every percentile's point of the level, so it cannot be missed
+            ax.plot([xs[i] for i in bad for _ in LATENCY_COLUMNS],
+                    [lat[col][i] for i in bad for col in LATENCY_COLUMNS],
+                    marker="X", markersize=11, linestyle="none", color="#d00", markeredgecolor="white",
+                    label=UNSTABLE_LABEL, gid="unstable")
+        ax.set_ylabel("latency (ms)")
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+    for r, xv, yv in zip(rows, x, lat["p99 latency"], strict=True):
+        by_rate.annotate(f"{level.lower()} {r[level]}", (xv, yv), textcoords="offset points", xytext=(4, 6),
+                         fontsize=8)
+    by_rate.set_xlabel("throughput (infer/sec)")
+    by_rate.set_title("latency vs throughput (each point: one level)", fontsize=10)
+    by_load.set_xlabel(f"{level.lower()} ({'req/sec' if level == 'Request Rate' else 'requests in flight'})")
+    by_load.set_title(f"latency vs {level.lower()} (in load order)", fontsize=10)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

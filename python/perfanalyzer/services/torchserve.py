@@ -8,19 +8,22 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from perfanalyzer.errors import OptionError, ServerError
+from perfanalyzer.safe_text import escape_controls
 from perfanalyzer.services.base import LoadSpec, Service
-from perfanalyzer.services.triton_http import split_url
+from perfanalyzer.services.triton_http import TritonHttpService, split_url
 from perfanalyzer.settings import Settings
+from perfanalyzer.tls import HttpsOptions
 
 if TYPE_CHECKING:
     from perfanalyzer import _core
 
 INPUT_KEY = "TORCHSERVE_INPUT"
 DEFAULT_URL = "localhost:8080"
+PING_TIMEOUT_S = 10.0
 
 
 class TorchServeService(Service):
@@ -28,17 +31,33 @@ class TorchServeService(Service):
 
     @classmethod
     def from_settings(cls, settings: Settings, out: Callable[[str], None]) -> TorchServeService:
-        return cls(settings.server_url, settings.http_headers)
+        return cls(settings.server_url, settings.http_headers, https=settings.https)
 
-    def __init__(self, url: str, headers: tuple[str, ...] = ()) -> None:
+    def __init__(self, url: str, headers: tuple[str, ...] = (), https: HttpsOptions | None = None) -> None:
         scheme, host = split_url(url)
         if scheme not in ("http", "https") or not host:
             raise ServerError(f"-u {url}: invalid server URL (expected host:port or http://host:port)")
         self.base_url = f"{scheme}://{host}"
         self.headers = list(headers)
+        self.https = https
 
     def check_ready(self) -> None:
-        """Nothing to ask first: a server that is down shows as failed requests."""
+        """TorchServe's health API (GET /ping on the inference port answers
+        {"status": "Healthy"}) before any load: a server that is down, or
+        something else on the port, is one line here rather than a window of
+        failed requests. The same client, headers and TLS options as Triton's
+        control plane."""
+        what = "TorchServe's liveness check (GET /ping)"
+        hint = "; is TorchServe up, with its inference API on this port?"
+        http = TritonHttpService(self.base_url, tuple(self.headers), timeout_s=PING_TIMEOUT_S, https=self.https)
+        try:
+            status, body = http.get("/ping", what=what)
+        except ServerError as e:
+            raise ServerError(f"{e}{hint}") from None
+        finally:
+            http.close()
+        if status != 200 or not isinstance(body, dict) or body.get("status") != "Healthy":
+            raise ServerError(f"{what} failed on the server at {http.shown_url}: {_ping_answer(status, body)}{hint}")
 
     def infer_url(self, model: str, version: str = "") -> str:
         path = f"/predictions/{quote(model, safe='')}" + (f"/{quote(version, safe='')}" if version else "")
@@ -74,6 +93,14 @@ class TorchServeService(Service):
 
     def close(self) -> None:
         pass
+
+
+def _ping_answer(status: int, body: Any) -> str:
+    if isinstance(body, dict):
+        text = json.dumps(body)
+    else:
+        text = body or "an empty body"
+    return f"HTTP {status}: {escape_controls(str(text)[:200])}"
 
 
 def _entries(path: str) -> list[object]:

@@ -54,10 +54,11 @@ def default_server_directory() -> str:
     return DEFAULT_SERVER_DIRECTORY
 
 
-def resolve_layout(directory: str) -> ServerLayout:
+def resolve_layout(directory: str, given: bool = True) -> ServerLayout:
     """The library and backend directory under --triton-server-directory: a
     Triton install (lib/libtritonserver.so, backends/) or the wheel's
-    pytriton/tritonserver, whose library sits in nvidia_pytriton.libs."""
+    pytriton/tritonserver, whose library sits in nvidia_pytriton.libs.
+    `given`: the directory came from the flag, not from the default."""
     d = Path(directory).expanduser().resolve()
     searched = [d / "lib" / "libtritonserver.so"]
     library: Path | None = searched[0] if searched[0].is_file() else None
@@ -67,9 +68,14 @@ def resolve_layout(directory: str) -> ServerLayout:
         searched.append(wheel_libs / "libtritonserver*.so")
         library = next(iter(sorted(wheel_libs.glob("libtritonserver*.so"))), None)
     if library is None:
-        raise ServerError(f"--triton-server-directory {directory}: no Triton server library (searched "
-                          f"{', '.join(map(str, searched))}); give a Triton install or the nvidia-pytriton "
-                          "wheel's pytriton/tritonserver directory")
+        paths = ", ".join(map(str, searched))
+        if given:
+            raise ServerError(f"--triton-server-directory {directory}: no Triton server library (searched {paths}); "
+                              "give a Triton install, or pip install nvidia-pytriton and give its "
+                              "pytriton/tritonserver directory (or leave the flag out to have it found)")
+        raise ServerError(f"--service-kind triton_c_api: no Triton server library (the nvidia-pytriton wheel is "
+                          f"not installed here, and none at {paths}); pip install nvidia-pytriton, or give a "
+                          "Triton install with --triton-server-directory")
     venv, stub = None, None
     if wheel and len(d.parents) > 4:
         venv = d.parents[4]
@@ -126,7 +132,8 @@ class TritonCapiService(Service):
         self._core = _core
         self._fresh_requests = False  # set by load_spec
         self.version = numeric_version(settings.model_version)
-        layout = resolve_layout(settings.triton_server_directory or default_server_directory())
+        layout = resolve_layout(settings.triton_server_directory or default_server_directory(),
+                                given=bool(settings.triton_server_directory))
         repo = Path(settings.model_repository).resolve()
         prepare_environment(layout)
         try:

@@ -103,6 +103,10 @@ class TritonHttpService(Service):
             raise ServerError(f"cannot reach the server at {self.shown_url}: {escape_controls(reason)}") from None
         return int(self._curl.getinfo(pc.RESPONSE_CODE)), bytes(buf)
 
+    def get(self, path: str, what: str = "") -> tuple[int, Any]:
+        """GET base_url + path -> (HTTP status, decoded JSON body, or the page's text)."""
+        return self._get(path, what=what)
+
     def _get(self, path: str, post: bytes | None = None, what: str = "") -> tuple[int, Any]:
         """GET (or POST `post`) base_url + path -> (HTTP status, decoded JSON body or None)."""
         if post is None:
