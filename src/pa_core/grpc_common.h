@@ -1,4 +1,4 @@
-/* What the unary and the streaming gRPC engines share. */
+/* What the unary and the streaming gRPC engines share (grpc_common.c). */
 #ifndef PA_GRPC_COMMON_H
 #define PA_GRPC_COMMON_H
 
@@ -34,5 +34,15 @@ const uint8_t *pa_grpc_message_bytes(grpc_byte_buffer *bb, pa_body_buf *buf, siz
 pa_grpc_seq_fields *pa_grpc_seq_fields_of(const pa_grpc_config *cfg, char *err, size_t errlen);
 /* Which error kind a non-OK status counts as. */
 enum pa_error_kind pa_grpc_error_kind(grpc_status_code code);
+/* The message of a failed call: "gRPC <STATUS>: <details>", or "gRPC
+ * <STATUS> from <where>" when the server gave no details. */
+void pa_grpc_status_message(grpc_status_code status, grpc_slice details, const char *where, char *msg,
+                            size_t msglen);
+/* Refills a slot's send buffer with a reference to the message `body` (no
+ * copy), or with sequences (f not NULL) its slices around q's patched fields. */
+void pa_grpc_fill_message(grpc_byte_buffer *send, grpc_slice body, const pa_grpc_seq_fields *f,
+                          const pa_seq_request *q);
+/* A deadline ns from now. */
+gpr_timespec pa_grpc_after_ns(uint64_t ns);
 
 #endif

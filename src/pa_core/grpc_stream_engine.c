@@ -72,9 +72,8 @@ typedef struct slot {
      * because its record (and so its index) exists only then. */
     uint64_t *times;
     size_t n_times, times_cap;
-    /* Sequences: the request's sequence (-1 none), its id and flags, and
-     * where they go in its message (kept for a send that waits its turn). */
-    long seq;
+    /* Sequences: the request's id and flags, and where they go in its
+     * message (kept for a send that waits its turn). */
     pa_seq_request req;
     const pa_grpc_seq_fields *fields;
 } slot;
@@ -86,7 +85,7 @@ typedef struct stream_engine {
     unsigned n_channels, next_channel;
     grpc_slice method;
     grpc_slice *messages;
-    size_t n_messages, next_message;
+    size_t n_messages;
     const pa_validator *validator;
     pa_grpc_seq_fields *seq_fields; /* sequences: where each message's fields are */
     char where[200];
@@ -158,10 +157,6 @@ static int parse_response(const uint8_t *p, size_t len, response_info *r) {
 
 /* ---- the stream's life ---------------------------------------------------- */
 
-static gpr_timespec after_ns(uint64_t ns) {
-    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos((int64_t)ns, GPR_TIMESPAN));
-}
-
 static int start_ops(slot *s, grpc_op *ops, size_t n, int kind) {
     if (grpc_call_start_batch(s->call, ops, n, tag(s, kind), NULL) != GRPC_CALL_OK)
         return -1;
@@ -210,13 +205,7 @@ static int send_request(slot *s) {
     size_t n = 0;
     if (!s->metadata_sent)
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    /* gRPC takes the slices of a sent message: put new references in. */
-    if (s->fields) {
-        pa_grpc_seq_fill(&s->send->data.raw.slice_buffer, s->body, s->fields, &s->req);
-    } else {
-        grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
-        grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(s->body));
-    }
+    pa_grpc_fill_message(s->send, s->body, s->fields, &s->req);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = s->send;
     s->t.send_end_ns = pa_now_ns();
@@ -227,46 +216,23 @@ static int send_request(slot *s) {
     return 0;
 }
 
-static void release_sequence(stream_engine *e, slot *s) {
-    if (s->seq >= 0)
-        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
-    s->seq = -1;
-}
-
-/* code: the gRPC status, PA_GRPC_STREAM_ERROR for an error inside a response, -1 for neither. */
-static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, int code, const char *msg,
-                           int backoff) {
-    s->base.active = 0;
-    release_sequence(e, s);
-    pa_engine_record_grpc_error(&e->base, kind, code, msg);
-    if (backoff)
-        pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
-    else
-        pa_engine_slot_done(&e->base, &s->base);
-}
-
 /* Every operation of an ended stream is done: free it; a request still on it failed. */
 static void finish_stream(stream_engine *e, slot *s) {
     grpc_status_code status = s->status;
     char msg[PA_ERROR_MESSAGE_LEN];
-    size_t n = GRPC_SLICE_LENGTH(s->details);
-    if (n > 256)
-        n = 256;
     if (status == GRPC_STATUS_OK)
         snprintf(msg, sizeof(msg), "gRPC stream to %s ended before the final response", e->where);
-    else if (n)
-        snprintf(msg, sizeof(msg), "gRPC %s: %.*s", pa_grpc_status_name(status), (int)n,
-                 (const char *)GRPC_SLICE_START_PTR(s->details));
     else
-        snprintf(msg, sizeof(msg), "gRPC %s from %s", pa_grpc_status_name(status), e->where);
+        pa_grpc_status_message(status, s->details, e->where, msg, sizeof(msg));
     grpc_slice_unref(s->details);
     s->details = grpc_empty_slice();
     grpc_call_unref(s->call);
     s->call = NULL;
     if (s->base.active)
-        record_failure(e, s, status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status),
-                       status == GRPC_STATUS_OK ? -1 : (int)status, msg,
-                       status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
+        pa_engine_request_failed(&e->base, &s->base,
+                                 status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status),
+                                 status == GRPC_STATUS_OK ? -1 : (int)status, msg,
+                                 status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
 }
 
 static void keep_time(stream_engine *e, slot *s, uint64_t now) {
@@ -293,7 +259,7 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         char msg[PA_ERROR_MESSAGE_LEN];
         snprintf(msg, sizeof(msg), "gRPC stream error: %.*s", (int)(r->error_len > 256 ? 256 : r->error_len),
                  (const char *)r->error);
-        record_failure(e, s, PA_ERR_OTHER, PA_GRPC_STREAM_ERROR, msg, 0);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, PA_GRPC_STREAM_ERROR, msg, 0);
         return;
     }
     s->received += len;
@@ -317,15 +283,14 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         pa_validator_check_seen(e->validator, s->body_index, s->seen, s->invalid_msg, sizeof(s->invalid_msg)))
         s->invalid = 1;
     if (s->invalid) { /* a failed request, as in perf_analyzer */
-        record_failure(e, s, PA_ERR_OTHER, -1, s->invalid_msg, 0);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, s->invalid_msg, 0);
         return;
     }
     s->t.recv_start_ns = s->t.end_ns;
     s->base.active = 0;
-    release_sequence(e, s);
+    pa_engine_end_step(&e->base, &s->base);
     if (!pa_engine_closing_request(&e->base, s->t.start_ns))
         pa_engine_keep_responses(&e->base, s->times, s->n_times);
-    e->base.sequence_id = s->req.id; /* for the export's record; 0 without sequences */
     pa_engine_record_stream_ok(&e->base, &s->t, GRPC_SLICE_LENGTH(s->body), s->received, s->responses, s->first_ns);
     pa_engine_slot_done(&e->base, &s->base);
 }
@@ -369,7 +334,7 @@ static void on_recv(stream_engine *e, slot *s, int success) {
         if (s->base.active) {
             char msg[PA_ERROR_MESSAGE_LEN];
             snprintf(msg, sizeof(msg), "malformed gRPC stream response from %s", e->where);
-            record_failure(e, s, PA_ERR_OTHER, -1, msg, 0);
+            pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, msg, 0);
         }
     } else {
         on_response(e, s, &r, len);
@@ -401,25 +366,11 @@ static void on_completion(stream_engine *e, void *t, int success) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     stream_engine *e = (stream_engine *)base;
     slot *s = (slot *)ps;
-    if (e->base.sequencer) {
-        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
-        if (pa_seq_next(e->base.sequencer, which, &s->req) != 0) {
-            char msg[PA_ERROR_MESSAGE_LEN];
-            snprintf(msg, sizeof(msg), "no sequence free for a request to %s", e->where);
-            ps->active = 1; /* recorded as a failed request, which ends it */
-            record_failure(e, s, PA_ERR_OTHER, -1, msg, 1); /* not a transport failure */
-            return;
-        }
-        s->seq = s->req.seq;
-        s->body = e->messages[s->req.body];
-        s->body_index = s->req.body;
-        s->fields = &e->seq_fields[s->req.body];
-    } else {
-        s->body = e->messages[e->next_message];
-        s->body_index = e->next_message;
-        if (++e->next_message == e->n_messages)
-            e->next_message = 0;
-    }
+    if (pa_engine_next_step(base, ps, e->n_messages, e->where, &s->req) != 0)
+        return;
+    s->body = e->messages[s->req.body];
+    s->body_index = s->req.body;
+    s->fields = ps->seq >= 0 ? &e->seq_fields[s->req.body] : NULL;
     memset(&s->t, 0, sizeof(s->t));
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
@@ -441,7 +392,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
             s->ended = 1;
             return;
         }
-        record_failure(e, s, PA_ERR_TRANSPORT, -1, msg, 1);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_TRANSPORT, -1, msg, 1);
         return;
     }
     if (s->send_pending) {
@@ -463,7 +414,6 @@ static pa_slot *new_slot(pa_engine *base) {
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
     s->details = grpc_empty_slice();
-    s->seq = -1;
     return &s->base;
 }
 
@@ -487,7 +437,7 @@ static void *run(void *arg) {
             open = ((slot *)e->base.slots[i])->call != NULL;
         if (!open)
             break;
-        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(CANCEL_WAIT_MS * 1000000ull), NULL);
+        grpc_event ev = grpc_completion_queue_next(e->cq, pa_grpc_after_ns(CANCEL_WAIT_MS * 1000000ull), NULL);
         if (ev.type != GRPC_OP_COMPLETE)
             break;
         slot *s = (slot *)((uintptr_t)ev.tag & ~(uintptr_t)3);
