@@ -29,16 +29,9 @@
 #define FINE_LEAD_NS (FINE_WAIT_NS - 500000ull)
 #define DRAIN_MAX 256u /* completions taken per turn of the loop, at most */
 
-static const char *const STATUS_NAMES[] = {
-    "OK",       "CANCELLED",           "UNKNOWN",            "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",        "DATA_LOSS",        "UNAUTHENTICATED",
-};
-
 const char *pa_grpc_status_name(int code) {
-    if (code < 0 || code >= (int)(sizeof(STATUS_NAMES) / sizeof(STATUS_NAMES[0])))
-        return "UNKNOWN_CODE";
-    return STATUS_NAMES[code];
+    /* the stats' table, less its last entry (not a status code) */
+    return code >= 0 && code < PA_GRPC_CODES ? pa_grpc_code_name(code) : "UNKNOWN_CODE";
 }
 
 /* The caller's mistakes go with HTTP 4xx, the server's with 5xx, and no
