@@ -85,6 +85,34 @@ void pa_grpc_fill_message(grpc_byte_buffer *send, grpc_slice body, const pa_grpc
     }
 }
 
+pa_slot *pa_grpc_new_slot(size_t size, size_t io_offset) {
+    pa_slot *s = calloc(1, size);
+    if (!s)
+        return NULL;
+    pa_grpc_call_io *io = (pa_grpc_call_io *)((char *)s + io_offset);
+    io->send = grpc_raw_byte_buffer_create(NULL, 0);
+    if (!io->send) {
+        free(s);
+        return NULL;
+    }
+    grpc_metadata_array_init(&io->initial_md);
+    grpc_metadata_array_init(&io->trailing_md);
+    io->details = grpc_empty_slice();
+    return s;
+}
+
+void pa_grpc_io_free(pa_grpc_call_io *io) {
+    if (io->recv)
+        grpc_byte_buffer_destroy(io->recv);
+    if (io->call)
+        grpc_call_unref(io->call);
+    if (io->send)
+        grpc_byte_buffer_destroy(io->send);
+    grpc_slice_unref(io->details);
+    grpc_metadata_array_destroy(&io->initial_md);
+    grpc_metadata_array_destroy(&io->trailing_md);
+}
+
 gpr_timespec pa_grpc_after_ns(uint64_t ns) {
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos((int64_t)ns, GPR_TIMESPAN));
 }

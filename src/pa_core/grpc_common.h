@@ -8,6 +8,22 @@
 #include "grpc_validate.h"
 #include "grpc_sequence.h"
 
+/* What a slot of either engine holds for its call (unary) or stream. */
+typedef struct pa_grpc_call_io {
+    grpc_call *call;        /* NULL when none */
+    grpc_byte_buffer *send; /* refilled per request with references to the message's slices */
+    grpc_byte_buffer *recv;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_status_code status;
+    grpc_slice details;
+} pa_grpc_call_io;
+
+/* A zeroed slot of `size` bytes (pa_slot first) with its call io at
+ * io_offset ready for a first call; NULL when out of memory. */
+pa_slot *pa_grpc_new_slot(size_t size, size_t io_offset);
+/* Frees what the io holds; its call, if any, must be finished. */
+void pa_grpc_io_free(pa_grpc_call_io *io);
+
 /* Opens n channels to cfg->target with the config's credentials and
  * compression, each on its own connection; 0, or -1 with err filled (the
  * channels opened so far are left in `channels` for the caller to destroy). */

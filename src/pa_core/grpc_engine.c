@@ -21,6 +21,7 @@
  * message itself was serialized before the run) and "response wait" = writing
  * the request, waiting, and reading the response, as perf_analyzer defines it. */
 #define _GNU_SOURCE
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +39,7 @@
 
 typedef struct slot {
     pa_slot base; /* first */
-    grpc_call *call;
-    grpc_byte_buffer *send; /* refilled per call with a reference to the message slice */
-    grpc_byte_buffer *recv;
-    grpc_metadata_array initial_md, trailing_md;
-    grpc_status_code status;
-    grpc_slice details;
+    pa_grpc_call_io io;
     size_t sent_len;
     size_t body_index;     /* which message this call sent: the validator's body */
     pa_body_buf flat, scratch; /* validation only: the response's bytes, decoded typed values */
@@ -68,16 +64,16 @@ typedef struct grpc_engine {
 } grpc_engine;
 
 static void release_call(slot *s) {
-    if (s->recv) {
-        grpc_byte_buffer_destroy(s->recv);
-        s->recv = NULL;
+    if (s->io.recv) {
+        grpc_byte_buffer_destroy(s->io.recv);
+        s->io.recv = NULL;
     }
-    if (s->call) {
-        grpc_call_unref(s->call);
-        s->call = NULL;
+    if (s->io.call) {
+        grpc_call_unref(s->io.call);
+        s->io.call = NULL;
     }
-    grpc_slice_unref(s->details);
-    s->details = grpc_empty_slice();
+    grpc_slice_unref(s->io.details);
+    s->io.details = grpc_empty_slice();
 }
 
 static void fail_start(grpc_engine *e, slot *s, const char *what) {
@@ -103,18 +99,18 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.start_ns = pa_now_ns();
     ps->active = 1;
 
-    pa_grpc_fill_message(s->send, body, ps->seq >= 0 ? &e->seq_fields[q.body] : NULL, &q);
+    pa_grpc_fill_message(s->io.send, body, ps->seq >= 0 ? &e->seq_fields[q.body] : NULL, &q);
     s->sent_len = GRPC_SLICE_LENGTH(body);
-    s->initial_md.count = 0; /* arrays keep their capacity from call to call */
-    s->trailing_md.count = 0;
-    s->recv = NULL;
-    s->status = GRPC_STATUS_OK;
+    s->io.initial_md.count = 0; /* arrays keep their capacity from call to call */
+    s->io.trailing_md.count = 0;
+    s->io.recv = NULL;
+    s->io.status = GRPC_STATUS_OK;
 
     gpr_timespec deadline = e->request_timeout_ms > 0
                                 ? pa_grpc_after_ns((uint64_t)e->request_timeout_ms * 1000000ull)
                                 : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL, deadline, NULL);
-    if (!s->call) {
+    s->io.call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL, deadline, NULL);
+    if (!s->io.call) {
         fail_start(e, s, "cannot create a gRPC call to");
         return;
     }
@@ -122,18 +118,18 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = s->send;
+    ops[1].data.send_message.send_message = s->io.send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->io.initial_md;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &s->recv;
+    ops[4].data.recv_message.recv_message = &s->io.recv;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-    ops[5].data.recv_status_on_client.status = &s->status;
-    ops[5].data.recv_status_on_client.status_details = &s->details;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->io.trailing_md;
+    ops[5].data.recv_status_on_client.status = &s->io.status;
+    ops[5].data.recv_status_on_client.status_details = &s->io.details;
     s->t.send_end_ns = pa_now_ns();
-    grpc_call_error rc = grpc_call_start_batch(s->call, ops, 6, s, NULL);
+    grpc_call_error rc = grpc_call_start_batch(s->io.call, ops, 6, s, NULL);
     if (rc != GRPC_CALL_OK)
         fail_start(e, s, "cannot start a gRPC call to");
 }
@@ -157,15 +153,15 @@ static int invalid_response(grpc_engine *e, slot *s, grpc_byte_buffer *resp, cha
 
 static void complete(grpc_engine *e, slot *s, int success) {
     s->t.recv_start_ns = pa_now_ns();
-    size_t received = s->recv ? grpc_byte_buffer_length(s->recv) : 0;
-    grpc_status_code status = success ? s->status : GRPC_STATUS_UNAVAILABLE;
+    size_t received = s->io.recv ? grpc_byte_buffer_length(s->io.recv) : 0;
+    grpc_status_code status = success ? s->io.status : GRPC_STATUS_UNAVAILABLE;
     char msg[PA_ERROR_MESSAGE_LEN];
     if (status != GRPC_STATUS_OK)
-        pa_grpc_status_message(status, s->details, e->where, msg, sizeof(msg));
+        pa_grpc_status_message(status, s->io.details, e->where, msg, sizeof(msg));
     grpc_byte_buffer *resp = NULL;
     if (e->validator && status == GRPC_STATUS_OK) {
-        resp = s->recv; /* kept for validation, after the end timestamp */
-        s->recv = NULL;
+        resp = s->io.recv; /* kept for validation, after the end timestamp */
+        s->io.recv = NULL;
     }
     release_call(s);
     s->t.end_ns = pa_now_ns();
@@ -192,14 +188,7 @@ static void complete(grpc_engine *e, slot *s, int success) {
 
 static pa_slot *new_slot(pa_engine *base) {
     (void)base;
-    slot *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->send = grpc_raw_byte_buffer_create(NULL, 0);
-    grpc_metadata_array_init(&s->initial_md);
-    grpc_metadata_array_init(&s->trailing_md);
-    s->details = grpc_empty_slice();
-    return &s->base;
+    return pa_grpc_new_slot(sizeof(slot), offsetof(slot, io));
 }
 
 /* Calls still in flight when the loop ends are cancelled and their
@@ -208,8 +197,8 @@ static void abandon_in_flight(grpc_engine *e) {
     unsigned active = 0;
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
-        if (s->base.active && s->call) {
-            grpc_call_cancel(s->call, NULL);
+        if (s->base.active && s->io.call) {
+            grpc_call_cancel(s->io.call, NULL);
             active++;
         }
     }
@@ -239,11 +228,7 @@ static void destroy(pa_engine *base) {
     grpc_engine *e = (grpc_engine *)base;
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
-        release_call(s);
-        if (s->send)
-            grpc_byte_buffer_destroy(s->send);
-        grpc_metadata_array_destroy(&s->initial_md);
-        grpc_metadata_array_destroy(&s->trailing_md);
+        pa_grpc_io_free(&s->io);
         free(s->flat.data);
         free(s->scratch.data);
         free(s);
