@@ -35,6 +35,7 @@ cdef extern from "histogram.h":
 
 cdef extern from "window_stats.h":
     enum: PA_ERR_KINDS
+    enum: PA_GRPC_STREAM_ERROR
     enum pa_error_kind:
         PA_ERR_TRANSPORT
         PA_ERR_HTTP_4XX
@@ -48,7 +49,7 @@ cdef extern from "window_stats.h":
         uint64_t scheduled_ns
     ctypedef struct pa_window_stats:
         uint64_t ok
-        uint64_t errors[4]
+        uint64_t errors[PA_ERR_KINDS]
         uint64_t latency_sum_ns
         double latency_sumsq_ns2
         uint64_t send_sum_ns
@@ -58,7 +59,7 @@ cdef extern from "window_stats.h":
         uint64_t delayed
         uint64_t postponed
         uint64_t responses
-        uint64_t grpc_codes[18]
+        uint64_t grpc_codes[PA_GRPC_STREAM_ERROR + 1]
         pa_hist latency
         pa_hist response_latency
         pa_hist lag
@@ -70,6 +71,8 @@ cdef extern from "window_stats.h":
     void pa_stats_record_ok(pa_window_stats *s, const pa_request_times *t, uint64_t sent, uint64_t received) nogil
     void pa_stats_record_error(pa_window_stats *s, pa_error_kind kind) nogil
     void pa_stats_record_grpc_code(pa_window_stats *s, int code) nogil
+    const char *pa_error_kind_name(int kind) nogil
+    const char *pa_grpc_code_name(int code) nogil
     void pa_recorder_init(pa_recorder *r) nogil
     int64_t pa_recorder_enter(pa_recorder *r) nogil
     pa_window_stats *pa_recorder_buffer(pa_recorder *r, int64_t token) nogil
@@ -112,6 +115,7 @@ cdef extern from "record_log.h":
 
 cdef extern from "engine.h":
     enum: PA_MAX_ERROR_MESSAGES
+    enum: PA_ERROR_MESSAGE_LEN
     ctypedef struct pa_engine:
         pass
     int pa_engine_set_schedule_part(pa_engine *e, pa_schedule *schedule, unsigned max_inflight,
@@ -141,12 +145,10 @@ HIST_BUCKETS = PA_HIST_BUCKETS
 RECORD_DTYPE = np.dtype([("scheduled_ns", np.uint64), ("start_ns", np.uint64), ("end_ns", np.uint64),
                          ("status", np.uint64)])
 RESPONSE_DTYPE = np.dtype([("request", np.uint64), ("ns", np.uint64)])
-ERROR_KINDS = ("transport", "http_4xx", "http_5xx", "other")
+# The C core's tables (window_stats.c), index for index.
+ERROR_KINDS = tuple(pa_error_kind_name(k).decode() for k in range(PA_ERR_KINDS))
 # Index = gRPC status code; the last: an error carried inside a stream response (no status code).
-GRPC_CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-                   "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-                   "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-                   "STREAM_ERROR")
+GRPC_CODE_NAMES = tuple(pa_grpc_code_name(c).decode() for c in range(PA_GRPC_STREAM_ERROR + 1))
 
 include "schedule.pxi"  # before the engines: they make their schedules with it
 

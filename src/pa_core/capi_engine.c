@@ -49,8 +49,6 @@ typedef struct cslot {
     capi_engine *e;
     TRITONSERVER_InferenceRequest *req;
     size_t attached; /* index of the request data the request carries; SIZE_MAX: none */
-    long seq;        /* sequences: the sequence of the request in flight, -1 none */
-    uint64_t seq_id; /* ... and its correlation ID */
     pa_request_times t;
     uint64_t bytes_in;
     unsigned pending; /* atomic: callbacks still due (final response, release) */
@@ -71,7 +69,6 @@ struct capi_engine {
     int64_t version;
     request_data *requests;
     size_t n_requests;
-    size_t next_request;
     uint64_t timeout_us;
     int fresh_requests; /* delete each request object once released (see capi_config.h) */
     TRITONSERVER_ResponseAllocator *allocator;
@@ -231,12 +228,6 @@ static TRITONSERVER_Error *set_sequence(capi_engine *e, cslot *s, const pa_seq_r
     return e->api->InferenceRequestSetFlags(s->req, flags);
 }
 
-static void release_sequence(capi_engine *e, cslot *s) {
-    if (s->seq >= 0)
-        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
-    s->seq = -1;
-}
-
 static void grow_arena(cslot *s) {
     if (s->arena_need <= s->arena_cap)
         return;
@@ -250,23 +241,10 @@ static void grow_arena(cslot *s) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     capi_engine *e = (capi_engine *)base;
     cslot *s = (cslot *)ps;
-    size_t index;
     pa_seq_request q;
-    if (e->base.sequencer) {
-        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
-        if (pa_seq_next(e->base.sequencer, which, &q) != 0) {
-            pa_engine_record_error(&e->base, PA_ERR_OTHER, "no sequence free for a request to the in-process server");
-            pa_engine_slot_backoff(&e->base, ps, pa_now_ns());
-            return;
-        }
-        s->seq = q.seq;
-        s->seq_id = q.id;
-        index = q.body;
-    } else {
-        index = e->next_request;
-        if (++e->next_request == e->n_requests)
-            e->next_request = 0;
-    }
+    if (pa_engine_next_step(base, ps, e->n_requests, "the in-process server", &q) != 0)
+        return;
+    size_t index = q.body;
     grow_arena(s);
     s->arena_used = 0;
     s->arena_need = 0;
@@ -277,7 +255,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->t.start_ns = pa_now_ns();
     const char *what = "sending";
     TRITONSERVER_Error *err = prepare(e, s, index, &what);
-    if (!err && s->seq >= 0)
+    if (!err && ps->seq >= 0)
         err = set_sequence(e, s, &q, &what);
     if (!err) {
         ps->active = 1;
@@ -297,9 +275,7 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     char msg[PA_ERROR_MESSAGE_LEN];
     pa_capi_take_error(e->api, err, what, msg, sizeof(msg));
     drop_request(e, s); /* a fresh object next time: this one's state is unknown */
-    release_sequence(e, s);
-    pa_engine_record_error(&e->base, PA_ERR_OTHER, msg);
-    pa_engine_slot_backoff(&e->base, ps, pa_now_ns());
+    pa_engine_request_failed(&e->base, ps, PA_ERR_OTHER, -1, msg, 1);
 }
 
 /* Records every completion handed over since the last call, oldest first. */
@@ -316,15 +292,17 @@ static void take_completions(capi_engine *e) {
         s->base.active = 0;
         if (s->t.send_end_ns > s->t.end_ns || !s->t.send_end_ns)
             s->t.send_end_ns = s->t.end_ns; /* answered before InferAsync returned */
-        e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
-        if (s->failed)
-            pa_engine_record_error(&e->base, PA_ERR_OTHER, s->message);
-        else
+        if (s->failed) {
+            if (e->fresh_requests)
+                drop_request(e, s); /* released by Triton: ours to delete */
+            pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, s->message, 0);
+        } else {
+            pa_engine_end_step(&e->base, &s->base);
             pa_engine_record_ok(&e->base, &s->t, e->requests[s->attached].bytes, s->bytes_in);
-        release_sequence(e, s);
-        if (e->fresh_requests)
-            drop_request(e, s); /* released by Triton: ours to delete */
-        pa_engine_slot_done(&e->base, &s->base);
+            if (e->fresh_requests)
+                drop_request(e, s);
+            pa_engine_slot_done(&e->base, &s->base);
+        }
         s = next;
     }
 }
@@ -337,23 +315,13 @@ static void *run(void *arg) {
         uint64_t now = pa_now_ns();
         if (!pa_engine_tick(&e->base, now))
             break;
-        uint64_t wait_ns = pa_engine_needs_timer(&e->base) ? 5000000ull : 1000000000ull;
-        uint64_t due = pa_engine_next_due_ns(&e->base), wake_at = 0;
-        if (due) {
-            now = pa_now_ns();
-            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
-            if (until <= wait_ns) {
-                wait_ns = until;
-                wake_at = now + until;
-            }
-        }
+        pa_wait w = pa_engine_wait_plan(&e->base, 1000000000ull);
         int n = 1;
         if (!__atomic_load_n(&e->done, __ATOMIC_ACQUIRE)) {
-            struct timespec ts = {(time_t)(wait_ns / 1000000000ull), (long)(wait_ns % 1000000000ull)};
+            struct timespec ts = {(time_t)(w.wait_ns / 1000000000ull), (long)(w.wait_ns % 1000000000ull)};
             n = ppoll(&pfd, 1, &ts, NULL);
         }
-        if (n == 0 && wake_at && wait_ns)
-            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
+        pa_engine_wait_done(&e->base, &w, n != 0);
         if (n > 0) {
             uint64_t v;
             if (read(e->wakefd, &v, sizeof(v)) < 0) { /* EAGAIN: a push without a write */
@@ -372,7 +340,6 @@ static pa_slot *new_slot(pa_engine *base) {
         return NULL;
     s->e = (capi_engine *)base;
     s->attached = SIZE_MAX;
-    s->seq = -1;
     return &s->base;
 }
 

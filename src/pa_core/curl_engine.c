@@ -35,8 +35,6 @@ typedef struct slot {
     int keep_body;      /* validation on: the body is collected in `resp` */
     pa_body_buf resp;
     long json_len;      /* Inference-Header-Content-Length, -1 when absent */
-    long seq;           /* sequences: the sequence of the request in flight, -1 none */
-    uint64_t seq_id;    /* ... and its correlation ID */
     char *own;          /* sequences: this slot's patched copy of the body (libcurl sends it from here) */
     size_t own_cap;
 } slot;
@@ -46,14 +44,12 @@ struct curl_engine {
     char *url;
     body *bodies;
     size_t n_bodies;
-    size_t next_body;
     long request_timeout_ms;
     long connect_timeout_ms;
     long tls_verify_peer;
     long tls_verify_host;
     char *tls[5]; /* CA file, cert file, cert type, key file, key type; NULL: unset */
     const pa_validator *validator;
-    pa_sequencer *sequencer;
 
     CURLM *multi;
 };
@@ -116,7 +112,6 @@ static pa_slot *new_slot(pa_engine *base) {
     if (!s)
         return NULL;
     s->keep_body = e->validator != NULL;
-    s->seq = -1;
     s->easy = curl_easy_init();
     if (!s->easy) {
         free(s);
@@ -152,70 +147,34 @@ static pa_slot *new_slot(pa_engine *base) {
     return &s->base;
 }
 
-static void release_sequence(curl_engine *e, slot *s) {
-    if (s->seq >= 0)
-        pa_seq_done(e->sequencer, (unsigned)s->seq);
-    s->seq = -1;
-}
-
-/* Sequences: the step's body copied into the slot's buffer (grown once to
- * the largest body) with the sequence id and flags patched in. libcurl sends
- * from the buffer, so it stays untouched until the transfer ends.
- * NULL with *why set when the request cannot go. */
-static const body *sequence_step(curl_engine *e, slot *s, const char **why) {
-    pa_seq_request q;
-    long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)s->base.index : -1;
-    if (pa_seq_next(e->sequencer, which, &q) != 0) {
-        *why = "no sequence free for a request to";
-        return NULL;
-    }
-    const body *b = &e->bodies[q.body];
-    if (b->len > s->own_cap) {
-        char *grown = realloc(s->own, b->len);
-        if (!grown) {
-            pa_seq_done(e->sequencer, q.seq);
-            *why = "out of memory for a sequence's request to";
-            return NULL;
-        }
-        s->own = grown;
-        s->own_cap = b->len;
-    }
-    memcpy(s->own, b->data, b->len);
-    pa_seq_patch(s->own, &b->seq, &q);
+/* libcurl sends the body from `data` (with sequences, the slot's patched
+ * copy, which stays untouched until the transfer ends). */
+static void set_body(slot *s, const body *b, const char *data) {
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->own);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, data);
     if (!s->body || s->body->headers != b->headers)
         curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
     s->body = b;
-    s->seq = q.seq;
-    s->seq_id = q.id;
-    return b;
 }
 
 static void start_request(pa_engine *base, pa_slot *ps) {
     curl_engine *e = (curl_engine *)base;
     slot *s = (slot *)ps;
-    if (e->sequencer) {
-        const char *why = "";
-        if (!sequence_step(e, s, &why)) {
+    pa_seq_request q;
+    if (pa_engine_next_step(base, ps, e->n_bodies, e->url, &q) != 0)
+        return;
+    const body *b = &e->bodies[q.body];
+    if (ps->seq >= 0) {
+        if (pa_seq_copy_patched(&s->own, &s->own_cap, b->data, b->len, &b->seq, &q) != 0) {
             char msg[PA_ERROR_MESSAGE_LEN];
-            snprintf(msg, sizeof(msg), "%s %s", why, e->url);
-            pa_engine_record_error(base, PA_ERR_OTHER, msg); /* as the other engines: not a transport failure */
-            pa_engine_slot_backoff(base, ps, pa_now_ns());
+            snprintf(msg, sizeof(msg), "out of memory for a sequence's request to %s", e->url);
+            pa_engine_request_failed(base, ps, PA_ERR_OTHER, -1, msg, 1); /* not a transport failure */
             return;
         }
-        goto reset;
+        set_body(s, b, s->own);
+    } else if (s->body != b) {
+        set_body(s, b, b->data);
     }
-    const body *b = &e->bodies[e->next_body];
-    if (++e->next_body == e->n_bodies)
-        e->next_body = 0;
-    if (s->body != b) {
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, b->data);
-        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, b->headers);
-        s->body = b;
-    }
-reset:
     s->status = 0;
     s->bytes_in = 0;
     s->err_len = 0;
@@ -227,9 +186,7 @@ reset:
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
     if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
-        release_sequence(e, s);
-        pa_engine_record_error(base, PA_ERR_OTHER, "curl_multi_add_handle failed");
-        pa_engine_slot_backoff(base, ps, s->t.start_ns);
+        pa_engine_request_failed(base, ps, PA_ERR_OTHER, -1, "curl_multi_add_handle failed", 1);
         return;
     }
     ps->active = 1;
@@ -238,26 +195,23 @@ reset:
 static void finish_request(curl_engine *e, slot *s, CURLcode result) {
     s->t.end_ns = pa_now_ns();
     curl_multi_remove_handle(e->multi, s->easy);
-    s->base.active = 0;
-    release_sequence(e, s);
     if (result != CURLE_OK) {
         char why[PA_ERROR_MESSAGE_LEN];
         if (s->malformed)
             snprintf(why, sizeof(why), "malformed HTTP response (%s) from %s", s->malformed, e->url);
-        pa_engine_record_error(&e->base, PA_ERR_TRANSPORT,
-                               s->malformed ? why : s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
-        pa_engine_slot_backoff(&e->base, &s->base, s->t.end_ns);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_TRANSPORT,
+                                 -1, s->malformed ? why : s->curl_err[0] ? s->curl_err : curl_easy_strerror(result), 1);
         return;
     }
     char msg[PA_ERROR_MESSAGE_LEN];
     if (e->validator && s->status >= 200 && s->status < 300 &&
         pa_validator_check_http(e->validator, (size_t)(s->body - e->bodies), s->resp.data, s->resp.len, s->json_len,
                                 msg, sizeof(msg))) {
-        pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
-        pa_engine_slot_done(&e->base, &s->base);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, msg, 0); /* as in perf_analyzer */
         return;
     }
-    e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
+    s->base.active = 0;
+    pa_engine_end_step(&e->base, &s->base);
     pa_engine_record_http(&e->base, &s->t, s->status, s->body->len, s->bytes_in, s->err_len ? s->err_body : NULL);
     pa_engine_slot_done(&e->base, &s->base);
 }
@@ -276,18 +230,17 @@ static void *run(void *arg) {
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             finish_request(e, s, m->data.result);
         }
-        int wait_ms = 20;
-        uint64_t due = pa_engine_next_due_ns(&e->base), now = pa_now_ns();
-        if (due)
-            wait_ms = (int)(pa_engine_sleep_before_ns(&e->base, due, now) / 1000000ull);
-        curl_multi_poll(e->multi, NULL, 0, wait_ms < 20 ? wait_ms : 20, NULL);
+        pa_wait w = pa_engine_wait_plan(&e->base, 20000000ull);
+        int events = 0;
+        curl_multi_poll(e->multi, NULL, 0, (int)(w.wait_ns / 1000000ull), &events);
+        pa_engine_wait_done(&e->base, &w, events != 0);
     }
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
         if (s->base.active) {
             curl_multi_remove_handle(e->multi, s->easy);
             s->base.active = 0;
-            release_sequence(e, s);
+            pa_engine_end_step(&e->base, &s->base);
         }
     }
     return NULL;
@@ -347,7 +300,6 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
         if (tls[i] && tls[i][0] && !(e->tls[i] = strdup(tls[i])))
             goto oom;
     e->validator = cfg->validator;
-    e->sequencer = cfg->sequencer;
     e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
     e->url = strdup(cfg->url);
     e->bodies = calloc(cfg->n_bodies, sizeof(body));
@@ -362,7 +314,7 @@ pa_engine *pa_curl_engine_create(const pa_http_config *cfg, char *err, size_t er
             goto oom;
         memcpy(b->data, src->data, src->len);
         b->len = src->len;
-        if (e->sequencer && pa_seq_find_fields(b->data, b->len, &b->seq) != 0) {
+        if (e->base.sequencer && pa_seq_find_fields(b->data, b->len, &b->seq) != 0) {
             snprintf(err, errlen, "request body %zu has no sequence_id/sequence_start/sequence_end fields", i);
             destroy(&e->base);
             return NULL;

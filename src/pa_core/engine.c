@@ -290,6 +290,7 @@ unsigned pa_engine_grow_slots(pa_engine *e, unsigned n) {
             break;
         }
         s->index = e->n_slots;
+        s->seq = -1;
         e->slots[e->n_slots++] = s;
     }
     return e->n_slots;

@@ -20,6 +20,7 @@
 #define PA_RETRY_AFTER_TRANSPORT_ERROR_NS 10000000ull /* 10 ms */
 #define PA_SPIN_MIN_NS 20000ull  /* open loop: busy-wait at least this close to a due time */
 #define PA_SPIN_MAX_NS 100000ull /* ... at most this close, and at most a tenth of the mean gap */
+#define PA_TIMER_WAIT_NS 5000000ull /* the longest wait while a backoff or the drain is pending */
 
 typedef struct pa_engine pa_engine;
 
@@ -32,6 +33,8 @@ typedef struct pa_slot {
     uint64_t not_before_ns;  /* backoff after a transport error */
     uint64_t scheduled_ns;   /* open loop: send time of the request it carries */
     uint64_t responses;      /* periodic concurrency: responses since the ramp started */
+    long seq;                /* sequences: the sequence of the request in flight, -1 none */
+    uint64_t seq_id;         /* ... and its correlation ID (0 without sequences) */
 } pa_slot;
 
 /* Periodic concurrency: the engine thread raises its own target by `step`
@@ -120,11 +123,12 @@ struct pa_engine {
     uint64_t drain_deadline; /* 0 until stopping is seen */
     /* Sequences: set by the transport at create when its requests belong to
      * sequences. When the engine stops, the drain closes every sequence still
-     * open (one more request each, flagged end) before it ends. The transport
-     * sets `sequence_id` before it records each request; with keep_records,
+     * open (one more request each, flagged end) before it ends. pa_engine_end_step
+     * sets `sequence_id` before each request is recorded; with keep_records,
      * each kept record's id goes to `sequence_ids`. */
     pa_sequencer *sequencer;
     uint64_t sequence_id;
+    size_t next_body;        /* without sequences: the next request body, round robin */
     pa_id_log sequence_ids;
     uint64_t closing_ns;     /* when that closing began; requests started since are kept in no record */
 
@@ -206,20 +210,43 @@ static inline int pa_engine_closing_request(const pa_engine *e, uint64_t start_n
 /* Once per turn of the engine loop: starts slots up to the target (new
  * level, ended backoffs) or runs the drain. 0 when the loop should end. */
 int pa_engine_tick(pa_engine *e, uint64_t now_ns);
-/* Whether the loop must wake up by itself soon (backoff or drain pending). */
-static inline int pa_engine_needs_timer(const pa_engine *e) { return e->backing_off || e->drain_deadline; }
-/* Open loop: when the next request is due, 0 when no timer is needed. */
-uint64_t pa_engine_next_due_ns(const pa_engine *e);
-/* Open loop: how long to sleep before `due` (the rest is spun), and what the
- * transport saw when the sleep ended: the margin adapts to this machine's
- * timer wake-up latency. */
-uint64_t pa_engine_sleep_before_ns(const pa_engine *e, uint64_t due_ns, uint64_t now_ns);
-void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns);
+/* The transport's blocking wait (its epoll_wait, curl_multi_poll, completion
+ * queue or poll), planned by the engine: block at most wait_ns. The plan
+ * takes the transport's own limit max_ns (how often it must look at
+ * something of its own), shortens it when a backoff or the drain needs the
+ * loop soon, and, in an open loop, to the end of the sleep before the next
+ * send is due (wake_at; the rest is spun by the next tick). */
+typedef struct pa_wait {
+    uint64_t wait_ns;
+    uint64_t wake_at; /* 0: the wait does not end at a send's due time */
+} pa_wait;
+pa_wait pa_engine_wait_plan(pa_engine *e, uint64_t max_ns);
+/* After the wait: `events` when it returned for something else than its
+ * timeout. A sleep that ran out to wake_at tells how late this machine's
+ * timers wake: the margin spun before a due time adapts to it. */
+void pa_engine_wait_done(pa_engine *e, const pa_wait *w, int events);
 /* After a request completed: the closed loop sends again at once, unless
  * the engine stops or the slot was retired by a lower target. */
 void pa_engine_slot_done(pa_engine *e, pa_slot *s);
 /* After a transport error: the slot waits before it sends again. */
 void pa_engine_slot_backoff(pa_engine *e, pa_slot *s, uint64_t now_ns);
+
+/* A request's life on the engine side (engine_request.c). In start_request:
+ * which body slot s sends next, one of n_bodies: with sequences, the next
+ * step of the slot's sequence (closed loop) or of the next free one (open
+ * loop), its id and flags in *q and s->seq / s->seq_id; without, the bodies
+ * round robin (q->body only). -1 when no sequence can take the request: it
+ * is then already recorded as failed ("no sequence free for a request to
+ * <where>", not a transport failure) and the slot backs off. */
+int pa_engine_next_step(pa_engine *e, pa_slot *s, size_t n_bodies, const char *where, pa_seq_request *q);
+/* The request's answer came (or it failed): its sequence may go on, and the
+ * record that follows carries its correlation ID. Idempotent. */
+void pa_engine_end_step(pa_engine *e, pa_slot *s);
+/* A request that ended in an error: its step ends, it is recorded under
+ * kind (and the gRPC status code grpc_code, -1 none) with msg, and the slot
+ * either backs off (no server to talk to) or goes on at once. */
+void pa_engine_request_failed(pa_engine *e, pa_slot *s, enum pa_error_kind kind, int grpc_code, const char *msg,
+                              int backoff);
 void pa_engine_add_message(pa_engine *e, const char *msg);
 void pa_engine_record_ok(pa_engine *e, const pa_request_times *t, uint64_t sent, uint64_t received);
 void pa_engine_record_error(pa_engine *e, enum pa_error_kind kind, const char *msg);

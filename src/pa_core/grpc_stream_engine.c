@@ -22,6 +22,7 @@
  * responses to the slot's next request). Expected outputs missing from
  * every response of the request fail it too. */
 #define _GNU_SOURCE
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +46,12 @@ enum { TAG_SEND = 0, TAG_RECV = 1, TAG_STATUS = 2 };
 
 typedef struct slot {
     pa_slot base; /* first */
-    grpc_call *call; /* the slot's stream; NULL when none */
+    pa_grpc_call_io io; /* the slot's stream (io.call NULL when none) */
     int metadata_sent;
     int send_pending;
     int queued;      /* a request waits for the previous send to complete */
     int ended;       /* the stream is over (no more responses) */
     int ops;         /* operations outstanding on the stream */
-    grpc_byte_buffer *send, *recv;
-    grpc_metadata_array initial_md, trailing_md;
-    grpc_status_code status;
-    grpc_slice details;
     grpc_slice body;
     uint64_t received, responses;
     uint64_t first_ns;
@@ -72,9 +69,8 @@ typedef struct slot {
      * because its record (and so its index) exists only then. */
     uint64_t *times;
     size_t n_times, times_cap;
-    /* Sequences: the request's sequence (-1 none), its id and flags, and
-     * where they go in its message (kept for a send that waits its turn). */
-    long seq;
+    /* Sequences: the request's id and flags, and where they go in its
+     * message (kept for a send that waits its turn). */
     pa_seq_request req;
     const pa_grpc_seq_fields *fields;
 } slot;
@@ -86,7 +82,7 @@ typedef struct stream_engine {
     unsigned n_channels, next_channel;
     grpc_slice method;
     grpc_slice *messages;
-    size_t n_messages, next_message;
+    size_t n_messages;
     const pa_validator *validator;
     pa_grpc_seq_fields *seq_fields; /* sequences: where each message's fields are */
     char where[200];
@@ -158,12 +154,8 @@ static int parse_response(const uint8_t *p, size_t len, response_info *r) {
 
 /* ---- the stream's life ---------------------------------------------------- */
 
-static gpr_timespec after_ns(uint64_t ns) {
-    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos((int64_t)ns, GPR_TIMESPAN));
-}
-
 static int start_ops(slot *s, grpc_op *ops, size_t n, int kind) {
-    if (grpc_call_start_batch(s->call, ops, n, tag(s, kind), NULL) != GRPC_CALL_OK)
+    if (grpc_call_start_batch(s->io.call, ops, n, tag(s, kind), NULL) != GRPC_CALL_OK)
         return -1;
     s->ops++;
     return 0;
@@ -173,8 +165,8 @@ static int arm_recv(slot *s) {
     grpc_op op;
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_MESSAGE;
-    op.data.recv_message.recv_message = &s->recv;
-    s->recv = NULL;
+    op.data.recv_message.recv_message = &s->io.recv;
+    s->io.recv = NULL;
     return start_ops(s, &op, 1, TAG_RECV);
 }
 
@@ -182,25 +174,25 @@ static int open_stream(stream_engine *e, slot *s) {
     grpc_channel *ch = e->channels[e->next_channel];
     if (++e->next_channel == e->n_channels)
         e->next_channel = 0;
-    s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL,
+    s->io.call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, e->cq, e->method, NULL,
                                        gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-    if (!s->call)
+    if (!s->io.call)
         return -1;
     s->metadata_sent = s->send_pending = s->queued = s->ended = 0;
-    s->initial_md.count = s->trailing_md.count = 0;
+    s->io.initial_md.count = s->io.trailing_md.count = 0;
     grpc_op ops[2];
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[0].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-    ops[0].data.recv_status_on_client.status = &s->status;
-    ops[0].data.recv_status_on_client.status_details = &s->details;
+    ops[0].data.recv_status_on_client.trailing_metadata = &s->io.trailing_md;
+    ops[0].data.recv_status_on_client.status = &s->io.status;
+    ops[0].data.recv_status_on_client.status_details = &s->io.details;
     if (start_ops(s, ops, 1, TAG_STATUS) != 0)
         return -1;
     ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[0].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    ops[0].data.recv_initial_metadata.recv_initial_metadata = &s->io.initial_md;
     ops[1].op = GRPC_OP_RECV_MESSAGE;
-    ops[1].data.recv_message.recv_message = &s->recv;
-    s->recv = NULL;
+    ops[1].data.recv_message.recv_message = &s->io.recv;
+    s->io.recv = NULL;
     return start_ops(s, ops, 2, TAG_RECV);
 }
 
@@ -210,15 +202,9 @@ static int send_request(slot *s) {
     size_t n = 0;
     if (!s->metadata_sent)
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    /* gRPC takes the slices of a sent message: put new references in. */
-    if (s->fields) {
-        pa_grpc_seq_fill(&s->send->data.raw.slice_buffer, s->body, s->fields, &s->req);
-    } else {
-        grpc_slice_buffer_reset_and_unref(&s->send->data.raw.slice_buffer);
-        grpc_slice_buffer_add(&s->send->data.raw.slice_buffer, grpc_slice_ref(s->body));
-    }
+    pa_grpc_fill_message(s->io.send, s->body, s->fields, &s->req);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = s->send;
+    ops[n++].data.send_message.send_message = s->io.send;
     s->t.send_end_ns = pa_now_ns();
     if (start_ops(s, ops, n, TAG_SEND) != 0)
         return -1;
@@ -227,46 +213,23 @@ static int send_request(slot *s) {
     return 0;
 }
 
-static void release_sequence(stream_engine *e, slot *s) {
-    if (s->seq >= 0)
-        pa_seq_done(e->base.sequencer, (unsigned)s->seq);
-    s->seq = -1;
-}
-
-/* code: the gRPC status, PA_GRPC_STREAM_ERROR for an error inside a response, -1 for neither. */
-static void record_failure(stream_engine *e, slot *s, enum pa_error_kind kind, int code, const char *msg,
-                           int backoff) {
-    s->base.active = 0;
-    release_sequence(e, s);
-    pa_engine_record_grpc_error(&e->base, kind, code, msg);
-    if (backoff)
-        pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
-    else
-        pa_engine_slot_done(&e->base, &s->base);
-}
-
 /* Every operation of an ended stream is done: free it; a request still on it failed. */
 static void finish_stream(stream_engine *e, slot *s) {
-    grpc_status_code status = s->status;
+    grpc_status_code status = s->io.status;
     char msg[PA_ERROR_MESSAGE_LEN];
-    size_t n = GRPC_SLICE_LENGTH(s->details);
-    if (n > 256)
-        n = 256;
     if (status == GRPC_STATUS_OK)
         snprintf(msg, sizeof(msg), "gRPC stream to %s ended before the final response", e->where);
-    else if (n)
-        snprintf(msg, sizeof(msg), "gRPC %s: %.*s", pa_grpc_status_name(status), (int)n,
-                 (const char *)GRPC_SLICE_START_PTR(s->details));
     else
-        snprintf(msg, sizeof(msg), "gRPC %s from %s", pa_grpc_status_name(status), e->where);
-    grpc_slice_unref(s->details);
-    s->details = grpc_empty_slice();
-    grpc_call_unref(s->call);
-    s->call = NULL;
+        pa_grpc_status_message(status, s->io.details, e->where, msg, sizeof(msg));
+    grpc_slice_unref(s->io.details);
+    s->io.details = grpc_empty_slice();
+    grpc_call_unref(s->io.call);
+    s->io.call = NULL;
     if (s->base.active)
-        record_failure(e, s, status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status),
-                       status == GRPC_STATUS_OK ? -1 : (int)status, msg,
-                       status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
+        pa_engine_request_failed(&e->base, &s->base,
+                                 status == GRPC_STATUS_OK ? PA_ERR_TRANSPORT : pa_grpc_error_kind(status),
+                                 status == GRPC_STATUS_OK ? -1 : (int)status, msg,
+                                 status == GRPC_STATUS_UNAVAILABLE || status == GRPC_STATUS_OK);
 }
 
 static void keep_time(stream_engine *e, slot *s, uint64_t now) {
@@ -293,7 +256,7 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         char msg[PA_ERROR_MESSAGE_LEN];
         snprintf(msg, sizeof(msg), "gRPC stream error: %.*s", (int)(r->error_len > 256 ? 256 : r->error_len),
                  (const char *)r->error);
-        record_failure(e, s, PA_ERR_OTHER, PA_GRPC_STREAM_ERROR, msg, 0);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, PA_GRPC_STREAM_ERROR, msg, 0);
         return;
     }
     s->received += len;
@@ -317,28 +280,27 @@ static void on_response(stream_engine *e, slot *s, const response_info *r, size_
         pa_validator_check_seen(e->validator, s->body_index, s->seen, s->invalid_msg, sizeof(s->invalid_msg)))
         s->invalid = 1;
     if (s->invalid) { /* a failed request, as in perf_analyzer */
-        record_failure(e, s, PA_ERR_OTHER, -1, s->invalid_msg, 0);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, s->invalid_msg, 0);
         return;
     }
     s->t.recv_start_ns = s->t.end_ns;
     s->base.active = 0;
-    release_sequence(e, s);
+    pa_engine_end_step(&e->base, &s->base);
     if (!pa_engine_closing_request(&e->base, s->t.start_ns))
         pa_engine_keep_responses(&e->base, s->times, s->n_times);
-    e->base.sequence_id = s->req.id; /* for the export's record; 0 without sequences */
     pa_engine_record_stream_ok(&e->base, &s->t, GRPC_SLICE_LENGTH(s->body), s->received, s->responses, s->first_ns);
     pa_engine_slot_done(&e->base, &s->base);
 }
 
 static void on_recv(stream_engine *e, slot *s, int success) {
-    if (!success || !s->recv) {
+    if (!success || !s->io.recv) {
         s->ended = 1; /* the status follows */
         return;
     }
     /* The parsed response points into the message's bytes: they are released
      * only after it has been recorded. */
-    grpc_byte_buffer *got = s->recv;
-    s->recv = NULL;
+    grpc_byte_buffer *got = s->io.recv;
+    s->io.recv = NULL;
     size_t len = grpc_byte_buffer_length(got);
     grpc_slice all = grpc_empty_slice();
     response_info r;
@@ -369,7 +331,7 @@ static void on_recv(stream_engine *e, slot *s, int success) {
         if (s->base.active) {
             char msg[PA_ERROR_MESSAGE_LEN];
             snprintf(msg, sizeof(msg), "malformed gRPC stream response from %s", e->where);
-            record_failure(e, s, PA_ERR_OTHER, -1, msg, 0);
+            pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, msg, 0);
         }
     } else {
         on_response(e, s, &r, len);
@@ -394,32 +356,18 @@ static void on_completion(stream_engine *e, void *t, int success) {
     } else {
         s->ended = 1;
     }
-    if (s->ended && s->ops == 0 && s->call)
+    if (s->ended && s->ops == 0 && s->io.call)
         finish_stream(e, s);
 }
 
 static void start_request(pa_engine *base, pa_slot *ps) {
     stream_engine *e = (stream_engine *)base;
     slot *s = (slot *)ps;
-    if (e->base.sequencer) {
-        long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)ps->index : -1;
-        if (pa_seq_next(e->base.sequencer, which, &s->req) != 0) {
-            char msg[PA_ERROR_MESSAGE_LEN];
-            snprintf(msg, sizeof(msg), "no sequence free for a request to %s", e->where);
-            ps->active = 1; /* recorded as a failed request, which ends it */
-            record_failure(e, s, PA_ERR_OTHER, -1, msg, 1); /* not a transport failure */
-            return;
-        }
-        s->seq = s->req.seq;
-        s->body = e->messages[s->req.body];
-        s->body_index = s->req.body;
-        s->fields = &e->seq_fields[s->req.body];
-    } else {
-        s->body = e->messages[e->next_message];
-        s->body_index = e->next_message;
-        if (++e->next_message == e->n_messages)
-            e->next_message = 0;
-    }
+    if (pa_engine_next_step(base, ps, e->n_messages, e->where, &s->req) != 0)
+        return;
+    s->body = e->messages[s->req.body];
+    s->body_index = s->req.body;
+    s->fields = ps->seq >= 0 ? &e->seq_fields[s->req.body] : NULL;
     memset(&s->t, 0, sizeof(s->t));
     s->t.scheduled_ns = ps->scheduled_ns;
     s->t.start_ns = pa_now_ns();
@@ -428,20 +376,20 @@ static void start_request(pa_engine *base, pa_slot *ps) {
     s->seen = 0;
     s->invalid = 0;
     ps->active = 1;
-    if (s->call && s->ended) {
+    if (s->io.call && s->ended) {
         /* the old stream is still winding down: cancel it; this request fails with it */
-        grpc_call_cancel(s->call, NULL);
+        grpc_call_cancel(s->io.call, NULL);
         return;
     }
-    if (!s->call && open_stream(e, s) != 0) {
+    if (!s->io.call && open_stream(e, s) != 0) {
         char msg[PA_ERROR_MESSAGE_LEN];
         snprintf(msg, sizeof(msg), "cannot open a gRPC stream to %s", e->where);
-        if (s->call) {
-            grpc_call_cancel(s->call, NULL); /* finish_stream records it once its ops are done */
+        if (s->io.call) {
+            grpc_call_cancel(s->io.call, NULL); /* finish_stream records it once its ops are done */
             s->ended = 1;
             return;
         }
-        record_failure(e, s, PA_ERR_TRANSPORT, -1, msg, 1);
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_TRANSPORT, -1, msg, 1);
         return;
     }
     if (s->send_pending) {
@@ -449,22 +397,14 @@ static void start_request(pa_engine *base, pa_slot *ps) {
         return;
     }
     if (send_request(s) != 0) {
-        grpc_call_cancel(s->call, NULL);
+        grpc_call_cancel(s->io.call, NULL);
         s->ended = 1;
     }
 }
 
 static pa_slot *new_slot(pa_engine *base) {
     (void)base;
-    slot *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->send = grpc_raw_byte_buffer_create(NULL, 0);
-    grpc_metadata_array_init(&s->initial_md);
-    grpc_metadata_array_init(&s->trailing_md);
-    s->details = grpc_empty_slice();
-    s->seq = -1;
-    return &s->base;
+    return pa_grpc_new_slot(sizeof(slot), offsetof(slot, io));
 }
 
 static void on_complete(pa_engine *base, void *tag, int success) {
@@ -478,30 +418,30 @@ static void *run(void *arg) {
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
         s->base.active = 0;
-        if (s->call)
-            grpc_call_cancel(s->call, NULL);
+        if (s->io.call)
+            grpc_call_cancel(s->io.call, NULL);
     }
     for (;;) {
         int open = 0;
         for (unsigned i = 0; i < e->base.n_slots && !open; i++)
-            open = ((slot *)e->base.slots[i])->call != NULL;
+            open = ((slot *)e->base.slots[i])->io.call != NULL;
         if (!open)
             break;
-        grpc_event ev = grpc_completion_queue_next(e->cq, after_ns(CANCEL_WAIT_MS * 1000000ull), NULL);
+        grpc_event ev = grpc_completion_queue_next(e->cq, pa_grpc_after_ns(CANCEL_WAIT_MS * 1000000ull), NULL);
         if (ev.type != GRPC_OP_COMPLETE)
             break;
         slot *s = (slot *)((uintptr_t)ev.tag & ~(uintptr_t)3);
         s->ops--;
         s->ended = 1;
-        if (s->recv && ((uintptr_t)ev.tag & 3) == TAG_RECV) {
-            grpc_byte_buffer_destroy(s->recv);
-            s->recv = NULL;
+        if (s->io.recv && ((uintptr_t)ev.tag & 3) == TAG_RECV) {
+            grpc_byte_buffer_destroy(s->io.recv);
+            s->io.recv = NULL;
         }
-        if (s->ops == 0 && s->call) {
-            grpc_slice_unref(s->details);
-            s->details = grpc_empty_slice();
-            grpc_call_unref(s->call);
-            s->call = NULL;
+        if (s->ops == 0 && s->io.call) {
+            grpc_slice_unref(s->io.details);
+            s->io.details = grpc_empty_slice();
+            grpc_call_unref(s->io.call);
+            s->io.call = NULL;
         }
     }
     return NULL;
@@ -513,14 +453,7 @@ static void destroy(pa_engine *base) {
     stream_engine *e = (stream_engine *)base;
     for (unsigned i = 0; i < e->base.n_slots; i++) {
         slot *s = (slot *)e->base.slots[i];
-        if (s->call)
-            grpc_call_unref(s->call);
-        if (s->recv)
-            grpc_byte_buffer_destroy(s->recv);
-        grpc_byte_buffer_destroy(s->send);
-        grpc_slice_unref(s->details);
-        grpc_metadata_array_destroy(&s->initial_md);
-        grpc_metadata_array_destroy(&s->trailing_md);
+        pa_grpc_io_free(&s->io);
         free(s->times);
         free(s->flat.data);
         free(s);

@@ -51,7 +51,7 @@ def check_grpc_response(Validator validator, size_t body, bytes response, str re
     message the engines count the request failed with."""
     if response_format not in RESPONSE_FORMATS:
         raise ValueError(f"unknown response format '{response_format}'")
-    cdef char msg[320]
+    cdef char msg[PA_ERROR_MESSAGE_LEN]
     cdef pa_body_buf scratch
     scratch.data = NULL
     scratch.len = scratch.cap = 0

@@ -46,9 +46,7 @@ typedef struct slot {
 
     pa_http1_parser rp;  /* the response; with validation on, its body is kept */
     size_t body_index;   /* which of the engine's requests this one is */
-    long seq;            /* sequences: the sequence of the request in flight, -1 none */
     request own;         /* sequences: this slot's patched copy of its request */
-    uint64_t seq_id;     /* sequences: the correlation ID of the request in flight */
     size_t own_cap;
 } slot;
 
@@ -63,11 +61,9 @@ typedef struct http1_engine {
     char where[300]; /* host:port, for messages */
     request *requests;
     size_t n_requests;
-    size_t next_request;
     long request_timeout_ms;
     long connect_timeout_ms;
     const pa_validator *validator;
-    pa_sequencer *sequencer;
 
     int epfd;
     int wakefd;
@@ -92,54 +88,14 @@ static void release_idle(pa_engine *base, pa_slot *ps) {
         close_conn((http1_engine *)base, s);
 }
 
-static void release_sequence(http1_engine *e, slot *s) {
-    if (s->seq >= 0)
-        pa_seq_done(e->sequencer, (unsigned)s->seq);
-    s->seq = -1;
-}
-
-/* Sequences: the slot's own copy of the step's request, with the sequence
- * id and flags patched in; grows once to the largest request. NULL with
- * *why set when the request cannot go. */
-static const request *sequence_step(http1_engine *e, slot *s, const char **why) {
-    pa_seq_request q;
-    long which = e->base.schedule.kind == PA_LOAD_CLOSED ? (long)s->base.index : -1;
-    if (pa_seq_next(e->sequencer, which, &q) != 0) {
-        *why = "no sequence free for a request to";
-        return NULL;
-    }
-    const request *r = &e->requests[q.body];
-    if (r->len > s->own_cap) {
-        char *grown = realloc(s->own.bytes, r->len);
-        if (!grown) {
-            pa_seq_done(e->sequencer, q.seq);
-            *why = "out of memory for a sequence's request to";
-            return NULL;
-        }
-        s->own.bytes = grown;
-        s->own_cap = r->len;
-    }
-    memcpy(s->own.bytes, r->bytes, r->len);
-    pa_seq_patch(s->own.bytes, &r->seq, &q);
-    s->own.len = r->len;
-    s->own.body_len = r->body_len;
-    s->body_index = q.body;
-    s->seq = q.seq;
-    s->seq_id = q.id;
-    return &s->own;
-}
-
 static void fail_as(http1_engine *e, slot *s, enum pa_error_kind kind, const char *what, int err) {
     char msg[PA_ERROR_MESSAGE_LEN];
     if (err)
-        snprintf(msg, sizeof(msg), "%s %s: %s", what, e->where, strerror(err));
+        snprintf(msg, sizeof(msg), "%s %.150s: %s", what, e->where, strerror(err));
     else
-        snprintf(msg, sizeof(msg), "%s %s", what, e->where);
-    s->base.active = 0;
-    release_sequence(e, s);
+        snprintf(msg, sizeof(msg), "%s %.150s", what, e->where);
     close_conn(e, s);
-    pa_engine_record_error(&e->base, kind, msg);
-    pa_engine_slot_backoff(&e->base, &s->base, pa_now_ns());
+    pa_engine_request_failed(&e->base, &s->base, kind, -1, msg, 1);
 }
 
 static void fail(http1_engine *e, slot *s, const char *what, int err) { fail_as(e, s, PA_ERR_TRANSPORT, what, err); }
@@ -222,19 +178,20 @@ static void send_some(http1_engine *e, slot *s) {
 static void start_request(pa_engine *base, pa_slot *ps) {
     http1_engine *e = (http1_engine *)base;
     slot *s = (slot *)ps;
-    if (e->sequencer) {
-        const char *why = "";
-        s->req = sequence_step(e, s, &why);
-        if (!s->req) {
-            s->base.active = 1; /* recorded as a failed request, which ends it */
-            fail_as(e, s, PA_ERR_OTHER, why, 0); /* no answer missing: not a transport failure */
+    pa_seq_request q;
+    if (pa_engine_next_step(base, ps, e->n_requests, e->where, &q) != 0)
+        return;
+    s->body_index = q.body;
+    s->req = &e->requests[q.body];
+    if (ps->seq >= 0) { /* the slot's own copy, with the sequence id and flags */
+        const request *r = s->req;
+        if (pa_seq_copy_patched(&s->own.bytes, &s->own_cap, r->bytes, r->len, &r->seq, &q) != 0) {
+            fail_as(e, s, PA_ERR_OTHER, "out of memory for a sequence's request to", 0); /* not a transport failure */
             return;
         }
-    } else {
-        s->body_index = e->next_request;
-        s->req = &e->requests[e->next_request];
-        if (++e->next_request == e->n_requests)
-            e->next_request = 0;
+        s->own.len = r->len;
+        s->own.body_len = r->body_len;
+        s->req = &s->own;
     }
     s->sent = 0;
     s->retried = 0;
@@ -256,27 +213,21 @@ static void start_request(pa_engine *base, pa_slot *ps) {
 
 static void complete(http1_engine *e, slot *s) {
     s->t.end_ns = pa_now_ns();
-    s->base.active = 0;
-    release_sequence(e, s);
-    char msg[PA_ERROR_MESSAGE_LEN];
-    if (e->validator && s->rp.status >= 200 && s->rp.status < 300 &&
-        pa_validator_check_http(e->validator, s->body_index, s->rp.resp.data, s->rp.resp.len, s->rp.json_len, msg,
-                                sizeof(msg))) {
-        pa_engine_record_error(&e->base, PA_ERR_OTHER, msg); /* a failed request, as in perf_analyzer */
-        if (s->rp.close_after)
-            close_conn(e, s);
-        else
-            s->reused = 1;
-        pa_engine_slot_done(&e->base, &s->base);
-        return;
-    }
-    e->base.sequence_id = s->seq_id; /* for the export's record; 0 without sequences */
-    pa_engine_record_http(&e->base, &s->t, s->rp.status, s->req->body_len, s->rp.bytes_in,
-                          s->rp.err_len ? s->rp.err_body : NULL);
     if (s->rp.close_after)
         close_conn(e, s);
     else
         s->reused = 1;
+    char msg[PA_ERROR_MESSAGE_LEN];
+    if (e->validator && s->rp.status >= 200 && s->rp.status < 300 &&
+        pa_validator_check_http(e->validator, s->body_index, s->rp.resp.data, s->rp.resp.len, s->rp.json_len, msg,
+                                sizeof(msg))) {
+        pa_engine_request_failed(&e->base, &s->base, PA_ERR_OTHER, -1, msg, 0); /* as in perf_analyzer */
+        return;
+    }
+    s->base.active = 0;
+    pa_engine_end_step(&e->base, &s->base);
+    pa_engine_record_http(&e->base, &s->t, s->rp.status, s->req->body_len, s->rp.bytes_in,
+                          s->rp.err_len ? s->rp.err_body : NULL);
     pa_engine_slot_done(&e->base, &s->base);
 }
 
@@ -367,7 +318,6 @@ static pa_slot *new_slot(pa_engine *base) {
     if (!s)
         return NULL;
     s->fd = -1;
-    s->seq = -1;
     s->rp.keep_body = ((http1_engine *)base)->validator != NULL;
     return &s->base;
 }
@@ -401,24 +351,15 @@ static void *run(void *arg) {
             check_timeouts(e, now);
             next_timeout_check = now + 5000000ull;
         }
-        uint64_t wait_ns = (timeouts || pa_engine_needs_timer(&e->base)) ? 5000000ull : 1000000000ull;
-        uint64_t due = pa_engine_next_due_ns(&e->base), wake_at = 0;
-        if (due) {
-            now = pa_now_ns();
-            uint64_t until = pa_engine_sleep_before_ns(&e->base, due, now);
-            if (until <= wait_ns) {
-                wait_ns = until;
-                wake_at = now + until;
-            }
-        }
-        struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000ull), .tv_nsec = (long)(wait_ns % 1000000000ull)};
+        pa_wait w = pa_engine_wait_plan(&e->base, timeouts ? 5000000ull : 1000000000ull);
+        struct timespec ts = {.tv_sec = (time_t)(w.wait_ns / 1000000000ull),
+                              .tv_nsec = (long)(w.wait_ns % 1000000000ull)};
         int n = use_pwait2 ? epoll_pwait2(e->epfd, events, MAX_EVENTS, &ts, NULL) : -1;
         if (n < 0 && errno == ENOSYS)
             use_pwait2 = 0; /* kernel < 5.11: millisecond waits, the spin covers the rest */
         if (!use_pwait2)
-            n = epoll_wait(e->epfd, events, MAX_EVENTS, (int)(wait_ns / 1000000ull));
-        if (n == 0 && wake_at && wait_ns)
-            pa_engine_note_wakeup(&e->base, wake_at, pa_now_ns());
+            n = epoll_wait(e->epfd, events, MAX_EVENTS, (int)(w.wait_ns / 1000000ull));
+        pa_engine_wait_done(&e->base, &w, n != 0);
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL) {
                 uint64_t v;
@@ -532,7 +473,6 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
     e->request_timeout_ms = cfg->request_timeout_ms;
     e->connect_timeout_ms = cfg->connect_timeout_ms;
     e->validator = cfg->validator;
-    e->sequencer = cfg->sequencer;
     e->base.sequencer = cfg->sequencer; /* the engine closes open sequences when it stops */
     e->base.release_idle = release_idle;
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -560,7 +500,7 @@ pa_engine *pa_http1_engine_create(const pa_http_config *cfg, char *err, size_t e
         memcpy(r->bytes + w, b->data, b->len);
         r->len = (size_t)w + b->len;
         r->body_len = b->len;
-        if (e->sequencer && pa_seq_find_fields(r->bytes, r->len, &r->seq) != 0) {
+        if (e->base.sequencer && pa_seq_find_fields(r->bytes, r->len, &r->seq) != 0) {
             snprintf(err, errlen, "request body %zu has no sequence_id/sequence_start/sequence_end fields", i);
             errno = 0;
             destroy(&e->base);

@@ -2,6 +2,7 @@
 from libc.string cimport memset
 
 cdef extern from "http1_parse.h":
+    enum: PA_HTTP1_ERROR_BODY_LEN
     ctypedef struct pa_http1_parser:
         int state
         long status
@@ -10,7 +11,7 @@ cdef extern from "http1_parse.h":
         uint64_t bytes_in
         int close_after
         size_t err_len
-        char err_body[256]
+        char err_body[PA_HTTP1_ERROR_BODY_LEN]
         int keep_body
         pa_body_buf resp
         long json_len

@@ -93,19 +93,37 @@ void pa_open_loop_release_idle(pa_engine *e, uint64_t now) {
     e->free_low_water = e->n_free;
 }
 
-uint64_t pa_engine_next_due_ns(const pa_engine *e) {
+/* When the next request is due, 0 when no timer is needed. */
+static uint64_t next_due_ns(const pa_engine *e) {
     if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot ||
         __atomic_load_n(&e->lead->budget, __ATOMIC_ACQUIRE) == 0)
         return 0;
     return e->schedule.due_ns;
 }
 
-uint64_t pa_engine_sleep_before_ns(const pa_engine *e, uint64_t due_ns, uint64_t now_ns) {
-    return due_ns > now_ns + e->spin_ns ? due_ns - now_ns - e->spin_ns : 0;
+pa_wait pa_engine_wait_plan(pa_engine *e, uint64_t max_ns) {
+    pa_wait w = {max_ns, 0};
+    /* a backoff or the drain must be seen without an event to wake the loop */
+    if ((e->backing_off || e->drain_deadline) && w.wait_ns > PA_TIMER_WAIT_NS)
+        w.wait_ns = PA_TIMER_WAIT_NS;
+    uint64_t due = next_due_ns(e);
+    if (due) {
+        uint64_t now = pa_now_ns();
+        /* sleep until spin_ns before the due time; the tick spins the rest */
+        uint64_t until = due > now + e->spin_ns ? due - now - e->spin_ns : 0;
+        if (until <= w.wait_ns) {
+            w.wait_ns = until;
+            w.wake_at = now + until;
+        }
+    }
+    return w;
 }
 
-void pa_engine_note_wakeup(pa_engine *e, uint64_t wanted_ns, uint64_t woke_ns) {
-    uint64_t late = woke_ns > wanted_ns ? woke_ns - wanted_ns : 0;
+void pa_engine_wait_done(pa_engine *e, const pa_wait *w, int events) {
+    if (events || !w->wake_at || !w->wait_ns)
+        return;
+    uint64_t woke = pa_now_ns();
+    uint64_t late = woke > w->wake_at ? woke - w->wake_at : 0;
     e->overshoot_ns = e->overshoot_ns - e->overshoot_ns / 8 + late / 8;
     /* Spinning costs a core: never more than a tenth of the time between sends. */
     uint64_t cap = pa_schedule_mean_gap_ns(&e->schedule) * e->stride / 10;

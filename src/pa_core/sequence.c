@@ -222,3 +222,17 @@ void pa_seq_patch(char *body, const pa_seq_fields *f, const pa_seq_request *r) {
     memcpy(body + f->start, r->start ? "true " : "false", 5);
     memcpy(body + f->end, r->end ? "true " : "false", 5);
 }
+
+int pa_seq_copy_patched(char **buf, size_t *cap, const char *src, size_t len, const pa_seq_fields *f,
+                        const pa_seq_request *r) {
+    if (len > *cap) {
+        char *grown = realloc(*buf, len);
+        if (!grown)
+            return -1;
+        *buf = grown;
+        *cap = len;
+    }
+    memcpy(*buf, src, len);
+    pa_seq_patch(*buf, f, r);
+    return 0;
+}

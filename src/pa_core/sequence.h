@@ -69,5 +69,10 @@ typedef struct pa_seq_fields {
 } pa_seq_fields;
 int pa_seq_find_fields(const char *body, size_t len, pa_seq_fields *f);
 void pa_seq_patch(char *body, const pa_seq_fields *f, const pa_seq_request *r);
+/* A step's own copy of an encoded request: the len bytes of src with r's id
+ * and flags patched in, in *buf (grown once to the largest request, then
+ * reused: the caller frees it). 0, or -1 when out of memory. */
+int pa_seq_copy_patched(char **buf, size_t *cap, const char *src, size_t len, const pa_seq_fields *f,
+                        const pa_seq_request *r);
 
 #endif

@@ -53,7 +53,7 @@ cdef class Validator:
 
     def check_output(self, size_t body, str name, bytes data):
         """None when `data` matches (or the output is not expected), else the mismatch message."""
-        cdef char msg[320]
+        cdef char msg[PA_ERROR_MESSAGE_LEN]
         nb = name.encode()
         if pa_validator_check_output(self.v, body, nb, len(nb), <const char *> data, len(data), msg, sizeof(msg)):
             return msg.decode(errors="replace")
@@ -62,7 +62,7 @@ cdef class Validator:
     def check_http(self, size_t body, bytes response, long json_len=-1):
         """None when an HTTP response body (JSON header of json_len bytes + binary outputs) matches.
         json_len -1: no Inference-Header-Content-Length (all JSON); -2: one that is not a number."""
-        cdef char msg[320]
+        cdef char msg[PA_ERROR_MESSAGE_LEN]
         if pa_validator_check_http(self.v, body, <const char *> response, len(response), json_len, msg, sizeof(msg)):
             return msg.decode(errors="replace")
         return None

@@ -83,6 +83,23 @@ void pa_stats_record_stream(pa_window_stats *s, uint64_t responses, uint64_t fir
 
 void pa_stats_record_error(pa_window_stats *s, enum pa_error_kind kind) { add_u64(&s->errors[kind], 1); }
 
+static const char *const ERROR_KIND_NAMES[PA_ERR_KINDS] = {"transport", "http_4xx", "http_5xx", "other"};
+
+/* Index = grpc_status_code; the last: an error carried inside a stream response. */
+static const char *const GRPC_CODE_NAMES[PA_GRPC_STREAM_ERROR + 1] = {
+    "OK",         "CANCELLED",     "UNKNOWN",   "INVALID_ARGUMENT",  "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED", "STREAM_ERROR",
+};
+
+const char *pa_error_kind_name(int kind) {
+    return kind >= 0 && kind < PA_ERR_KINDS ? ERROR_KIND_NAMES[kind] : NULL;
+}
+
+const char *pa_grpc_code_name(int code) {
+    return code >= 0 && code <= PA_GRPC_STREAM_ERROR ? GRPC_CODE_NAMES[code] : NULL;
+}
+
 void pa_stats_record_grpc_code(pa_window_stats *s, int code) {
     if (code >= 0 && code <= PA_GRPC_STREAM_ERROR)
         add_u64(&s->grpc_codes[code], 1);

@@ -26,6 +26,13 @@ enum pa_error_kind {
 #define PA_GRPC_CODES 17
 #define PA_GRPC_STREAM_ERROR PA_GRPC_CODES
 
+/* The names the binding shows for these counters (the one place they are
+ * spelled): "transport", "http_4xx", "http_5xx", "other" for the error kinds;
+ * gRPC's status names ("OK", "CANCELLED", ...) and then "STREAM_ERROR" for
+ * the codes. NULL outside 0..PA_ERR_KINDS-1 and 0..PA_GRPC_STREAM_ERROR. */
+const char *pa_error_kind_name(int kind);
+const char *pa_grpc_code_name(int code);
+
 typedef struct pa_request_times {
     uint64_t start_ns;     /* request handed to the transport */
     uint64_t send_end_ns;  /* last request byte handed over */
