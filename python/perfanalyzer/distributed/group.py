@@ -246,7 +246,7 @@ class RayGroup:
             self.out(line)
             if w["cpu_pct"] >= 90 or w["delayed_pct"] >= 5:
                 self.warn(f"warning: client {w['where']} looks saturated (CPU {w['cpu_pct']:.0f} %, delayed "
-                      f"{w['delayed_pct']:.1f} %): add workers or nodes")
+                          f"{w['delayed_pct']:.1f} %): add workers or nodes")
         self.out(f"  window boundary skew between workers: max {max(self.skews_ns) // 1000} usec, median "
                  f"{int(statistics.median(self.skews_ns)) // 1000} usec over {len(self.skews_ns)} windows")
         self.out(f"  driver merge: median {int(statistics.median(self.merge_ns)) // 1000} usec per window, "
