@@ -229,7 +229,6 @@ static void *run(void *arg) {
             slot *s = NULL;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             finish_request(e, s, m->data.result);
-            pa_engine_send_due(&e->base);
         }
         pa_wait w = pa_engine_wait_plan(&e->base, 20000000ull);
         int events = 0;

@@ -398,7 +398,7 @@ int pa_engine_tick(pa_engine *e, uint64_t now) {
         return e->own_in_flight != 0 || (e->sequencer && pa_seq_open(e->sequencer));
     }
     if (e->schedule.kind != PA_LOAD_CLOSED) {
-        pa_open_loop_dispatch(e, now, PA_DISPATCH_BATCH);
+        pa_open_loop_dispatch(e, now);
         pa_open_loop_release_idle(e, now);
     } else if (e->backing_off || e->filled_for != pa_engine_target(e))
         fill_slots(e, now);
@@ -435,7 +435,7 @@ void pa_engine_slot_done(pa_engine *e, pa_slot *s) {
     if (e->schedule.kind != PA_LOAD_CLOSED) {
         pa_open_loop_push_free(e, s);
         if (e->waiting_for_slot)
-            pa_open_loop_dispatch(e, pa_now_ns(), PA_DISPATCH_BATCH);
+            pa_open_loop_dispatch(e, pa_now_ns());
     } else if (e->periodic.end && !ramp_response(e, s)) {
         return;
     } else if (s->index < pa_engine_target(e) && pa_engine_take_budget(e)) {

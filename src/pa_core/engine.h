@@ -225,10 +225,6 @@ pa_wait pa_engine_wait_plan(pa_engine *e, uint64_t max_ns);
  * timeout. A sleep that ran out to wake_at tells how late this machine's
  * timers wake: the margin spun before a due time adapts to it. */
 void pa_engine_wait_done(pa_engine *e, const pa_wait *w, int events);
-/* Between the completions one wait returned: an open loop sends what fell
- * due meanwhile, so that a long batch of answers (after a stall) does not
- * hold the schedule up. Cheap when nothing is due; a no-op in closed loop. */
-void pa_engine_send_due(pa_engine *e);
 /* After a request completed: the closed loop sends again at once, unless
  * the engine stops or the slot was retired by a lower target. */
 void pa_engine_slot_done(pa_engine *e, pa_slot *s);

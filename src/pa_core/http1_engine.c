@@ -368,8 +368,6 @@ static void *run(void *arg) {
                 continue;
             }
             on_event(e, events[i].data.ptr, events[i].events);
-            if (i + 1 < n)
-                pa_engine_send_due(&e->base);
         }
     }
     for (unsigned i = 0; i < e->base.n_slots; i++) {

@@ -49,12 +49,12 @@ static pa_slot *slot_for_due(pa_engine *e) {
  * time so the send is not left to the timer's slack. A client behind its
  * schedule sends late (each request keeps its scheduled time, so the lag
  * and the delayed share say how late), PA_DISPATCH_BATCH at a time. */
-void pa_open_loop_dispatch(pa_engine *e, uint64_t now, unsigned batch) {
+void pa_open_loop_dispatch(pa_engine *e, uint64_t now) {
     pa_schedule *sc = &e->schedule;
     if (sc->due_ns > now && sc->due_ns - now <= e->spin_ns)
         while ((now = pa_now_ns()) < sc->due_ns) {
         }
-    for (unsigned sent = 0; sc->due_ns <= now && sent < batch; sent++) {
+    for (unsigned sent = 0; sc->due_ns <= now && sent < PA_DISPATCH_BATCH; sent++) {
         pa_slot *s = slot_for_due(e);
         if (!s) {
             if (!e->waiting_for_slot) {
@@ -102,17 +102,6 @@ void pa_open_loop_release_idle(pa_engine *e, uint64_t now) {
             left--;
         }
     }
-}
-
-void pa_engine_send_due(pa_engine *e) {
-    if (e->schedule.kind == PA_LOAD_CLOSED || e->waiting_for_slot || pa_engine_stopping(e) ||
-        __atomic_load_n(&e->lead->budget, __ATOMIC_ACQUIRE) == 0)
-        return;
-    uint64_t now = pa_now_ns();
-    /* One at a time: at most one send per answer read, so a client behind
-     * its schedule still reads its answers between bounded batches. */
-    if (e->schedule.due_ns <= now) /* never spins: the due time has passed */
-        pa_open_loop_dispatch(e, now, 1);
 }
 
 /* When the next request is due, 0 when no timer is needed. */

@@ -18,8 +18,8 @@
 void pa_open_loop_push_free(pa_engine *e, pa_slot *s);
 /* This engine's share of the schedule, from start_ns. */
 void pa_open_loop_start(pa_engine *e, uint64_t start_ns);
-/* Sends what is due, at most `batch` requests (PA_DISPATCH_BATCH per turn of the loop). */
-void pa_open_loop_dispatch(pa_engine *e, uint64_t now, unsigned batch);
+/* Sends what is due, at most PA_DISPATCH_BATCH requests. */
+void pa_open_loop_dispatch(pa_engine *e, uint64_t now);
 /* Once a period: releases half of the free slots untouched for the whole period. */
 void pa_open_loop_release_idle(pa_engine *e, uint64_t now);
 
