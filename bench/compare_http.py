@@ -417,11 +417,13 @@ def client_setup(args: argparse.Namespace) -> tuple[list[str], list[str], set[in
     return ours, theirs, client_cpus, server_cpus
 
 
-def session_header(args: argparse.Namespace, ours: Sequence[str], theirs: Sequence[str], extra: str = "") -> str:
-    """Who was measured, where and how: printed above the table and recorded with it."""
+def session_header(args: argparse.Namespace, ours: Sequence[str], theirs: Sequence[str] | None,
+                   extra: str = "") -> str:
+    """Who was measured, where and how: printed above the table and recorded with it (theirs None: not run)."""
+    theirs_line = f"`{shlex.join(theirs)}` ({tool_version(theirs)})" if theirs is not None else "not run"
     return (
         f"ours: `{args.ours}` ({tool_version(ours)})  \n"
-        f"theirs: `{shlex.join(theirs)}` ({tool_version(theirs)})  \n"
+        f"theirs: {theirs_line}  \n"
         f"commit: {repo_state()}  \n"
         f"machine: {machine_summary()}  \n"
         f"client pinned to CPU: {args.taskset if args.taskset is not None else 'no'}; "

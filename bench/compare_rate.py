@@ -19,7 +19,6 @@ import datetime
 import http.client
 import json
 import shlex
-import statistics
 import sys
 import tempfile
 import threading
@@ -42,7 +41,8 @@ from compare_http import (  # noqa: E402
 )
 from null_server import null_server  # noqa: E402
 from pa_output import parse_csv, parse_rate_console  # noqa: E402
-from results import fmt, median_cell, ratio  # noqa: E402
+from rate_report import met_within, report  # noqa: E402,F401 (met_within: re-exported for the tests)
+from results import fmt  # noqa: E402
 
 # How often the server's request count is read while a client runs: fine
 # enough to place the start of sending within 0.1 s of a ~10-30 s run, and
@@ -345,7 +345,9 @@ def run_rounds(
     cpus: set[int] | None,
 ) -> tuple[list[RateRun], list[str]]:
     """Every measured run, and a line per server restart."""
-    theirs = next(s for s in sides if s[0] == "theirs")
+    # The client that warms up a restarted server: the C++ tool when it runs
+    # (it cannot leave a backlog, see check_server), else the first of ours.
+    theirs = next((s for s in sides if s[0] == "theirs"), sides[0])
     restarts: list[str] = []
 
     def discarded(label: str, side: tuple[str, list[str], str], rate: float, rnd: int) -> RateRun:
@@ -377,7 +379,7 @@ def run_rounds(
     for rnd in range(1, args.rounds + 1):
         order = sides if rnd % 2 else sides[::-1]
         for rate in args.levels:
-            if args.settle:
+            if args.settle and not args.ours_only:
                 # The C++ tool settles the server at the new rate for both
                 # sides, for the reason check_server gives.
                 run = discarded("settle", theirs, rate, rnd)
@@ -398,82 +400,19 @@ def run_rounds(
     return runs, restarts
 
 
-def met_within(runs: Sequence[RateRun], levels: Sequence[float], side: str, tolerance: float = 0.01) -> float | None:
-    """The highest target rate whose median server-counted rate came within
-    `tolerance` of it, either way (None when none did)."""
-    met = None
-    for rate in levels:
-        rates = [r.server_rate for r in runs if r.side == side and r.rate == rate and r.server_rate is not None]
-        if rates and abs(statistics.median(rates) / rate - 1) <= tolerance:
-            met = rate if met is None else max(met, rate)
-    return met
-
-
-# (key, label, decimals, compared): rows of the report. Delayed shares are
-# not compared: the C++ tool counts any late send, ours those over 1 ms.
-METRICS: tuple[tuple[str, str, int, bool], ...] = (
-    ("throughput", "throughput reported (infer/s)", 1, True),
-    ("server_rate", "server-counted rate (req/s)", 1, True),
-    ("achieved_ratio", "achieved / target (server-counted)", 3, True),
-    ("avg_latency_us", "avg latency (µs)", 0, True),
-    ("cpu_us_per_req", "client CPU per request (µs)", 1, True),
-    ("delayed_pct", "delayed (%)", 2, False),
-    ("lag_p50_us", "schedule lag p50 (µs)", 0, False),
-    ("lag_p99_us", "schedule lag p99 (µs)", 0, False),
-    ("startup_s", "start-up to first request (s)", 2, True),
-)
-
-
-def report(runs: Sequence[RateRun], levels: Sequence[float]) -> str:
-    lines = [
-        "| target req/s | metric | ours median [min–max] | theirs median [min–max] | ours/theirs |",
-        "|---:|---|---:|---:|---:|",
-    ]
-    for rate in levels:
-        at = [r for r in runs if r.rate == rate]
-        for key, label, dec, compared in METRICS:
-            (ours_cell, ours), (theirs_cell, theirs) = (
-                median_cell([getattr(r, key) for r in at if r.side == side], dec) for side in ("ours", "theirs")
-            )
-            if key == "delayed_pct":
-                # The C++ tool prints its share only above 1 %; say how many did.
-                ok = [r for r in at if r.side == "theirs" and r.rc == 0]
-                warned = sum(r.delayed_pct is not None for r in ok)
-                theirs_cell = f"{theirs_cell} ({warned} of {len(ok)} warned)"
-            cmp = ratio(ours, theirs) if compared else "—"
-            lines.append(f"| {rate:,.0f} | {label} | {ours_cell} | {theirs_cell} | {cmp} |")
-    met = {side: met_within(runs, levels, side) for side in ("ours", "theirs")}
-    lines += ["", "Highest target rate met within 1 % (median server-counted rate): "
-              + "; ".join(f"{side} {f'{m:,.0f} req/s' if m is not None else 'none'}" for side, m in met.items())
-              + "."]
-    counts = []
-    for rate in levels:
-        for side in ("ours", "theirs"):
-            mine = [r for r in runs if r.rate == rate and r.side == side]
-            bad = sum(r.rc != 0 for r in mine)
-            counts.append(f"{side} {rate:,.0f}: {len(mine) - bad} of {len(mine)}")
-    lines += ["", "Runs that succeeded (exit 0): " + "; ".join(counts) + "."]
-    failed = [r for r in runs if r.rc != 0 or r.failed_requests or r.notes]
-    if failed:
-        lines.append(
-            "Failed runs (their own figures are left out; server-counted rate, CPU and start-up are kept): "
-            + ", ".join(
-                f"{r.side} {r.rate:,.0f} round {r.round} (exit {r.rc}"
-                + "".join(f", {n}" for n in r.notes)
-                + (f", {r.failed_requests} requests failed at the server" if r.failed_requests else "")
-                + ")"
-                for r in failed
-            )
-            + "."
-        )
-    return "\n".join(lines)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(p)
     p.add_argument("--rates", default="1000,5000,10000", help="target req/s, each run as its own client process")
     p.add_argument("--ours-args", default="", help="extra flags for ours only, e.g. '--max-inflight 4'")
+    p.add_argument(
+        "--transports",
+        default="native",
+        help="our HTTP clients to measure, comma-separated: native (side 'ours'), curl (side 'ours-curl', "
+        "--http-client curl) (default: native)",
+    )
+    p.add_argument("--ours-only", action="store_true",
+                   help="run only ours (no perf_analyzer, no settle runs): quick iteration on our engine")
     p.add_argument("--theirs-args", default="", help="extra flags for the C++ tool only, e.g. '--max-threads 16'")
     p.add_argument(
         "--warmup",
@@ -504,9 +443,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     args.levels = [float(x) for x in args.rates.split(",") if x.strip()]
+    args.transport_list = [t.strip() for t in args.transports.split(",") if t.strip()]
+    unknown = sorted(set(args.transport_list) - set(TRANSPORTS))
+    if unknown or not args.transport_list:
+        p.error(f"--transports: {', '.join(unknown) or 'none given'}; choose from {', '.join(TRANSPORTS)}")
+    if args.ours_only and args.theirs is not None:
+        p.error("--ours-only runs no perf_analyzer: drop --theirs")
     if args.rounds < 1 or not args.levels or min(args.levels) <= 0:
         p.error("need at least one round and one positive rate")
     return args
+
+
+# Our HTTP clients by --transports name: (side, flags that select it).
+TRANSPORTS = {"native": ("ours", "--http-client native"), "curl": ("ours-curl", "--http-client curl")}
+
+
+def client_sides(args: argparse.Namespace, ours: list[str], theirs: list[str]) -> list[tuple[str, list[str], str]]:
+    """(side, command, side-only flags) of every client measured, in the order of a round."""
+    sides = [(TRANSPORTS[t][0], ours, f"{TRANSPORTS[t][1]} {args.ours_args}".strip()) for t in args.transport_list]
+    if not args.ours_only:
+        sides.append(("theirs", theirs, args.theirs_args))
+    return sides
 
 
 @contextlib.contextmanager
@@ -520,12 +477,14 @@ def started(server: Server) -> Iterator[Server]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.ours_only:
+        args.theirs = ""  # nothing to fetch
     try:
         ours, theirs, client_cpus, server_cpus = client_setup(args)
     except SystemExit as exc:
         return int(exc.code or 2)
 
-    sides = (("ours", ours, args.ours_args), ("theirs", theirs, args.theirs_args))
+    sides = client_sides(args, ours, theirs)
     begun = datetime.datetime.now(datetime.timezone.utc)
     with contextlib.ExitStack() as stack:
         workdir = Path(args.keep) if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -539,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = "; mode: --request-rate-range R:R"
     if args.ours_args or args.theirs_args:
         extra += f"  \nonly ours: `{args.ours_args}`; only theirs: `{args.theirs_args}`"
-    header = session_header(args, ours, theirs, extra)
+    header = session_header(args, ours, None if args.ours_only else theirs, extra)
     print(header + "\n\n" + table)
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=1) + "\n")

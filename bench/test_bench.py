@@ -9,6 +9,8 @@ its README.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import tempfile
 import unittest
@@ -18,10 +20,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from compare_http import run_client  # noqa: E402
-from compare_rate import RateRun, failure_reason, met_within, server_rate  # noqa: E402
+from compare_rate import RateRun, client_sides, failure_reason, met_within, server_rate  # noqa: E402
+from compare_rate import parse_args as parse_rate_args  # noqa: E402
 from compare_rate import report as rate_report  # noqa: E402
 from null_server import read_port  # noqa: E402
 from pa_output import parse_console, parse_csv, parse_rate_console  # noqa: E402
+from rate_report import met_exactly  # noqa: E402
 from results import Run, Sample, report, steady_cpu_per_request  # noqa: E402
 
 DATA = HERE / "testdata"
@@ -278,6 +282,39 @@ class RateReportTest(unittest.TestCase):
         self.assertIn("Highest target rate met within 1 % (median server-counted rate): ours 5,000 req/s; "
                       "theirs 5,000 req/s.", table)
         self.assertIn("| 9,000 | achieved / target (server-counted) | 0.889 | n/a | n/a |", table)
+        # ours' runs printed a p99 lag of 10 µs; the C++ tool prints none
+        self.assertIn("| ours | 5,000 req/s | 10 | 5,000 req/s |", table)
+        self.assertIn("| theirs | 5,000 req/s | n/a | none |", table)
+
+    def test_each_client_its_column_and_the_lag_limit(self) -> None:
+        def at(side: str, rate: float, served: float, lag: float) -> RateRun:
+            run = self.run_("ours", 0, served, 0.0)
+            run.side, run.rate, run.server_rate, run.lag_p99_us = side, rate, served, lag
+            return run
+
+        runs = [at("ours", 20000.0, 20000.0, 40.0), at("ours", 40000.0, 39990.0, 250.0),
+                at("ours-curl", 20000.0, 19000.0, 90.0), at("ours-curl", 40000.0, 30000.0, 900.0)]
+        levels = [20000.0, 40000.0]
+        self.assertEqual(met_exactly(runs, levels, "ours"), 20000.0)  # 40k met, but its lag is over 100 µs
+        self.assertIsNone(met_exactly(runs, levels, "ours-curl"))
+        table = rate_report(runs, levels)
+        # ours only: no perf_analyzer column and no ratio
+        self.assertIn("| target req/s | metric | ours median [min–max] | ours-curl median [min–max] |\n", table)
+        self.assertIn("| 40,000 | server-counted rate (req/s) | 39,990.0 | 30,000.0 |", table)
+        self.assertIn("| ours | 40,000 req/s | 250 | 20,000 req/s |", table)
+        self.assertIn("| ours-curl | none | n/a | none |", table)
+
+    def test_sides_per_transport_and_ours_only(self) -> None:
+        args = parse_rate_args(["--transports", "native,curl", "--ours-args", "--max-inflight 4"])
+        sides = client_sides(args, ["pa"], ["theirs-pa"])
+        self.assertEqual([(s[0], s[2]) for s in sides],
+                         [("ours", "--http-client native --max-inflight 4"),
+                          ("ours-curl", "--http-client curl --max-inflight 4"), ("theirs", "")])
+        args = parse_rate_args(["--ours-only"])
+        self.assertEqual([s[0] for s in client_sides(args, ["pa"], [])], ["ours"])
+        for bad in (["--transports", "grpc"], ["--ours-only", "--theirs", "x"]):
+            with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+                parse_rate_args(bad)
 
     def test_failure_reasons(self) -> None:
         self.assertEqual(failure_reason((DATA / "pa240_rate3000_unstable.log").read_text(), 2), "did not stabilise")

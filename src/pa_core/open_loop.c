@@ -78,19 +78,30 @@ void pa_open_loop_dispatch(pa_engine *e, uint64_t now) {
     }
 }
 
+/* Each period lets go half (rounded up) of the connections idle through it,
+ * the least recently used first: the pool a stall grew shrinks
+ * geometrically instead of all at once, so that stalls which recur every
+ * few seconds (a busy server, a preempted client) find their connections
+ * still open rather than paying a connect for each request again. */
 void pa_open_loop_release_idle(pa_engine *e, uint64_t now) {
     if (now < e->next_idle_scan_ns)
         return;
     e->next_idle_scan_ns = now + PA_IDLE_RELEASE_NS;
-    if (e->release_idle)
-        for (unsigned i = 0; i < e->free_low_water && i < e->n_free; i++) {
-            pa_slot *s = e->free_slots[i];
-            if (!s->idle_released) {
-                s->idle_released = 1;
-                e->release_idle(e, s);
-            }
-        }
+    unsigned idle = e->free_low_water < e->n_free ? e->free_low_water : e->n_free;
     e->free_low_water = e->n_free;
+    if (!e->release_idle)
+        return;
+    unsigned open = 0;
+    for (unsigned i = 0; i < idle; i++)
+        open += !e->free_slots[i]->idle_released;
+    for (unsigned i = 0, left = (open + 1) / 2; i < idle && left; i++) {
+        pa_slot *s = e->free_slots[i];
+        if (!s->idle_released) {
+            s->idle_released = 1;
+            e->release_idle(e, s);
+            left--;
+        }
+    }
 }
 
 /* When the next request is due, 0 when no timer is needed. */

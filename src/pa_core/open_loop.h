@@ -10,8 +10,9 @@
  * a client that cannot keep up still reads its answers between batches
  * (sending without end would leave every completion unread). */
 #define PA_DISPATCH_BATCH 32u
-/* A free slot left unused this long (one to two periods) lets its
- * connection go, so the pool a stall grew shrinks back to what is used. */
+/* Once per this period, half of the free slots left unused through it let
+ * their connection go, so the pool a stall grew shrinks back to what is
+ * used, geometrically. */
 #define PA_IDLE_RELEASE_NS 1000000000ull
 
 void pa_open_loop_push_free(pa_engine *e, pa_slot *s);
@@ -19,7 +20,7 @@ void pa_open_loop_push_free(pa_engine *e, pa_slot *s);
 void pa_open_loop_start(pa_engine *e, uint64_t start_ns);
 /* Sends what is due, at most PA_DISPATCH_BATCH requests. */
 void pa_open_loop_dispatch(pa_engine *e, uint64_t now);
-/* Once a period: releases the free slots untouched for the whole period. */
+/* Once a period: releases half of the free slots untouched for the whole period. */
 void pa_open_loop_release_idle(pa_engine *e, uint64_t now);
 
 /* engine.c's, for the open loop. */
