@@ -19,15 +19,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(url: str, client: str, concurrency: int, seconds: float, threads: int = 1) -> tuple[float, float]:
-    """(requests/s, CPU µs per request) of one engine run in this process."""
+def measure(url: str, client: str, concurrency: int, seconds: float, threads: int = 1,
+            body: tuple[bytes, list[str]] | None = None) -> tuple[float, float]:
+    """(requests/s, CPU µs per request) of one engine run in this process.
+    body: (bytes, header lines) to send to identity's infer; default: one
+    random request built from the model's metadata."""
     from perfanalyzer import _core
     from perfanalyzer.inputs import make_inputs
     from perfanalyzer.services.triton_http import TritonHttpService
 
     svc = TritonHttpService(url)
-    spec = svc.model_spec("identity")
-    body = svc.encode_request(spec, make_inputs(spec, {"INPUT0": (16,)}, 1, "random"))
+    if body is None:
+        spec = svc.model_spec("identity")
+        body = svc.encode_request(spec, make_inputs(spec, {"INPUT0": (16,)}, 1, "random"))
     engine = _core.HttpEngine(svc.infer_url("identity"), [body], client=client, threads=threads)
     engine.start()
     engine.set_concurrency(concurrency)
