@@ -27,6 +27,9 @@ from null_server import read_port  # noqa: E402
 from pa_output import parse_console, parse_csv, parse_rate_console  # noqa: E402
 from rate_report import met_exactly  # noqa: E402
 from results import Run, Sample, report, steady_cpu_per_request  # noqa: E402
+from wrk_cpu import Sample as CpuSample  # noqa: E402
+from wrk_cpu import lua_string, parse_wrk  # noqa: E402
+from wrk_cpu import table as cpu_table  # noqa: E402
 
 DATA = HERE / "testdata"
 
@@ -330,6 +333,37 @@ class NullServerTest(unittest.TestCase):
         for bad in ("", "listening on 1\n", "port x\n"):
             with self.assertRaises(ValueError):
                 read_port(bad)
+
+
+class WrkCpuTest(unittest.TestCase):
+    def test_wrk_report(self) -> None:
+        got = parse_wrk((DATA / "wrk_post_c4.log").read_text())
+        self.assertEqual(got, {"requests": 29032, "seconds": 1.11, "non2xx": 0, "socket_errors": 0})
+        got = parse_wrk((DATA / "wrk_get_c4_404.log").read_text())
+        self.assertEqual((got["requests"], got["non2xx"]), (10866, 10866))
+
+    def test_wrk_units_errors_and_missing_line(self) -> None:
+        text = ("  600 requests in 1.00m, 1.00KB read\n"
+                "  Socket errors: connect 1, read 2, write 0, timeout 3\n")
+        got = parse_wrk(text)
+        self.assertEqual((got["seconds"], got["socket_errors"]), (60.0, 6))
+        self.assertEqual(parse_wrk("  7 requests in 500.00ms, 1KB read\n")["seconds"], 0.5)
+        with self.assertRaises(ValueError):
+            parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+    def test_lua_string_keeps_every_byte(self) -> None:
+        self.assertEqual(lua_string(b'a"\\\x00\xff~'), '"a\\034\\092\\000\\255~"')
+
+    def test_table_medians_and_ratio(self) -> None:
+        samples = [CpuSample("ours", 4, r, n, 2.0, cpu) for r, (n, cpu) in enumerate(
+                       [(20000, 0.2), (20000, 0.22), (20000, 0.18)])]  # 10, 11, 9 µs/request
+        samples += [CpuSample("wrk", 4, r, 20000, 2.0, 0.16) for r in range(3)]  # 8 µs/request
+        samples += [CpuSample("wrk", 1, 0, 1000, 1.0, 0.033)]  # a level ours did not run: no ratio
+        rows = cpu_table(samples, [4, 1]).splitlines()
+        self.assertEqual(rows[2], "| 4 | ours | 10,000 | 10.0 [9.0–11.0] | 1.25× |")
+        self.assertEqual(rows[3], "| 4 | wrk | 10,000 | 8.0 [8.0–8.0] |  |")
+        self.assertEqual(rows[4], "| 1 | wrk | 1,000 | 33.0 [33.0–33.0] |  |")
+        self.assertEqual(len(rows), 5)
 
 
 if __name__ == "__main__":
