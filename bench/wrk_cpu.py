@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"wrk_cpu: --concurrency {args.concurrency!r}: expected comma-separated integers", file=sys.stderr)
         return 3
+    if args.rounds < 1 or args.seconds < 1:
+        print("wrk_cpu: --rounds and --seconds must be at least 1", file=sys.stderr)
+        return 3
     available = os.sched_getaffinity(0)
     server_cpus = available - {args.client_cpu}
     if args.client_cpu not in available or not server_cpus:
@@ -224,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.rounds} rounds of {args.seconds:g} s; wrk: {wrk_version()}")
     print(header + "\n\n" + table(samples, levels))
     if args.json:
-        args.json.write_text(json.dumps({"header": header, "command": shlex.join(sys.argv),
+        command = shlex.join([Path(sys.executable).name, *sys.argv])
+        args.json.write_text(json.dumps({"header": header, "command": command,
                                          "samples": [dict(asdict(s), rate=s.rate, cpu_us=s.cpu_us)
                                                      for s in samples]}, indent=1))
     return 0
@@ -232,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def wrk_version() -> str:
     out = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    return ((out.stdout or out.stderr).strip().splitlines() or ["unknown"])[0]
+    first = ((out.stdout or out.stderr).strip().splitlines() or ["unknown"])[0]
+    return first.split(" Copyright")[0]
 
 
 if __name__ == "__main__":
