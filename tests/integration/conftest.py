@@ -18,7 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The launcher is a stand-alone script in tools/, not part of the package.
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
-from triton_launcher import TritonServer, TritonServerError  # noqa: E402
+from triton_launcher import TritonServer  # noqa: E402
+
+from .helpers import serving  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +34,4 @@ def model_repository() -> Path:
 @pytest.fixture(scope="session")
 def triton(model_repository: Path) -> Iterator[TritonServer]:
     """One server for the whole session (startup costs a few seconds)."""
-    server = TritonServer(model_repository)
-    try:
-        server.start()
-    except TritonServerError as exc:
-        # pytest.fail inside a fixture reports the tests as errors, not skips.
-        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(TritonServer(model_repository))

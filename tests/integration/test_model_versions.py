@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from perfanalyzer.runner import profile
 from perfanalyzer.settings import Range, Settings
-from triton_launcher import TritonServer, TritonServerError
+from triton_launcher import TritonServer
+
+from .helpers import serving
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +30,7 @@ def two_versions(tmp_path_factory, model_repository: Path) -> Iterator[TritonSer
     config = (src / "config.pbtxt").read_text()
     (repo / "identity" / "config.pbtxt").write_text(config + "\nversion_policy: { all { } }\n")
     server = TritonServer(repo)
-    try:
-        server.start()
-    except TritonServerError as exc:
-        pytest.fail(f"could not start the Triton server: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(server)
 
 
 def _infer_v1(url: str, stop: threading.Event, sent: list[int]) -> None:
