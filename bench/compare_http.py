@@ -414,6 +414,10 @@ def client_setup(args: argparse.Namespace) -> tuple[list[str], list[str], set[in
                 file=sys.stderr,
             )
             raise SystemExit(2)
+        # This process samples /proc and the server's counts while a client
+        # runs; on the client's CPU each sample would stall the client (about
+        # 0.7 ms every 100 ms, seen as the p99 schedule lag of an open loop).
+        os.sched_setaffinity(0, server_cpus)
     return ours, theirs, client_cpus, server_cpus
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import tempfile
 import unittest
@@ -19,7 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from compare_http import run_client  # noqa: E402
+from compare_http import client_setup, run_client  # noqa: E402
+from compare_http import parse_args as parse_http_args  # noqa: E402
 from compare_rate import RateRun, client_sides, failure_reason, met_within, server_rate  # noqa: E402
 from compare_rate import parse_args as parse_rate_args  # noqa: E402
 from compare_rate import report as rate_report  # noqa: E402
@@ -325,6 +327,22 @@ class RateReportTest(unittest.TestCase):
         emfile = "x\ncannot connect to h:1: Too many open files\n"
         self.assertEqual(failure_reason(emfile, 99), "out of file descriptors")
         self.assertEqual(failure_reason("", -9), "killed by signal 9")
+
+
+@unittest.skipUnless(len(os.sched_getaffinity(0)) > 1, "needs two CPUs")
+class ClientSetupTest(unittest.TestCase):
+    def test_taskset_moves_the_bench_off_the_clients_cpu(self) -> None:
+        # its sampling thread on the client's CPU showed as the client's schedule lag
+        before = os.sched_getaffinity(0)
+        cpu = min(before)
+        try:
+            args = parse_http_args(["--taskset", str(cpu), "--ours", sys.executable, "--theirs", sys.executable])
+            _, _, client, server = client_setup(args)
+            self.assertEqual(client, {cpu})
+            self.assertEqual(server, before - {cpu})
+            self.assertEqual(os.sched_getaffinity(0), before - {cpu})
+        finally:
+            os.sched_setaffinity(0, before)
 
 
 class NullServerTest(unittest.TestCase):
