@@ -18,6 +18,11 @@ MAX_REQUEST_BYTES = 2 << 30
 # Files the process keeps for itself besides its connections (stdio, the
 # control plane, shared memory, the compiled core's event descriptors).
 RESERVED_FDS = 64
+# Client memory per request in flight where requests share connections (gRPC
+# streams, the C API): the engine's slot plus the transport's call state.
+# Measured about 13 KiB per request over gRPC (peak RSS at -c 100, 2000 and
+# 8000); rounded up.
+IN_FLIGHT_BYTES = 16 << 10
 
 _ITEM_BYTES = {"BOOL": 1, "UINT8": 1, "INT8": 1, "UINT16": 2, "INT16": 2, "FP16": 2, "BF16": 2,
                "UINT32": 4, "INT32": 4, "FP32": 4, "UINT64": 8, "INT64": 8, "FP64": 8}
@@ -105,3 +110,30 @@ def check_connections(flag: str, in_flight: int, limit: int | None = None) -> No
         raise OptionError(f"{flag}: {in_flight} requests in flight need as many connections, but this process "
                           f"may open at most {limit} files (ulimit -n) of which {RESERVED_FDS} are kept for "
                           f"itself; use at most {max(limit - RESERVED_FDS, 0)} or raise the limit")
+
+
+def available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo, in bytes; None where there is none."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(flag: str, in_flight: int, transport: str, available: int | None = None) -> None:
+    """Requests that share connections are bounded by memory instead: a level
+    whose requests alone would take over half the memory available (the
+    server, often on the same machine, needs its own) is refused."""
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    need = in_flight * IN_FLIGHT_BYTES
+    if need > available // 2:
+        most = available // 2 // IN_FLIGHT_BYTES
+        raise OptionError(f"{flag}: {in_flight} requests in flight need about {human_bytes(need)} of client memory "
+                          f"over {transport} ({human_bytes(IN_FLIGHT_BYTES)} each), over half of the "
+                          f"{human_bytes(available)} available; use at most {most}")

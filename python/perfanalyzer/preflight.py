@@ -25,13 +25,25 @@ def check(settings: Settings) -> None:
         except ImportError:
             raise OptionError("--html-report: the report's plot needs matplotlib: "
                               "pip install 'perfanalyzer[plot]'") from None
-    _check_connections(settings)
+    _check_in_flight(settings)
 
 
-def _check_connections(settings: Settings) -> None:
-    """HTTP holds one connection per request in flight (gRPC multiplexes them)."""
-    if settings.service_kind not in ("triton", "torchserve") or settings.protocol != "http":
+def _check_in_flight(settings: Settings) -> None:
+    """HTTP holds one connection per request in flight; gRPC and the C API
+    share theirs, so memory bounds them."""
+    level = _in_flight(settings)
+    if level is None:
         return
+    flag, in_flight = level
+    if settings.service_kind in ("triton", "torchserve") and settings.protocol == "http":
+        limits.check_connections(flag, in_flight)
+    else:
+        transport = "the C API" if settings.service_kind == "triton_c_api" else "gRPC"
+        limits.check_memory(flag, in_flight, transport)
+
+
+def _in_flight(settings: Settings) -> tuple[str, int] | None:
+    """The flag that sets the most requests in flight, and that number."""
     if settings.load_mode == "concurrency":
         r = settings.concurrency_range
         in_flight = max(r.start, r.end)
@@ -41,5 +53,5 @@ def _check_connections(settings: Settings) -> None:
     elif settings.load_mode == "periodic_concurrency":
         in_flight, flag = settings.periodic_concurrency_range.end, "--periodic-concurrency-range"
     else:
-        return
-    limits.check_connections(flag, in_flight)
+        return None
+    return flag, in_flight

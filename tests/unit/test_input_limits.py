@@ -110,3 +110,32 @@ def test_a_models_own_huge_fixed_dims_are_the_servers_fault():
                                           r"1099511627776 x INT64 elements need 8\.0 TiB") as e:
         data_loader.load(cli.parse_args(["-m", "m"]), spec)
     assert e.value.exit_code == GENERIC_ERROR
+
+
+def test_requests_sharing_connections_are_bounded_by_memory():
+    limits.check_memory("--concurrency-range", 1000, "gRPC", available=1 << 30)  # 16 MiB of 1 GiB: fine
+    with pytest.raises(OptionError, match=r"--concurrency-range: 1000000 requests in flight need about 15\.3 GiB "
+                                          r"of client memory over gRPC \(16\.0 KiB each\), over half of the "
+                                          r"8\.0 GiB available; use at most 262144"):
+        limits.check_memory("--concurrency-range", 1_000_000, "gRPC", available=8 << 30)
+
+
+def test_available_memory_is_read_from_proc():
+    got = limits.available_memory()
+    assert got is not None and got > 0
+
+
+@pytest.mark.parametrize("kind", ["grpc", "capi", "tfserving"])
+def test_a_billion_in_flight_over_shared_connections_exits_3_before_any_call(capsys, tmp_path, kind):
+    # gRPC multiplexes requests over a few connections, so ulimit -n does not
+    # bound them; without this check the client would try to hold 15 TiB.
+    flags = {"grpc": ["-i", "grpc"],
+             "capi": ["--service-kind", "triton_c_api", "--triton-server-directory", str(tmp_path),
+                      "--model-repository", str(tmp_path)],
+             "tfserving": ["--service-kind", "tfserving", "-i", "grpc"]}[kind]
+    url = [] if kind == "capi" else ["-u", "127.0.0.1:9"]
+    code = cli.main(["-m", "m", *url, *flags, "--concurrency-range", "1000000000"])
+    err = capsys.readouterr().err
+    assert code == OPTION_ERROR, err
+    assert err.startswith("error: --concurrency-range: 1000000000 requests in flight need about 14.9 TiB"), err
+    assert err.count("\n") == 1
