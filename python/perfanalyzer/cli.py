@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -183,9 +184,9 @@ def _add_load_flags(g: argparse._ArgumentGroup) -> None:
                    help="request-rate modes: a sequence sends its next request only after the previous answer")
     g.add_argument("--binary-search", action="store_true",
                    help="bisect the range for the highest load under -l (needs start:end:step and -l)")
-    g.add_argument("-l", "--latency-threshold", dest="latency_threshold", type=int, default=0,
+    g.add_argument("-l", "--latency-threshold", dest="latency_threshold_ms", type=int, default=0,
                    help="latency limit in msec; the sweep stops at the first level over it (0 = none)")
-    g.add_argument("-p", "--measurement-interval", dest="measurement_interval", type=int, default=5000,
+    g.add_argument("-p", "--measurement-interval", dest="measurement_interval_ms", type=int, default=5000,
                    help="time window in msec (default 5000)")
     g.add_argument("--measurement-mode", default="time_windows", metavar=_one_of(MEASUREMENT_MODES),
                    help="time_windows (default) or count_windows")
@@ -330,12 +331,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     legacy_flags.resolve(ns, _warn)
     _check_flag_pairs(ns)
     return Settings(
-        model_name=ns.model_name,
-        model_version=ns.model_version,
-        url=ns.url,
-        protocol=ns.protocol,
+        **_same_name_fields(ns),
         http_headers=tuple(ns.http_headers),
-        batch_size=ns.batch_size,
         shapes=tuple(parse_shape(s) for s in ns.shapes),
         **_data_fields(ns),
         **_observe_fields(ns),
@@ -348,47 +345,28 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                           if given is not None),
         periodic_concurrency_range=(parse_periodic_range(ns.periodic_concurrency_range)
                                     if ns.periodic_concurrency_range is not None else Range(1, 1, 1)),
-        request_period=ns.request_period,
         request_rate_range=parse_rate_range("1.0:1.0:1.0" if ns.request_rate_range is None else ns.request_rate_range),
-        request_distribution=ns.request_distribution,
-        seed=ns.seed,
         request_intervals_ns=read_intervals(ns.request_intervals) if ns.request_intervals is not None else (),
         request_intervals_file=ns.request_intervals,
-        max_inflight=ns.max_inflight,
-        request_count=ns.request_count,
-        binary_search=ns.binary_search,
-        profile_export_file=ns.profile_export_file,
-        warmup_request_count=ns.warmup_request_count,
-        latency_threshold_ms=ns.latency_threshold,
-        measurement_interval_ms=ns.measurement_interval,
-        measurement_mode=ns.measurement_mode,
-        measurement_request_count=ns.measurement_request_count,
-        stability_percentage=ns.stability_percentage,
-        max_trials=ns.max_trials,
-        percentile=ns.percentile,
-        filename=ns.filename,
-        verbose=ns.verbose,
-        async_mode=ns.async_mode,
-        max_threads=ns.max_threads,
-        ray_address=ns.ray_address,
-        ray_workers=ns.ray_workers,
-        request_timeout_ms=ns.request_timeout_ms,
-        http_client=ns.http_client,
         https=tls.from_args(ns),
         bls_composing_models=parse_bls_models(ns.bls_composing_models) if ns.bls_composing_models else (),
-        service_kind=ns.service_kind,
-        triton_server_directory=ns.triton_server_directory,
-        model_repository=ns.model_repository,
-        model_signature_name=ns.model_signature_name,
-        shared_memory=ns.shared_memory,
-        grpc_channels=ns.grpc_channels,
-        grpc_compression_algorithm=ns.grpc_compression_algorithm,
-        streaming=ns.streaming,
-        ssl_grpc_use_ssl=ns.ssl_grpc_use_ssl,
-        ssl_grpc_root_certifications_file=ns.ssl_grpc_root_certifications_file,
-        ssl_grpc_private_key_file=ns.ssl_grpc_private_key_file,
-        ssl_grpc_certificate_chain_file=ns.ssl_grpc_certificate_chain_file,
     ).validate()
+
+
+# Flags whose value becomes a Settings field of another name or type: set by
+# hand in parse_args and its helpers; every other flag is copied as parsed.
+_CONVERTED = frozenset({
+    "http_headers", "shapes", "concurrency_range", "periodic_concurrency_range", "request_rate_range",
+    "request_intervals", "bls_composing_models", "input_data", "request_parameters", "sequence_id_range",
+    "metrics_interval", "trace_levels",
+})
+
+
+def _same_name_fields(ns: argparse.Namespace) -> dict[str, object]:
+    """Each flag whose parsed value is already the Settings field of its name
+    (its dest), so that such a flag is declared once, in the parser."""
+    names = {f.name for f in dataclasses.fields(Settings)}
+    return {k: v for k, v in vars(ns).items() if k in names and k not in _CONVERTED}
 
 
 def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
@@ -398,34 +376,15 @@ def _data_fields(ns: argparse.Namespace) -> dict[str, object]:
     return dict(
         input_data=mode,
         input_data_paths=paths,
-        string_length=ns.string_length,
-        string_data=ns.string_data,
-        input_tensor_format=ns.input_tensor_format,
-        output_tensor_format=ns.output_tensor_format,
         request_parameters=tuple(parse_request_parameter(r) for r in ns.request_parameters),
-        sequence_length=ns.sequence_length,
-        sequence_length_variation=ns.sequence_length_variation,
         **parse_sequence_id_range(ns.sequence_id_range),
-        num_of_sequences=ns.num_of_sequences,
-        serial_sequences=ns.serial_sequences,
-        output_shared_memory_size=ns.output_shared_memory_size,
     )
 
 
 def _observe_fields(ns: argparse.Namespace) -> dict[str, object]:
     return dict(
-        collect_metrics=ns.collect_metrics,
-        metrics_url=ns.metrics_url,
         metrics_interval_ms=1000 if ns.metrics_interval is None else ns.metrics_interval,
-        verbose_csv=ns.verbose_csv,
-        trace_file=ns.trace_file,
         trace_levels=tuple(ns.trace_levels),
-        trace_rate=ns.trace_rate,
-        trace_count=ns.trace_count,
-        log_frequency=ns.log_frequency,
-        html_report=ns.html_report,
-        json_file=ns.json_file,
-        quiet=ns.quiet,
     )
 
 
