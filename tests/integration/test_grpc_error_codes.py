@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import time
+from collections.abc import Callable
 
 import pytest
 from perfanalyzer import _core
@@ -21,7 +21,7 @@ def _failed_summary(stderr: str) -> tuple[int, int, str]:
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_unknown_model_counts_not_found(triton, streaming: bool) -> None:
+def test_unknown_model_counts_not_found(triton, streaming: bool, until: Callable[..., bool]) -> None:
     """The engine itself (not the control plane) sends to a model Triton does not have."""
     request = service_pb2.ModelInferRequest(model_name="no_such_model", id="1")
     if streaming:  # without this Triton never closes a request on a stream
@@ -30,9 +30,7 @@ def test_unknown_model_counts_not_found(triton, streaming: bool) -> None:
     try:
         engine.set_concurrency(2)
         engine.start()
-        deadline = time.monotonic() + 60
-        while engine.failed < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        until(lambda: engine.failed >= 20, 60)
         engine.stop()
         _, w = engine.swap()
         failed = engine.failed

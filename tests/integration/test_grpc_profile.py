@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable
 
 import pytest
 from perfanalyzer import _core
@@ -85,7 +85,7 @@ def _connections_to(port: int) -> int:
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_each_channel_is_its_own_connection(triton, channels: int) -> None:
+def test_each_channel_is_its_own_connection(triton, channels: int, until: Callable[..., bool]) -> None:
     import numpy as np
     from perfanalyzer.model import ModelSpec, TensorSpec
     from perfanalyzer.services.triton_grpc import encode_request
@@ -97,9 +97,7 @@ def test_each_channel_is_its_own_connection(triton, channels: int) -> None:
     try:
         engine.start()
         engine.set_concurrency(2 * channels)
-        deadline = time.monotonic() + 20
-        while engine.completed < 20 * channels and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: engine.completed >= 20 * channels, 20)
         connections = _connections_to(triton.grpc_port)
         engine.stop(drain_ms=2000)
         assert engine.failed == 0, engine.error_messages()

@@ -4,7 +4,6 @@ and are counted once, in the group's counters)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -21,16 +20,14 @@ ENGINES: dict[str, Callable[[int], _core.Engine]] = {
 
 
 @pytest.mark.parametrize("kind", ENGINES)
-def test_a_group_runs_and_closes_as_one(kind: str) -> None:
+def test_a_group_runs_and_closes_as_one(kind: str, until: Callable[..., bool]) -> None:
     if kind.startswith("grpc") and not getattr(_core, "HAS_GRPC", False):
         pytest.skip("built without gRPC")
     engine = ENGINES[kind](3)
     assert engine.threads == 3
     engine.start()
     engine.set_concurrency(6)
-    deadline = time.monotonic() + 30
-    while engine.failed < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    until(lambda: engine.failed >= 6, 30)
     engine.stop(drain_ms=0)
     assert engine.failed >= 6 and engine.completed == 0
     assert engine.error_messages()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from perfanalyzer import cli
@@ -95,11 +97,10 @@ def test_status_names():
     assert _core.grpc_status_name(99) == "UNKNOWN_CODE"
 
 
-def test_unreachable_server_counts_unavailable_errors():
+def test_unreachable_server_counts_unavailable_errors(until: Callable[..., bool]) -> None:
     """No server on the port: each call fails as UNAVAILABLE, counted as a
     transport error with gRPC's message, and the loop backs off between tries."""
     import socket
-    import time
 
     from perfanalyzer import _core
 
@@ -110,9 +111,7 @@ def test_unreachable_server_counts_unavailable_errors():
     try:
         engine.start()
         engine.set_concurrency(2)
-        deadline = time.monotonic() + 10
-        while engine.failed < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: engine.failed >= 4, 10)
         engine.stop(drain_ms=1000)
         _, window = engine.swap()
         assert engine.completed == 0
