@@ -218,7 +218,8 @@ class Server:
 
     def start(self) -> None:
         if self.args.null_server:
-            self.url = self.stack.enter_context(null_server(self.cpus, self.args.null_server_seconds))
+            self.url = self.stack.enter_context(null_server(self.cpus, self.args.null_server_seconds,
+                                                                      busy_poll=self.args.null_server_busy_poll))
         else:
             self.url = self.stack.enter_context(triton_server(self.args, self.cpus))
 
@@ -434,6 +435,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--null-server-seconds", type=int, default=3600, metavar="S",
                    help="the null server stops by itself after S seconds (default: 3600)")
+    p.add_argument("--null-server-busy-poll", action="store_true",
+                   help="the null server polls without sleeping, so a client's send() does not pay the "
+                   "server's wake-up (with --taskset: it takes its CPUs fully)")
     p.add_argument(
         "--restart-after-leaks",
         type=int,
@@ -496,6 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if restarts:
         table += "\nServer restarted after: " + "; ".join(restarts) + "."
     extra = "; mode: --request-rate-range R:R"
+    if args.null_server:
+        extra += "; null server" + (", busy-polling" if args.null_server_busy_poll else "")
     if args.ours_args or args.theirs_args:
         extra += f"  \nonly ours: `{args.ours_args}`; only theirs: `{args.theirs_args}`"
     header = session_header(args, ours, None if args.ours_only else theirs, extra)
