@@ -218,8 +218,7 @@ class Server:
 
     def start(self) -> None:
         if self.args.null_server:
-            self.url = self.stack.enter_context(null_server(self.cpus, self.args.null_server_seconds,
-                                                                      busy_poll=self.args.null_server_busy_poll))
+            self.url = self.stack.enter_context(null_server(self.cpus, self.args.null_server_seconds))
         else:
             self.url = self.stack.enter_context(triton_server(self.args, self.cpus))
 
@@ -435,9 +434,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--null-server-seconds", type=int, default=3600, metavar="S",
                    help="the null server stops by itself after S seconds (default: 3600)")
-    p.add_argument("--null-server-busy-poll", action="store_true",
-                   help="the null server polls without sleeping, so a client's send() does not pay the "
-                   "server's wake-up (with --taskset: it takes its CPUs fully)")
     p.add_argument(
         "--restart-after-leaks",
         type=int,
@@ -500,8 +496,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if restarts:
         table += "\nServer restarted after: " + "; ".join(restarts) + "."
     extra = "; mode: --request-rate-range R:R"
-    if args.null_server:
-        extra += "; null server" + (", busy-polling" if args.null_server_busy_poll else "")
     if args.ours_args or args.theirs_args:
         extra += f"  \nonly ours: `{args.ours_args}`; only theirs: `{args.theirs_args}`"
     header = session_header(args, ours, None if args.ours_only else theirs, extra)

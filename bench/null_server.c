@@ -10,14 +10,9 @@
  * after --seconds (and when its parent dies).
  *
  *   cc -O2 -Wall -Wextra -o null_server null_server.c
- *   ./null_server [--port N] [--seconds S] [--work-us U] [--model NAME] [--busy-poll 1]
+ *   ./null_server [--port N] [--seconds S] [--work-us U] [--model NAME]
  *
- * --work-us spins that long per infer, to give the server a known cost.
- * --busy-poll 1 polls epoll without sleeping (a core of its own, 100 % busy):
- * a sleeping server is woken inside the client's send() on loopback, which
- * charges the server's wake-up (an inter-processor interrupt, costly in a VM)
- * to the client; a busy-polling server takes that out of the client's
- * figures, as a server on another host would. */
+ * --work-us spins that long per infer, to give the server a known cost. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -240,7 +235,6 @@ static int on_readable(conn *c) {
 int main(int argc, char **argv) {
     int port = 0;
     unsigned seconds = 600;
-    int poll_ms = -1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0)
             port = atoi(argv[i + 1]);
@@ -250,8 +244,6 @@ int main(int argc, char **argv) {
             work_ns = atol(argv[i + 1]) * 1000;
         else if (strcmp(argv[i], "--model") == 0)
             model = argv[i + 1];
-        else if (strcmp(argv[i], "--busy-poll") == 0)
-            poll_ms = atoi(argv[i + 1]) ? 0 : -1;
         else {
             fprintf(stderr, "null_server: unknown option %s\n", argv[i]);
             return 2;
@@ -287,7 +279,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     struct epoll_event events[MAX_EVENTS];
     for (;;) {
-        int n = epoll_wait(ep, events, MAX_EVENTS, poll_ms);
+        int n = epoll_wait(ep, events, MAX_EVENTS, -1);
         for (int i = 0; i < n; i++) {
             conn *c = events[i].data.ptr;
             if (!c) {

@@ -40,19 +40,16 @@ def read_port(line: str) -> int:
 
 
 @contextlib.contextmanager
-def null_server(cpus: set[int] | None, seconds: int, work_us: int = 0, busy_poll: bool = False) -> Iterator[str]:
+def null_server(cpus: set[int] | None, seconds: int, work_us: int = 0) -> Iterator[str]:
     """Yield "127.0.0.1:PORT" of a null server pinned to `cpus` (all when
-    None); it stops when the block ends, and by itself after `seconds`.
-    `busy_poll`: it never sleeps (see null_server.c), so the client's send()
-    does not pay its wake-up."""
+    None); it stops when the block ends, and by itself after `seconds`."""
     binary = build()
 
     def pin() -> None:
         if cpus:
             os.sched_setaffinity(0, cpus)
 
-    proc = subprocess.Popen([str(binary), "--seconds", str(seconds), "--work-us", str(work_us),
-                             "--busy-poll", "1" if busy_poll else "0"],
+    proc = subprocess.Popen([str(binary), "--seconds", str(seconds), "--work-us", str(work_us)],
                             stdout=subprocess.PIPE, text=True, preexec_fn=pin)
     try:
         assert proc.stdout is not None

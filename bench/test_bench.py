@@ -25,7 +25,7 @@ from compare_http import parse_args as parse_http_args  # noqa: E402
 from compare_rate import RateRun, client_sides, failure_reason, met_within, server_rate  # noqa: E402
 from compare_rate import parse_args as parse_rate_args  # noqa: E402
 from compare_rate import report as rate_report  # noqa: E402
-from null_server import null_server, read_port  # noqa: E402
+from null_server import read_port  # noqa: E402
 from pa_output import parse_console, parse_csv, parse_rate_console  # noqa: E402
 from rate_report import met_exactly  # noqa: E402
 from results import Run, Sample, report, steady_cpu_per_request  # noqa: E402
@@ -346,17 +346,6 @@ class ClientSetupTest(unittest.TestCase):
 
 
 class NullServerTest(unittest.TestCase):
-    def test_answers_when_sleeping_and_when_busy_polling(self) -> None:
-        import http.client
-
-        for busy in (False, True):
-            with null_server(None, 20, busy_poll=busy) as url:
-                host, port = url.split(":")
-                conn = http.client.HTTPConnection(host, int(port), timeout=10)
-                conn.request("GET", "/v2/health/ready")
-                self.assertEqual(conn.getresponse().status, 200, f"busy_poll={busy}")
-                conn.close()
-
     def test_port_line(self) -> None:
         self.assertEqual(read_port("port 40221\n"), 40221)
         for bad in ("", "listening on 1\n", "port x\n"):
