@@ -115,6 +115,10 @@ struct pa_engine {
     unsigned n_free;
     unsigned free_low_water; /* open loop: the stack's lowest depth since the last idle scan */
     uint64_t next_idle_scan_ns;
+    unsigned release_left;   /* open loop: connections the last idle scan lets go, not yet let go */
+    unsigned release_bound;  /* ... found among free_slots[0, release_bound) */
+    unsigned release_cursor; /* ... from this index up */
+    uint64_t next_release_ns;
     /* Set by a transport at create (NULL: nothing to do): lets an idle slot's
      * connection go; the slot connects again when it next sends. */
     void (*release_idle)(pa_engine *e, pa_slot *s);

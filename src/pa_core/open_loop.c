@@ -17,6 +17,7 @@ void pa_open_loop_start(pa_engine *e, uint64_t start_ns) {
         pa_schedule_advance(&e->schedule);
     e->free_low_water = e->n_free; /* nothing counts as idle before a full period */
     e->next_idle_scan_ns = start_ns + PA_IDLE_RELEASE_NS;
+    e->release_left = 0;
 }
 
 static void advance_schedule(pa_engine *e) {
@@ -78,38 +79,61 @@ void pa_open_loop_dispatch(pa_engine *e, uint64_t now) {
     }
 }
 
-/* Each period lets go half (rounded up) of the connections idle through it,
- * the least recently used first: the pool a stall grew shrinks
- * geometrically instead of all at once, so that stalls which recur every
- * few seconds (a busy server, a preempted client) find their connections
- * still open rather than paying a connect for each request again. */
-void pa_open_loop_release_idle(pa_engine *e, uint64_t now) {
-    if (now < e->next_idle_scan_ns)
-        return;
-    e->next_idle_scan_ns = now + PA_IDLE_RELEASE_NS;
-    unsigned idle = e->free_low_water < e->n_free ? e->free_low_water : e->n_free;
-    e->free_low_water = e->n_free;
-    if (!e->release_idle)
-        return;
-    unsigned open = 0;
-    for (unsigned i = 0; i < idle; i++)
-        open += !e->free_slots[i]->idle_released;
-    for (unsigned i = 0, left = (open + 1) / 2; i < idle && left; i++) {
-        pa_slot *s = e->free_slots[i];
-        if (!s->idle_released) {
-            s->idle_released = 1;
-            e->release_idle(e, s);
-            left--;
-        }
-    }
-}
-
 /* When the next request is due, 0 when no timer is needed. */
 static uint64_t next_due_ns(const pa_engine *e) {
     if (e->schedule.kind == PA_LOAD_CLOSED || pa_engine_stopping(e) || e->waiting_for_slot ||
         __atomic_load_n(&e->lead->budget, __ATOMIC_ACQUIRE) == 0)
         return 0;
     return e->schedule.due_ns;
+}
+
+/* Lets go of the picked connections: one per PA_IDLE_CLOSE_GAP_NS while
+ * sends keep coming, the rest at once when none is due before the gap ends.
+ * Only slots still untouched since the scan qualify: below both the scan's
+ * idle depth and the stack's lowest point since. */
+static void release_some(pa_engine *e, uint64_t now) {
+    if (!e->release_left || now < e->next_release_ns)
+        return;
+    for (;;) {
+        uint64_t due = next_due_ns(e);
+        if (due && due <= now)
+            return; /* behind: sending comes first */
+        unsigned bound = e->release_bound < e->free_low_water ? e->release_bound : e->free_low_water;
+        while (e->release_cursor < bound && e->free_slots[e->release_cursor]->idle_released)
+            e->release_cursor++;
+        if (e->release_cursor >= bound) {
+            e->release_left = 0;
+            return;
+        }
+        pa_slot *s = e->free_slots[e->release_cursor++];
+        s->idle_released = 1;
+        e->release_idle(e, s);
+        e->release_left--;
+        now = pa_now_ns();
+        e->next_release_ns = now + PA_IDLE_CLOSE_GAP_NS;
+        if (!e->release_left || (due && due < e->next_release_ns))
+            return;
+    }
+}
+
+/* Each period lets go half (rounded up) of the connections idle through it,
+ * the least recently used first: the pool a stall grew shrinks
+ * geometrically instead of all at once, so that stalls which recur every
+ * few seconds (a busy server, a preempted client) find their connections
+ * still open rather than paying a connect for each request again. */
+void pa_open_loop_release_idle(pa_engine *e, uint64_t now) {
+    if (now >= e->next_idle_scan_ns) {
+        e->next_idle_scan_ns = now + PA_IDLE_RELEASE_NS;
+        unsigned idle = e->free_low_water < e->n_free ? e->free_low_water : e->n_free;
+        e->free_low_water = e->n_free;
+        unsigned open = 0;
+        for (unsigned i = 0; e->release_idle && i < idle; i++)
+            open += !e->free_slots[i]->idle_released;
+        e->release_left = (open + 1) / 2;
+        e->release_bound = idle;
+        e->release_cursor = 0;
+    }
+    release_some(e, now);
 }
 
 pa_wait pa_engine_wait_plan(pa_engine *e, uint64_t max_ns) {

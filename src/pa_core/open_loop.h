@@ -14,13 +14,18 @@
  * their connection go, so the pool a stall grew shrinks back to what is
  * used, geometrically. */
 #define PA_IDLE_RELEASE_NS 1000000000ull
+/* Closing a connection on loopback runs the peer's side of the close inside
+ * the call (up to a millisecond under load), so a busy loop lets go of at most
+ * one per this gap, and never while a send is due; an idle one, all at once. */
+#define PA_IDLE_CLOSE_GAP_NS 1000000ull
 
 void pa_open_loop_push_free(pa_engine *e, pa_slot *s);
 /* This engine's share of the schedule, from start_ns. */
 void pa_open_loop_start(pa_engine *e, uint64_t start_ns);
 /* Sends what is due, at most PA_DISPATCH_BATCH requests. */
 void pa_open_loop_dispatch(pa_engine *e, uint64_t now);
-/* Once a period: releases half of the free slots untouched for the whole period. */
+/* Once a period: picks half of the free slots untouched for the whole period;
+ * every call lets some of those go (see PA_IDLE_CLOSE_GAP_NS). */
 void pa_open_loop_release_idle(pa_engine *e, uint64_t now);
 
 /* engine.c's, for the open loop. */
