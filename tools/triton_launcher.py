@@ -68,6 +68,25 @@ _LOG_TAIL_LINES = 40
 _PORT_RETRIES = 3
 
 
+def _exited(pid: int) -> bool:
+    """Whether the child has exited, leaving it unreaped: its pid, and so its
+    process group, stay ours to signal."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None
+    except ChildProcessError:  # already reaped
+        return True
+
+
+def _wait_unreaped(pid: int, timeout_s: float) -> bool:
+    """Waits up to timeout_s for the child to exit (see _exited)."""
+    deadline = time.monotonic() + timeout_s
+    while not _exited(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class TritonServerError(RuntimeError):
     """The server could not be started (message includes the log's tail)."""
 
@@ -192,7 +211,9 @@ class TritonServer:
         return self._proc.pid if self._proc is not None else None
 
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        """Alive; one that has exited is left unreaped, so that stop() can
+        still signal its process group (the Python backend stubs it leaves)."""
+        return self._proc is not None and self._proc.returncode is None and not _exited(self._proc.pid)
 
     def model_names(self) -> list[str]:
         """Every model in the repository: Triton loads each sub-directory."""
@@ -331,8 +352,9 @@ class TritonServer:
         pending = self.model_names()
         server_ready = False
         while True:
-            rc = self._proc.poll()
-            if rc is not None:
+            if _exited(self._proc.pid):
+                self._kill()  # its stubs too, then reaped
+                rc = self._proc.returncode
                 # Triton 2.51 says e.g. "failed to start HTTP service:
                 # Unavailable - Socket '127.0.0.1:PORT' already in use".
                 if "already in use" in _tail(self._log_path, 20):
@@ -389,13 +411,15 @@ class TritonServer:
         proc = self._proc
         if proc is None:
             return None
-        if proc.poll() is None:
+        if proc.returncode is None:
+            # os.kill, not send_signal, which reaps a server that has exited
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=_STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self._kill()
+                os.kill(proc.pid, signal.SIGTERM)
+            _wait_unreaped(proc.pid, _STOP_GRACE_S)
+            # A server that aborted (or was killed) leaves its Python backend
+            # stubs running: the group goes too, while the server's pid, not
+            # yet reaped, still names it.
+            self._kill()
         return proc.wait()
 
     def _kill(self) -> None:

@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -249,6 +250,29 @@ def test_stop_frees_ports_and_reaps(small_repository: Path) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
     assert server.stop() is not None  # idempotent
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads process groups from /proc")
+def test_a_server_that_died_leaves_no_backend_stub(small_repository: Path) -> None:
+    # Triton 2.51 can abort (a gRPC assertion, a failed exit); a Python
+    # backend stub stuck at that moment then stays, orphaned, for ever.
+    server = TritonServer(small_repository)
+    with server:
+        pid = server.pid
+        assert pid is not None
+        stubs = [m for m in _group_members(pid) if m != pid]
+        assert stubs  # the example models run on the Python backend
+        for stub in stubs:  # stuck: it cannot notice its server is gone
+            os.kill(stub, signal.SIGSTOP)
+        os.kill(pid, signal.SIGKILL)  # the server alone, as an abort would
+        deadline = time.monotonic() + 10
+        while server.is_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert server.stop() == -signal.SIGKILL
+    deadline = time.monotonic() + 10  # SIGKILL is delivered, not waited for
+    while _group_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _group_members(pid) == []
 
 
 def test_broken_model_fails_fast_with_log_tail(tmp_path: Path) -> None:
