@@ -77,14 +77,11 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _wait_unreaped(pid: int, timeout_s: float) -> bool:
+def _wait_unreaped(pid: int, timeout_s: float) -> None:
     """Waits up to timeout_s for the child to exit (see _exited)."""
     deadline = time.monotonic() + timeout_s
-    while not _exited(pid):
-        if time.monotonic() >= deadline:
-            return False
+    while not _exited(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return True
 
 
 class TritonServerError(RuntimeError):
